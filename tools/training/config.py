@@ -1,0 +1,212 @@
+"""The training run's settings: one typed object, each field explained for a non-expert, validated with fixes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tools.errors import UserError
+
+LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                 "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay")
+COMPUTE_DTYPES = ("auto", "float32", "bfloat16", "float16")
+LORA_ONLY_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
+QLORA_ONLY_FIELDS = ("double_quant",)
+
+
+class TrainConfig(BaseModel):
+    """Everything one fine-tuning run needs; invalid values raise UserError naming the field and the fix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_model: str = Field(
+        description="The model you start from: a local folder or a Hugging Face model id already downloaded.")
+    data_dir: Path = Field(
+        description="Folder with train.json (and optionally eval.json) in Alpaca format, made by the dataset tool.")
+    out_dir: Path = Field(
+        description="Run folder where progress, checkpoints, the adapter and metrics are written.")
+    method: Literal["qlora", "lora", "full"] = Field(
+        "qlora", description="qlora: small adapters on a 4-bit base (least memory); lora: adapters on a "
+                             "full-precision base; full: update every weight (most memory, risks forgetting).")
+    lora_r: int = Field(
+        16, description="Adapter rank: how much the adapters can learn. 8-64 is typical; higher = more memory.")
+    lora_alpha: float = Field(
+        32, description="Adapter scaling; the update is scaled by alpha/r. Usually twice the rank.")
+    lora_dropout: float = Field(
+        0.05, description="Share of adapter inputs randomly dropped while training, against over-fitting (0-0.1).")
+    target_modules: str | list[str] = Field(
+        "all-linear", description="Which layers get adapters; 'all-linear' = attention and MLP projections.")
+    learning_rate: float = Field(
+        2e-4, description="Step size of each update. 1e-4 to 3e-4 suits LoRA; too high makes training unstable.")
+    lr_scheduler: str = Field(
+        "cosine", description="How the learning rate changes over the run; 'cosine' decays it smoothly to zero.")
+    warmup_steps: int = Field(
+        0, description="Steps at the start during which the learning rate ramps up from zero.")
+    epochs: float = Field(
+        3, description="Passes over the training data. 1-3 for most tasks; more risks memorising the samples.")
+    max_steps: int = Field(
+        -1, description="Stop after this many optimizer steps; overrides epochs when above 0 (-1 = use epochs).")
+    batch_size: int = Field(
+        4, description="Samples processed together per device; lower it first when memory runs out.")
+    grad_accum: int = Field(
+        4, description="Batches accumulated before each update; effective batch = batch_size x grad_accum.")
+    max_seq_len: int = Field(
+        1024, description="Longest sample in tokens; longer ones are cut. Memory grows with it.")
+    packing: bool = Field(
+        False, description="Pack several short samples into one sequence to waste less compute on padding.")
+    seed: int = Field(42, description="Random seed, so a run can be repeated with the same result.")
+    gradient_checkpointing: bool = Field(
+        True, description="Recompute activations instead of storing them: much less memory, ~20-30% slower.")
+    save_steps: int = Field(
+        50, description="Save a resumable checkpoint every this many steps (one is always saved at the end).")
+    logging_steps: int = Field(1, description="Report the loss every this many steps.")
+    double_quant: bool = Field(
+        True, description="QLoRA only: also quantise the quantisation constants, saving ~0.4 bit per weight.")
+    compute_dtype: str = Field(
+        "auto", description="Number format for computation: auto picks bfloat16 on a recent GPU, float32 on CPU.")
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise UserError(_describe_validation_error(exc)) from None
+
+    @field_validator("data_dir", "out_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        # Absolute paths keep the run working when the trainer subprocess starts in another folder.
+        return Path(path).expanduser().resolve()
+
+    @field_validator("target_modules")
+    @classmethod
+    def _modules_not_empty(cls, modules: str | list[str]) -> str | list[str]:
+        if not modules or (isinstance(modules, list) and not all(m.strip() for m in modules)):
+            raise ValueError("is empty; use 'all-linear' or names like ['q_proj', 'v_proj']")
+        return modules
+
+    @model_validator(mode="after")
+    def _check_values(self) -> TrainConfig:
+        problems = _value_problems(self) + _method_problems(self)
+        if not problems:
+            problems = _data_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def updated(self, **changes: Any) -> TrainConfig:
+        """A validated copy with some settings changed (None values are ignored)."""
+        return TrainConfig(**{**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}})
+
+    @property
+    def uses_adapters(self) -> bool:
+        return self.method in ("qlora", "lora")
+
+    @property
+    def train_file(self) -> Path:
+        return self.data_dir / "train.json"
+
+    @property
+    def eval_file(self) -> Path | None:
+        path = self.data_dir / "eval.json"
+        return path if path.is_file() else None
+
+
+def _value_problems(c: TrainConfig) -> list[str]:
+    """Out-of-range numbers, each with the value to use instead."""
+    checks = [
+        (not c.base_model.strip(), "base_model is empty; give a local model folder or a downloaded model id"),
+        (c.lora_r < 1, f"lora_r={c.lora_r} must be at least 1; 8-64 is typical"),
+        (c.lora_alpha <= 0, f"lora_alpha={c.lora_alpha} must be above 0; use about twice lora_r"),
+        (not 0 <= c.lora_dropout < 1, f"lora_dropout={c.lora_dropout} must be in [0, 1); 0.05 is typical"),
+        (c.learning_rate <= 0, f"learning_rate={c.learning_rate} must be above 0; try 2e-4"),
+        (c.learning_rate > 0.1, f"learning_rate={c.learning_rate} is far too high; try 2e-4"),
+        (c.lr_scheduler not in LR_SCHEDULERS,
+         f"lr_scheduler={c.lr_scheduler!r} is unknown; use one of {', '.join(LR_SCHEDULERS)}"),
+        (c.warmup_steps < 0, f"warmup_steps={c.warmup_steps} must be 0 or more"),
+        (c.max_steps == 0 or c.max_steps < -1, f"max_steps={c.max_steps} must be -1 (use epochs) or above 0"),
+        (c.max_steps <= 0 and c.epochs <= 0, f"epochs={c.epochs} must be above 0 (or set max_steps)"),
+        (c.batch_size < 1, f"batch_size={c.batch_size} must be at least 1"),
+        (c.grad_accum < 1, f"grad_accum={c.grad_accum} must be at least 1"),
+        (c.max_seq_len < 64, f"max_seq_len={c.max_seq_len} is too short; use at least 64 (512-2048 is typical)"),
+        (c.save_steps < 1, f"save_steps={c.save_steps} must be at least 1"),
+        (c.logging_steps < 1, f"logging_steps={c.logging_steps} must be at least 1"),
+        (c.compute_dtype not in COMPUTE_DTYPES,
+         f"compute_dtype={c.compute_dtype!r} is unknown; use one of {', '.join(COMPUTE_DTYPES)}"),
+    ]
+    return [message for failed, message in checks if failed]
+
+
+def _changed(c: TrainConfig, names: tuple[str, ...]) -> list[str]:
+    """Fields set to something other than their default (a dumped config repeats defaults harmlessly)."""
+    return [n for n in names if getattr(c, n) != TrainConfig.model_fields[n].default]
+
+
+def _method_problems(c: TrainConfig) -> list[str]:
+    """Options that mean nothing for the chosen method: refusing them beats silently ignoring them."""
+    problems = []
+    if c.method == "full" and (changed := _changed(c, LORA_ONLY_FIELDS + QLORA_ONLY_FIELDS)):
+        problems.append(f"method 'full' trains no adapters, so {', '.join(changed)} cannot be used; remove "
+                        "them or choose method 'qlora'")
+    if c.method == "lora" and (changed := _changed(c, QLORA_ONLY_FIELDS)):
+        problems.append(f"method 'lora' loads no 4-bit base, so {', '.join(changed)} cannot be used; remove "
+                        "it or choose method 'qlora'")
+    return problems
+
+
+def _data_problems(c: TrainConfig) -> list[str]:
+    if not c.data_dir.is_dir():
+        return [f"data_dir {c.data_dir} does not exist; point it at the folder the dataset tool wrote "
+                "(it holds train.json)"]
+    if not c.train_file.is_file():
+        return [f"{c.train_file} is missing; export the dataset (train.json/eval.json in Alpaca format) "
+                "into that folder first"]
+    return []
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown setting; valid ones are {', '.join(TrainConfig.model_fields)}"
+        parts.append(f"{field}: {message}" if field else message)
+    return "invalid training config: " + "; ".join(parts)
+
+
+def explain_parameters(config: TrainConfig) -> list[tuple[str, Any, str]]:
+    """(name, value, one-line explanation) for every setting, in declaration order, for display to a person."""
+    return [(name, getattr(config, name), field.description or "")
+            for name, field in TrainConfig.model_fields.items()]
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
+    """Reads a YAML or JSON config file (optional), then applies the non-None overrides (CLI flags)."""
+    data: dict[str, Any] = _read_config_file(Path(path)) if path else {}
+    data.update({key: value for key, value in overrides.items() if value is not None})
+    return TrainConfig(**data)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise UserError(f"config file {path} not found; check the path")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise UserError(f"config file {path} is not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {exc}")
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of setting names to values, e.g. 'lora_r: 16'")
+    return data
+
+
+def save_config(config: TrainConfig, path: str | Path) -> Path:
+    """Writes the config as JSON (the form the trainer subprocess reads back)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config.model_dump_json(indent=2), encoding="utf-8")
+    return path
