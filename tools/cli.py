@@ -14,6 +14,7 @@ SUBCOMMAND_MODULES = (
     "tools.dataset.cli",
     "tools.generation.cli",
     "tools.training.cli",
+    "tools.training.model_cli",
     "tools.rag.cli",
 )
 
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # a capability not built yet; the rest still work
+            if exc.name and name.startswith(exc.name):  # a capability not installed here; the rest still work
                 continue
             raise
         module.register(sub)

@@ -1,0 +1,260 @@
+"""Interview nodes: one verb_noun method per node, routers named route_*; LLM calls never sit in an interrupting node."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+from langgraph.types import interrupt
+
+from agent.schemas import ChatPause, ProfileExtraction, QuickReply
+from agent.state import AgentState
+from prompts import advisor as P
+from tools.advisor.profile import QUESTIONS, Question, TaskProfile, apply_answer, next_questions
+from tools.advisor.recommend import APPROACH_TITLES, recommend
+from tools.errors import UserError
+from tools.llm import SETUP_HINT, describe_llm_error
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+QUESTION_BY_FIELD = {q.field: q for q in QUESTIONS}
+QUESTION_WORDS = ("what", "why", "how", "should", "can", "when", "which", "is", "do", "does", "would", "could")
+YES = {"y", "yes", "yeah", "yep", "true", "sure", "correct", "right"}
+NO = {"n", "no", "nope", "false", "not really"}
+# Nodes whose LLM tokens are streamed to the person (the extraction node returns JSON, so it is not).
+STREAMED_NODES = {"plan_questions", "explain_recommendation", "answer_free_question"}
+
+
+@dataclass
+class AgentDeps:
+    """What the nodes need from outside; tests pass fakes."""
+
+    chat_model: "BaseChatModel | None" = None
+    # (question, profile, chat_model) -> Markdown answer with citations
+    answer_question: Callable[[str, dict | None, "BaseChatModel | None"], str] | None = None
+
+
+def _say(text: str) -> dict:
+    return {"role": "assistant", "content": text}
+
+
+def _profile(state: AgentState) -> TaskProfile:
+    return TaskProfile.model_validate(_nest(state.get("profile") or {}))
+
+
+def _nest(flat: dict) -> dict:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        if key.startswith("cost_complexity_expertise."):
+            out.setdefault("cost_complexity_expertise", {})[key.split(".", 1)[1]] = value
+        else:
+            out[key] = value
+    return out
+
+
+def match_choice(text: str, question: Question) -> Any | None:
+    """Maps a typed reply onto one of a question's choices (number, yes/no, value or label); None if unclear."""
+    reply = text.strip().lower().rstrip(".!")
+    if reply.isdigit() and 1 <= int(reply) <= len(question.choices):
+        return question.choices[int(reply) - 1][1]
+    values = [value for _, value in question.choices]
+    if True in values and reply in YES:
+        return True
+    if False in values and reply in NO:
+        return False
+    for label, value in question.choices:
+        if reply == str(value).lower() or reply == label.lower() or (len(reply) > 2 and reply in label.lower()):
+            return value
+    return None
+
+
+def looks_like_question(text: str) -> bool:
+    words = text.strip().lower().split()
+    return text.strip().endswith("?") or (bool(words) and words[0] in QUESTION_WORDS and len(words) > 3)
+
+
+class InterviewNodes:
+    def __init__(self, deps: AgentDeps):
+        self.deps = deps
+
+    def _llm(self, prompt: str, state: AgentState) -> str:
+        """One chat call; raises on failure (callers fall back and tell the person)."""
+        reply = self.deps.chat_model.invoke([("system", P.INTERVIEWER_SYSTEM), ("human", prompt)])
+        return reply.content if isinstance(reply.content, str) else str(reply.content)
+
+    def start_conversation(self, state: AgentState) -> dict:
+        if state.get("messages"):
+            return {}
+        intro = ("Hi, I'm Tunesmith. Tell me about the task you want an LLM to do, and I'll help you choose between "
+                 "prompting (ICL), retrieval (RAG) and fine-tuning, then carry you through it.")
+        if self.deps.chat_model is None:
+            intro += ("\n\n_No LLM endpoint is configured, so I'll interview you with quick choices. Generating "
+                      f"samples and free-text understanding need an endpoint: {SETUP_HINT}_")
+        return {"messages": [_say(intro)], "stage": "interview", "profile": {}, "asked": [], "notice": None}
+
+    def plan_questions(self, state: AgentState) -> dict:
+        limit = 2 if self.deps.chat_model else 1
+        questions = next_questions(_profile(state), set(state.get("asked") or []), limit=limit)
+        if not questions:
+            return {"pending_fields": []}
+        fields = [q.field for q in questions]
+        update = {"pending_fields": fields, "asked": sorted(set(state.get("asked") or []) | set(fields))}
+        text = " ".join(q.text for q in questions)
+        if self.deps.chat_model is not None:
+            try:
+                text = self._llm(P.ASK_NEXT.format(profile=json.dumps(state.get("profile") or {}),
+                                                   questions="\n".join(q.text for q in questions)), state)
+            except Exception as exc:  # the fixed wording still works; say what failed
+                update["notice"] = describe_llm_error(exc)
+        update["messages"] = [_say(text)]
+        return update
+
+    def wait_for_user(self, state: AgentState) -> dict:
+        reply = interrupt(ChatPause(stage=state.get("stage", "interview"),
+                                    quick_replies=quick_replies_for(state)).model_dump())
+        if not isinstance(reply, dict) or not isinstance(reply.get("text"), str):
+            raise ValueError(f"resume value must be a dict with a 'text' string, got {reply!r}")
+        return {"last_reply": reply, "messages": [{"role": "user", "content": reply["text"]}], "notice": None}
+
+    def understand_reply(self, state: AgentState) -> dict:
+        reply = state["last_reply"]
+        action = reply.get("action")
+        if action in ("recommend", "start_path"):
+            return {"reply_kind": action}
+        if action == "skip":
+            return {"reply_kind": "answer"}
+        if "field" in reply:
+            return self._apply({reply["field"]: reply["value"]}, state)
+        text = reply["text"]
+        if self.deps.chat_model is not None:
+            try:
+                return self._extract_with_llm(text, state)
+            except Exception as exc:
+                fallback = self._understand_without_llm(text, state)
+                return {**fallback, "notice": describe_llm_error(exc) + " I used the quick-choice reading instead."}
+        return self._understand_without_llm(text, state)
+
+    def _extract_with_llm(self, text: str, state: AgentState) -> dict:
+        extractor = self.deps.chat_model.with_structured_output(ProfileExtraction)
+        pending = [QUESTION_BY_FIELD[f].text for f in state.get("pending_fields") or []]
+        found: ProfileExtraction = extractor.invoke([
+            ("system", P.INTERVIEWER_SYSTEM),
+            ("human", P.EXTRACT_PROFILE.format(profile=json.dumps(state.get("profile") or {}),
+                                               pending="\n".join(pending) or "(none)", message=text)),
+        ])
+        update = self._apply(found.profile_fields(), state)
+        if found.user_question:
+            update["reply_kind"] = "question"
+        elif found.wants_recommendation_now:
+            update["reply_kind"] = "recommend"
+        return update
+
+    def _understand_without_llm(self, text: str, state: AgentState) -> dict:
+        pending = state.get("pending_fields") or []
+        if pending:
+            value = match_choice(text, QUESTION_BY_FIELD[pending[0]])
+            if value is not None:
+                return self._apply({pending[0]: value}, state)
+        if looks_like_question(text):
+            return {"reply_kind": "question"}
+        if "recommend" in text.lower():
+            return {"reply_kind": "recommend"}
+        return {"reply_kind": "unclear"}
+
+    def _apply(self, fields: dict, state: AgentState) -> dict:
+        """Valid answers update the profile; invalid ones are ignored (LLM output is untrusted)."""
+        profile = _profile(state)
+        for field, value in fields.items():
+            try:
+                profile = apply_answer(profile, field, value)
+            except UserError:
+                continue
+        flat = {k: v for k, v in profile.known().items()}
+        changed = flat != (state.get("profile") or {})
+        kind = "recommend" if state.get("stage") == "recommended" and changed else "answer"
+        return {"profile": flat, "reply_kind": kind, "asked": sorted(set(state.get("asked") or []) | set(fields))}
+
+    def clarify(self, state: AgentState) -> dict:
+        if self.deps.chat_model is None:
+            text = ("I couldn't match that to one of the choices. Pick a quick reply, type its number, or ask me a "
+                    f"question ending with '?'. To let me understand free text, configure an LLM: {SETUP_HINT}")
+        else:
+            text = "Sorry, I didn't catch that. Could you say it another way, or pick one of the quick replies?"
+        return {"messages": [_say(text)]}
+
+    def answer_free_question(self, state: AgentState) -> dict:
+        question = state["last_reply"]["text"]
+        if self.deps.answer_question is None:
+            return {"messages": [_say("I can't look up guidance right now (no knowledge base is loaded).")]}
+        answer = self.deps.answer_question(question, state.get("profile") or None, self.deps.chat_model)
+        return {"messages": [_say(answer)]}
+
+    def recommend_approach(self, state: AgentState) -> dict:
+        rec = recommend(_profile(state)).to_dict()
+        return {"recommendation": rec, "stage": "recommended"}
+
+    def explain_recommendation(self, state: AgentState) -> dict:
+        rec = state["recommendation"]
+        update: dict[str, Any] = {}
+        if self.deps.chat_model is not None:
+            try:
+                text = self._llm(P.EXPLAIN_RECOMMENDATION.format(
+                    approach=rec["approach"], profile=json.dumps(state.get("profile") or {}),
+                    reasons="\n".join(rec["reasons"]), warnings="\n".join(rec["warnings"]),
+                    next_steps="\n".join(rec["next_steps"])), state)
+                return {"messages": [_say(text)]}
+            except Exception as exc:
+                update["notice"] = describe_llm_error(exc)
+        update["messages"] = [_say(render_recommendation_markdown(rec))]
+        return update
+
+    def start_path(self, state: AgentState) -> dict:
+        rec = state.get("recommendation") or {}
+        approach = rec.get("approach", "icl")
+        return {"messages": [_say(f"Let's start on **{APPROACH_TITLES[approach]}**. " + rec["next_steps"][0])],
+                "stage": {"icl": "icl", "rag": "rag"}.get(approach, "seeds")}
+
+
+def render_recommendation_markdown(rec: dict) -> str:
+    lines = [f"**My recommendation: {APPROACH_TITLES[rec['approach']]}**", "", "Why:"]
+    lines += [f"- {r}" for r in rec["reasons"]]
+    lines += ["", "Watch out:"] + [f"- {w}" for w in rec["warnings"]]
+    lines += ["", "Next steps:"] + [f"{i}. {s}" for i, s in enumerate(rec["next_steps"], 1)]
+    return "\n".join(lines)
+
+
+def quick_replies_for(state: AgentState) -> list[QuickReply]:
+    """Choices the app shows as buttons: the pending question's answers, skip, and the way forward."""
+    replies: list[QuickReply] = []
+    stage = state.get("stage", "interview")
+    pending = state.get("pending_fields") or []
+    if stage == "interview" and pending:
+        question = QUESTION_BY_FIELD[pending[0]]
+        replies += [QuickReply(label=label, reply={"text": label, "field": question.field, "value": value})
+                    for label, value in question.choices]
+        replies.append(QuickReply(label="Don't know", reply={"text": "Don't know", "action": "skip"}))
+    if stage in ("interview", "recommended"):
+        replies.append(QuickReply(label="Recommend now", reply={"text": "Recommend now", "action": "recommend"}))
+    if stage == "recommended":
+        replies.append(QuickReply(label="Start this path", reply={"text": "Start this path", "action": "start_path"}))
+    return replies
+
+
+def route_after_plan(state: AgentState) -> Literal["wait_for_user", "recommend_approach"]:
+    return "wait_for_user" if state.get("pending_fields") else "recommend_approach"
+
+
+def route_after_reply(state: AgentState) -> Literal[
+        "answer_free_question", "recommend_approach", "start_path", "plan_questions", "clarify", "wait_for_user"]:
+    kind = state.get("reply_kind")
+    if kind == "question":
+        return "answer_free_question"
+    if kind == "recommend":
+        return "recommend_approach"
+    if kind == "start_path":
+        return "start_path" if state.get("recommendation") else "recommend_approach"
+    if kind == "unclear":
+        return "clarify"
+    return "plan_questions" if state.get("stage", "interview") == "interview" else "wait_for_user"

@@ -1,0 +1,22 @@
+"""The conversation state: JSON-plain values only, so the SQLite checkpointer stores it as is."""
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+
+class ChatMessage(TypedDict):
+    role: str  # "user" | "assistant"
+    content: str
+
+
+class AgentState(TypedDict, total=False):
+    messages: Annotated[list[ChatMessage], operator.add]  # append-only transcript
+    profile: dict[str, Any]  # TaskProfile fields given so far (unknowns left out)
+    asked: list[str]  # profile fields already asked or skipped, so they are not asked again
+    pending_fields: list[str]  # fields the last question asked about
+    last_reply: dict[str, Any]  # the resume value of the last interrupt
+    reply_kind: str  # how understand_reply classified it: answer | question | recommend | start_path | unclear
+    recommendation: dict[str, Any] | None
+    stage: str  # where the journey is: interview | recommended | seeds | review | dataset | training | done
+    notice: str | None  # a plain-words problem to show (e.g. the LLM endpoint failed); state is kept
