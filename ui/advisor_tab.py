@@ -1,0 +1,139 @@
+"""The advisor tab: chat with quick replies beside the profile, the recommendation and the decision flow."""
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from agent.session import ConversationView, Session
+from tools.advisor.flow_diagram import render_flow_svg
+from tools.advisor.recommend import APPROACH_TITLES
+
+MAX_QUICK_REPLIES = 8
+STAGES = [("interview", "1 · Your task"), ("recommended", "2 · Recommendation"), ("seeds", "3 · Data"),
+          ("review", "3 · Data"), ("dataset", "3 · Data"), ("training", "4 · Training"), ("done", "5 · Result"),
+          ("rag", "3 · Retrieval"), ("icl", "3 · Prompt")]
+
+
+def render_stepper(stage: str) -> str:
+    """A row of journey steps with the current one highlighted."""
+    labels = []
+    for _, label in STAGES:
+        if label not in labels:
+            labels.append(label)
+    current = dict(STAGES).get(stage, labels[0])
+    items = "".join(
+        f'<span class="ts-step{" ts-step-on" if label == current else ""}" data-step="{label}">{label}</span>'
+        for label in labels)
+    return f'<div class="ts-stepper">{items}</div>'
+
+
+def render_profile(profile: dict) -> str:
+    if not profile:
+        return "_Nothing known yet. Answer a question or describe your task._"
+    return "\n".join(f"- **{k.replace('cost_complexity_expertise.', '')}**: `{json.dumps(v)}`"
+                     for k, v in sorted(profile.items()))
+
+
+def render_recommendation(rec: dict | None) -> str:
+    if not rec:
+        return "_No recommendation yet._"
+    lines = [f"### {APPROACH_TITLES[rec['approach']]}", ""]
+    lines += [f"- {r}" for r in rec["reasons"]]
+    if rec.get("assumed"):
+        lines += ["", f"_Assumed for {len(rec['assumed'])} unanswered question(s); see the reasons above._"]
+    return "\n".join(lines)
+
+
+class AdvisorTab:
+    """Builds the components and wires plain handlers that call the session."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def view_outputs(self, view: ConversationView) -> list:
+        buttons = []
+        for i in range(MAX_QUICK_REPLIES):
+            if i < len(view.quick_replies):
+                buttons.append(gr.Button(value=view.quick_replies[i]["label"], visible=True))
+            else:
+                buttons.append(gr.Button(visible=False))
+        rec = view.recommendation
+        notice = f"⚠️ {view.notice}" if view.notice else ""
+        return [
+            view.thread_id, view.messages, render_profile(view.profile), render_recommendation(rec),
+            render_flow_svg(rec["approach"], rec["scores"]) if rec else render_flow_svg(),
+            render_stepper(view.stage), gr.Markdown(notice, visible=bool(notice)),
+            gr.Dropdown(choices=self.conversation_choices(), value=view.thread_id), *buttons,
+        ]
+
+    def conversation_choices(self) -> list[tuple[str, str]]:
+        return [(c["title"], c["thread_id"]) for c in self.session.list_conversations()]
+
+    # --- handlers -------------------------------------------------------------------------------------------
+    def open_conversation(self, thread_id: str | None) -> list:
+        if not thread_id:
+            conversations = self.session.list_conversations()
+            view = self.session.view(conversations[0]["thread_id"]) if conversations else self.session.new_conversation()
+        else:
+            view = self.session.view(thread_id)
+        return self.view_outputs(view)
+
+    def new_conversation(self) -> list:
+        return self.view_outputs(self.session.new_conversation())
+
+    def send_text(self, thread_id: str, text: str):
+        text = (text or "").strip()
+        if not text:
+            yield [gr.skip()] * len(self.outputs) + [""]
+            return
+        yield from self._stream_reply(thread_id, {"text": text})
+
+    def send_quick_reply(self, index: int):
+        def handler(thread_id: str):
+            replies = self.session.view(thread_id).quick_replies
+            if index >= len(replies):
+                yield [gr.skip()] * len(self.outputs) + [gr.skip()]
+                return
+            yield from self._stream_reply(thread_id, replies[index]["reply"])
+        return handler
+
+    def _stream_reply(self, thread_id: str, reply: dict):
+        view = self.session.view(thread_id)
+        messages = view.messages + [{"role": "user", "content": reply["text"]}]
+        streamed = ""
+        yield [gr.skip(), messages] + [gr.skip()] * (len(self.outputs) - 2) + [""]
+        for token in self.session.stream(thread_id, reply):
+            streamed += token
+            yield [gr.skip(), messages + [{"role": "assistant", "content": streamed}]] + \
+                [gr.skip()] * (len(self.outputs) - 2) + [""]
+        yield self.view_outputs(self.session.view(thread_id)) + [""]
+
+    # --- layout ---------------------------------------------------------------------------------------------
+    def build(self, stepper: gr.HTML, conversation_picker: gr.Dropdown, thread: gr.State) -> None:
+        llm_note = ("LLM endpoint configured: I understand free text." if self.session.llm_configured else
+                    "No LLM endpoint configured: guided interview with quick choices. Set OPENAI_BASE_URL and "
+                    "OPENAI_API_KEY (in .env) for free-text understanding and sample generation.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Tunesmith", height=520, elem_id="ts-chat")
+                notice = gr.Markdown(visible=False, elem_id="ts-notice")
+                with gr.Row(elem_id="ts-quick-replies"):
+                    quick = [gr.Button(visible=False, size="sm", elem_id=f"ts-quick-{i}")
+                             for i in range(MAX_QUICK_REPLIES)]
+                with gr.Row():
+                    textbox = gr.Textbox(placeholder="Describe your task, answer, or ask a question…",
+                                         show_label=False, scale=5, elem_id="ts-input")
+                    send = gr.Button("Send", variant="primary", scale=1, elem_id="ts-send")
+                gr.Markdown(f"<small>{llm_note}</small>")
+            with gr.Column(scale=2):
+                gr.Markdown("#### What I know about your task")
+                profile = gr.Markdown(elem_id="ts-profile")
+                gr.Markdown("#### Recommendation")
+                recommendation = gr.Markdown(elem_id="ts-recommendation")
+                flow = gr.HTML(elem_id="ts-flow")
+        self.outputs = [thread, chatbot, profile, recommendation, flow, stepper, notice, conversation_picker, *quick]
+        send.click(self.send_text, [thread, textbox], self.outputs + [textbox])
+        textbox.submit(self.send_text, [thread, textbox], self.outputs + [textbox])
+        for i, button in enumerate(quick):
+            button.click(self.send_quick_reply(i), [thread], self.outputs + [textbox])

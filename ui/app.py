@@ -1,0 +1,41 @@
+"""The Gradio app: layout in one place; each tab's handlers are plain methods that call the session/tools."""
+from __future__ import annotations
+
+import gradio as gr
+
+from agent.session import Session
+from tools.settings import Settings
+from ui.advisor_tab import AdvisorTab, render_stepper
+
+CSS = """
+.ts-stepper {display:flex; gap:6px; flex-wrap:wrap; margin:4px 0 8px}
+.ts-step {padding:4px 10px; border-radius:999px; background:#f1f5f9; color:#475569; font-size:13px}
+.ts-step-on {background:#2563eb; color:white; font-weight:600}
+"""
+
+
+def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
+    session = session or Session(settings)
+    advisor = AdvisorTab(session)
+    with gr.Blocks(title="Tunesmith") as app:
+        thread = gr.State(None)
+        with gr.Row():
+            gr.Markdown("## 🎛️ Tunesmith — from a task to a working model")
+        stepper = gr.HTML(render_stepper("interview"), elem_id="ts-stepper")
+        with gr.Row():
+            picker = gr.Dropdown(label="Conversation", choices=advisor.conversation_choices(), scale=4,
+                                 elem_id="ts-conversations", allow_custom_value=False)
+            new = gr.Button("New conversation", scale=1, elem_id="ts-new")
+        with gr.Tabs():
+            with gr.Tab("Advisor", id="advisor"):
+                advisor.build(stepper, picker, thread)
+        app.load(advisor.open_conversation, [thread], advisor.outputs)
+        new.click(advisor.new_conversation, None, advisor.outputs)
+        picker.input(advisor.open_conversation, [picker], advisor.outputs)
+    return app
+
+
+def launch(settings: Settings, **kwargs) -> None:
+    app = build_app(settings)
+    app.queue().launch(server_name=settings.tunesmith_host, server_port=settings.tunesmith_port, css=CSS,
+                       theme=gr.themes.Soft(), **kwargs)
