@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from langgraph.graph import START, StateGraph
 
-from agent.nodes import AgentDeps, InterviewNodes, route_after_plan, route_after_reply
+from agent.finetune_nodes import FinetuneNodes, route_after_feedback, route_after_generation, route_after_review
+from agent.nodes import AgentDeps, InterviewNodes, route_after_answer, route_after_plan, route_after_reply
 from agent.state import AgentState
 
 
 def build_graph(deps: AgentDeps) -> StateGraph:
     nodes = InterviewNodes(deps)
+    finetune = FinetuneNodes(deps.store, deps.generation_model or deps.chat_model, deps.workspace)
     graph = StateGraph(AgentState)
     graph.add_node("start_conversation", nodes.start_conversation)
     graph.add_node("plan_questions", nodes.plan_questions)
@@ -19,6 +21,10 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     graph.add_node("recommend_approach", nodes.recommend_approach)
     graph.add_node("explain_recommendation", nodes.explain_recommendation)
     graph.add_node("start_path", nodes.start_path)
+    graph.add_node("generate_samples", finetune.generate_samples)
+    graph.add_node("review_batch", finetune.review_batch)
+    graph.add_node("record_feedback", finetune.record_feedback)
+    graph.add_node("build_training_dataset", finetune.build_training_dataset)
 
     graph.add_edge(START, "start_conversation")
     graph.add_edge("start_conversation", "plan_questions")
@@ -26,8 +32,13 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     graph.add_edge("wait_for_user", "understand_reply")
     graph.add_conditional_edges("understand_reply", route_after_reply)
     graph.add_edge("clarify", "wait_for_user")
-    graph.add_edge("answer_free_question", "wait_for_user")
+    graph.add_conditional_edges("answer_free_question", route_after_answer)
     graph.add_edge("recommend_approach", "explain_recommendation")
     graph.add_edge("explain_recommendation", "wait_for_user")
     graph.add_edge("start_path", "wait_for_user")
+    # fine-tune path: draft 20 → review (pause) → error notes → ... → dataset
+    graph.add_conditional_edges("generate_samples", route_after_generation)
+    graph.add_conditional_edges("review_batch", route_after_review)
+    graph.add_conditional_edges("record_feedback", route_after_feedback)
+    graph.add_edge("build_training_dataset", "wait_for_user")
     return graph

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from langgraph.types import interrupt
 
+from agent.finetune_nodes import finetune_quick_replies
 from agent.schemas import ChatPause, ProfileExtraction, QuickReply
 from agent.state import AgentState
 from prompts import advisor as P
@@ -17,7 +18,11 @@ from tools.errors import UserError
 from tools.llm import SETUP_HINT, describe_llm_error
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from langchain_core.language_models import BaseChatModel
+
+    from tools.generation.store import ReviewStore
 
 QUESTION_BY_FIELD = {q.field: q for q in QUESTIONS}
 QUESTION_WORDS = ("what", "why", "how", "should", "can", "when", "which", "is", "do", "does", "would", "could")
@@ -32,6 +37,9 @@ class AgentDeps:
     """What the nodes need from outside; tests pass fakes."""
 
     chat_model: "BaseChatModel | None" = None
+    generation_model: "BaseChatModel | None" = None  # drafts samples; defaults to chat_model
+    store: "ReviewStore | None" = None  # projects, batches, review decisions, error notes (SQLite)
+    workspace: "Path | None" = None
     # (question, profile, chat_model) -> Markdown answer with citations
     answer_question: Callable[[str, dict | None, "BaseChatModel | None"], str] | None = None
 
@@ -121,7 +129,7 @@ class InterviewNodes:
     def understand_reply(self, state: AgentState) -> dict:
         reply = state["last_reply"]
         action = reply.get("action")
-        if action in ("recommend", "start_path"):
+        if action in ("recommend", "start_path", "start_finetune", "generate", "build_dataset", "prepare_training"):
             return {"reply_kind": action}
         if action == "skip":
             return {"reply_kind": "answer"}
@@ -211,10 +219,28 @@ class InterviewNodes:
         return update
 
     def start_path(self, state: AgentState) -> dict:
-        rec = state.get("recommendation") or {}
-        approach = rec.get("approach", "icl")
-        return {"messages": [_say(f"Let's start on **{APPROACH_TITLES[approach]}**. " + rec["next_steps"][0])],
-                "stage": {"icl": "icl", "rag": "rag"}.get(approach, "seeds")}
+        """Moves to the first actionable step of the recommended path (RAG before fine-tuning in the hybrid)."""
+        approach = (state.get("recommendation") or {}).get("approach", "icl")
+        if state.get("reply_kind") == "start_finetune" or approach == "fine-tune":
+            stage = "seeds"
+        else:
+            stage = "icl" if approach == "icl" else "rag"
+        intro = {"icl": "let's build a few-shot prompt.", "rag": "let's set up retrieval over your documents.",
+                 "seeds": "let's build your training data."}[stage]
+        text = f"**{APPROACH_TITLES[approach]}**: {intro} {PATH_INSTRUCTIONS[stage]}"
+        if approach == "rag+fine-tune" and stage == "rag":
+            text += " When retrieval works, choose **Continue to fine-tuning**."
+        return {"messages": [_say(text)], "stage": stage}
+
+
+PATH_INSTRUCTIONS = {
+    "seeds": "Open the **Data studio** tab: describe the task, add 20-50 seed examples (upload a file or paste "
+             "them) and press **Save seeds**. Then ask me for a batch: I draft 20 samples at a time for you to review.",
+    "rag": "Open the **Retrieval** tab, upload your documents and press **Index**; then ask questions there and judge "
+           "the passages it retrieves.",
+    "icl": "Open the **Prompt** tab: add your examples and try the few-shot prompt on new inputs; copy it when it "
+           "works.",
+}
 
 
 def render_recommendation_markdown(rec: dict) -> str:
@@ -239,20 +265,37 @@ def quick_replies_for(state: AgentState) -> list[QuickReply]:
         replies.append(QuickReply(label="Recommend now", reply={"text": "Recommend now", "action": "recommend"}))
     if stage == "recommended":
         replies.append(QuickReply(label="Start this path", reply={"text": "Start this path", "action": "start_path"}))
-    return replies
+    approach = (state.get("recommendation") or {}).get("approach")
+    if stage == "rag" and approach == "rag+fine-tune":
+        replies.append(QuickReply(label="Continue to fine-tuning",
+                                  reply={"text": "Continue to fine-tuning", "action": "start_finetune"}))
+    return replies + finetune_quick_replies(state)
+
+
+def route_after_answer(state: AgentState) -> Literal["wait_for_user", "review_batch"]:
+    """A free question never loses the person's place: back to the pause they asked from."""
+    return "review_batch" if state.get("stage") == "review" else "wait_for_user"
 
 
 def route_after_plan(state: AgentState) -> Literal["wait_for_user", "recommend_approach"]:
     return "wait_for_user" if state.get("pending_fields") else "recommend_approach"
 
 
+ACTION_NODES = {"generate": "generate_samples", "build_dataset": "build_training_dataset"}
+
+
 def route_after_reply(state: AgentState) -> Literal[
-        "answer_free_question", "recommend_approach", "start_path", "plan_questions", "clarify", "wait_for_user"]:
+        "answer_free_question", "recommend_approach", "start_path", "plan_questions", "clarify", "wait_for_user",
+        "generate_samples", "build_training_dataset"]:
     kind = state.get("reply_kind")
+    if kind in ACTION_NODES:
+        return ACTION_NODES[kind]
     if kind == "question":
         return "answer_free_question"
     if kind == "recommend":
         return "recommend_approach"
+    if kind == "start_finetune":
+        return "start_path"
     if kind == "start_path":
         return "start_path" if state.get("recommendation") else "recommend_approach"
     if kind == "unclear":

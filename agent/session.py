@@ -42,10 +42,13 @@ def default_deps(settings: Settings) -> AgentDeps:
     from tools.errors import LLMUnavailable
     from tools.llm import build_chat_model
 
+    from tools.generation.store import ReviewStore
+
     try:
         model = build_chat_model(settings)
+        generator = build_chat_model(settings, model=settings.generation_model, temperature=0.8)
     except LLMUnavailable:
-        model = None
+        model = generator = None
     index_dir = settings.workspace / "guidance-index"
 
     def answer(question: str, profile: dict | None, chat_model) -> str:
@@ -54,7 +57,8 @@ def default_deps(settings: Settings) -> AgentDeps:
         return format_answer_markdown(answer_question(question, profile=profile, chat_model=chat_model,
                                                       persist_dir=index_dir))
 
-    return AgentDeps(chat_model=model, answer_question=answer)
+    return AgentDeps(chat_model=model, generation_model=generator, answer_question=answer,
+                     store=ReviewStore(settings.workspace_file("tunesmith.db")), workspace=settings.workspace)
 
 
 def open_checkpointer(settings: Settings):
@@ -94,7 +98,8 @@ class Session:
         thread_id = uuid.uuid4().hex[:12]
         now = time.time()
         with self._lock:
-            self._db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?)", (thread_id, "New conversation", now, now))
+            self._db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?)",
+                             (thread_id, time.strftime("New conversation · %d %b %H:%M"), now, now))
             self._db.commit()
         self.graph.invoke({"messages": []}, self._config(thread_id))
         return self.view(thread_id)
@@ -126,17 +131,18 @@ class Session:
     def stream(self, thread_id: str, reply: dict[str, Any] | str) -> Iterator[str]:
         """Yields the assistant's text as it is generated (LLM tokens); the final state comes from view()."""
         reply = {"text": reply} if isinstance(reply, str) else reply
-        self._touch(thread_id, reply.get("text", ""))
+        free_text = "action" not in reply and "field" not in reply
+        self._touch(thread_id, reply.get("text", "") if free_text else "")
         for chunk, meta in self.graph.stream(Command(resume=reply), self._config(thread_id), stream_mode="messages"):
             if meta.get("langgraph_node") in STREAMED_NODES and isinstance(getattr(chunk, "content", None), str):
                 if chunk.content:
                     yield chunk.content
 
     def _touch(self, thread_id: str, user_text: str) -> None:
-        """Bumps the conversation in the list; its title is the person's first message."""
+        """Bumps the conversation in the list; its title is the person's first typed message."""
         with self._lock:
             self._db.execute(
-                "UPDATE conversations SET updated = ?, title = CASE WHEN title = 'New conversation' AND ? != '' "
+                "UPDATE conversations SET updated = ?, title = CASE WHEN title LIKE 'New conversation%' AND ? != '' "
                 "THEN ? ELSE title END WHERE thread_id = ?",
                 (time.time(), user_text, user_text[:60], thread_id))
             self._db.commit()

@@ -19,4 +19,6 @@ class AgentState(TypedDict, total=False):
     reply_kind: str  # how understand_reply classified it: answer | question | recommend | start_path | unclear
     recommendation: dict[str, Any] | None
     stage: str  # where the journey is: interview | recommended | seeds | review | dataset | training | done
+    review_batch_id: int | None  # the batch the review pause is waiting on
+    dataset_dir: str | None  # the last built dataset
     notice: str | None  # a plain-words problem to show (e.g. the LLM endpoint failed); state is kept

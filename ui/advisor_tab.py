@@ -10,21 +10,17 @@ from tools.advisor.flow_diagram import render_flow_svg
 from tools.advisor.recommend import APPROACH_TITLES
 
 MAX_QUICK_REPLIES = 8
-STAGES = [("interview", "1 · Your task"), ("recommended", "2 · Recommendation"), ("seeds", "3 · Data"),
-          ("review", "3 · Data"), ("dataset", "3 · Data"), ("training", "4 · Training"), ("done", "5 · Result"),
-          ("rag", "3 · Retrieval"), ("icl", "3 · Prompt")]
+STEPS = ["1 · Your task", "2 · Recommendation", "3 · Build it", "4 · Train", "5 · Use it"]
+STEP_OF_STAGE = {"interview": 0, "recommended": 1, "seeds": 2, "review": 2, "dataset": 2, "rag": 2, "icl": 2,
+                 "training": 3, "done": 4}
 
 
 def render_stepper(stage: str) -> str:
     """A row of journey steps with the current one highlighted."""
-    labels = []
-    for _, label in STAGES:
-        if label not in labels:
-            labels.append(label)
-    current = dict(STAGES).get(stage, labels[0])
+    current = STEP_OF_STAGE.get(stage, 0)
     items = "".join(
-        f'<span class="ts-step{" ts-step-on" if label == current else ""}" data-step="{label}">{label}</span>'
-        for label in labels)
+        f'<span class="ts-step{" ts-step-on" if i == current else ""}{" ts-step-done" if i < current else ""}" '
+        f'data-stage="{stage if i == current else ""}">{label}</span>' for i, label in enumerate(STEPS))
     return f'<div class="ts-stepper">{items}</div>'
 
 
@@ -133,7 +129,8 @@ class AdvisorTab:
                 recommendation = gr.Markdown(elem_id="ts-recommendation")
                 flow = gr.HTML(elem_id="ts-flow")
         self.outputs = [thread, chatbot, profile, recommendation, flow, stepper, notice, conversation_picker, *quick]
-        send.click(self.send_text, [thread, textbox], self.outputs + [textbox])
-        textbox.submit(self.send_text, [thread, textbox], self.outputs + [textbox])
-        for i, button in enumerate(quick):
-            button.click(self.send_quick_reply(i), [thread], self.outputs + [textbox])
+        # other tabs chain their refresh onto these, since a chat turn can move the journey on
+        self.events = [send.click(self.send_text, [thread, textbox], self.outputs + [textbox]),
+                       textbox.submit(self.send_text, [thread, textbox], self.outputs + [textbox])]
+        self.events += [button.click(self.send_quick_reply(i), [thread], self.outputs + [textbox])
+                        for i, button in enumerate(quick)]

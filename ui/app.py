@@ -6,11 +6,14 @@ import gradio as gr
 from agent.session import Session
 from tools.settings import Settings
 from ui.advisor_tab import AdvisorTab, render_stepper
+from ui.data_tab import DataTab
 
 CSS = """
 .ts-stepper {display:flex; gap:6px; flex-wrap:wrap; margin:4px 0 8px}
 .ts-step {padding:4px 10px; border-radius:999px; background:#f1f5f9; color:#475569; font-size:13px}
 .ts-step-on {background:#2563eb; color:white; font-weight:600}
+.ts-step-done {background:#dbeafe; color:#1e3a8a}
+.ts-sample {border-left:3px solid #cbd5e1; margin-bottom:8px}
 """
 
 
@@ -20,7 +23,7 @@ def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
     with gr.Blocks(title="Tunesmith") as app:
         thread = gr.State(None)
         with gr.Row():
-            gr.Markdown("## 🎛️ Tunesmith — from a task to a working model")
+            gr.Markdown("## Tunesmith — from a task to a working model")
         stepper = gr.HTML(render_stepper("interview"), elem_id="ts-stepper")
         with gr.Row():
             picker = gr.Dropdown(label="Conversation", choices=advisor.conversation_choices(), scale=4,
@@ -29,9 +32,16 @@ def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Advisor", id="advisor"):
                 advisor.build(stepper, picker, thread)
-        app.load(advisor.open_conversation, [thread], advisor.outputs)
-        new.click(advisor.new_conversation, None, advisor.outputs)
-        picker.input(advisor.open_conversation, [picker], advisor.outputs)
+            with gr.Tab("Data studio", id="data"):
+                data = DataTab(session, lambda t: advisor.view_outputs(session.view(t)))
+                data.build(thread, advisor.outputs)
+        fields, header, chart, _, dataset = data.refresh_targets
+        data_targets = [*fields, header, chart, *dataset]
+        opened = [app.load(advisor.open_conversation, [thread], advisor.outputs),
+                  new.click(advisor.new_conversation, None, advisor.outputs),
+                  picker.input(advisor.open_conversation, [picker], advisor.outputs)]
+        for event in opened + advisor.events:
+            event.then(data.refresh_all, thread, data_targets)
     return app
 
 

@@ -1,0 +1,150 @@
+"""Fine-tune path nodes: draft a batch, pause for review, turn decisions into error notes, build the dataset.
+
+Side effects (the LLM call, writing the dataset) live in nodes before or after the interrupting node, never in it,
+because a node re-runs from its top when it is resumed.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from langgraph.types import interrupt
+
+from agent.schemas import QuickReply
+from agent.state import AgentState
+from tools.errors import UserError
+from tools.llm import SETUP_HINT, describe_llm_error
+
+if TYPE_CHECKING:
+    from tools.generation.store import ReviewStore
+
+BATCH_SIZE = 20
+
+
+def _say(text: str) -> dict:
+    return {"role": "assistant", "content": text}
+
+
+def project_dir(workspace: Path, thread_id: str) -> Path:
+    return workspace / "projects" / thread_id
+
+
+class FinetuneNodes:
+    def __init__(self, store: "ReviewStore | None", generation_model: Any, workspace: Path | None):
+        self.store = store
+        self.model = generation_model
+        self.workspace = workspace
+
+    def generate_samples(self, state: AgentState, config) -> dict:
+        """Drafts the next batch of 20 with the error notes and rejected examples so far."""
+        from tools.generation.batch import generate_batch
+
+        thread_id = config["configurable"]["thread_id"]
+        project = self.store.get_project(thread_id) if self.store else None
+        if project is None or not project.seeds:
+            return {"messages": [_say("Add your task and a few seed examples in the **Data studio** tab first "
+                                      "(Save seeds), then ask me for a batch.")], "stage": "seeds"}
+        if self.store.open_batch(thread_id) is not None:
+            return {"messages": [_say("There is a batch still under review: finish it in the Data studio and "
+                                      "press **Submit batch**.")], "stage": "review"}
+        if self.model is None:
+            return {"messages": [_say("Drafting samples needs an LLM endpoint. " + SETUP_HINT + " Meanwhile you "
+                                      "can import a finished dataset in the Data studio and build it.")]}
+        result = generate_batch(
+            self.model, project.task, project.seeds, n=BATCH_SIZE, system=project.system,
+            notes=self.store.notes(thread_id), rejected=self.store.rejected_examples(thread_id),
+            existing_texts=self.store.existing_texts(thread_id), seed_usage=project.seed_usage)
+        if not result.samples:
+            return {"messages": [_say(f"⚠️ {result.message}")], "notice": result.message}
+        self.store.record_seed_use(thread_id, result.seed_indices)
+        batch = self.store.add_batch(thread_id, result.samples)
+        text = (f"Batch {batch.number} is ready: {len(result.samples)} samples to review in the **Data studio**. "
+                "Approve, reject with a reason, or edit each one, then press **Submit batch**.")
+        if not result.complete:
+            text += f"\n\n⚠️ {result.message}"
+        return {"messages": [_say(text)], "stage": "review", "review_batch_id": batch.id}
+
+    def review_batch(self, state: AgentState) -> dict:
+        """Pauses until the person submits the batch; every decision is already saved by the app as it is made."""
+        reply = interrupt({"kind": "review", "stage": "review", "batch_id": state.get("review_batch_id"),
+                           "quick_replies": [QuickReply(label="Submit batch", reply={
+                               "text": "Submit batch", "action": "submit"}).model_dump()]})
+        if not isinstance(reply, dict) or not isinstance(reply.get("text"), str):
+            raise ValueError(f"resume value must be a dict with a 'text' string, got {reply!r}")
+        kind = "submit" if reply.get("action") == "submit" else "question"
+        return {"last_reply": reply, "reply_kind": kind, "messages": [{"role": "user", "content": reply["text"]}]}
+
+    def record_feedback(self, state: AgentState, config) -> dict:
+        """Closes the batch; reject reasons and edits become error notes for every later batch."""
+        from tools.generation.notes import notes_from_reviews
+
+        thread_id = config["configurable"]["thread_id"]
+        batch_id = state.get("review_batch_id")
+        try:
+            samples = self.store.batch_samples(batch_id)
+            pending = [s for s in samples if s.status == "pending"]
+            if pending:
+                return {"messages": [_say(f"{len(pending)} sample(s) still need a decision; review them, then "
+                                          "submit again.")], "reply_kind": "not_done"}
+            self.store.submit_batch(batch_id)
+        except UserError as exc:
+            return {"messages": [_say(f"⚠️ {exc.message}")], "reply_kind": "not_done"}
+        notes = self.store.add_notes(thread_id, notes_from_reviews(samples))
+        stats = {s.batch_id: s for s in self.store.batch_stats(thread_id)}[batch_id]
+        accepted = len(self.store.accepted_samples(thread_id))
+        target = self.store.project(thread_id).target_count
+        lines = [f"Batch {stats.number}: {stats.approved + stats.edited} of {stats.total} accepted "
+                 f"({stats.acceptance_rate:.0%}). {accepted} of {target} samples collected."]
+        if notes:
+            lines += ["", "Error notes for the next batches (edit them in the Data studio):"]
+            lines += [f"- {n}" for n in notes]
+        return {"messages": [_say("\n".join(lines))], "reply_kind": "target_reached" if accepted >= target else "more",
+                "stage": "seeds"}
+
+    def build_training_dataset(self, state: AgentState, config) -> dict:
+        """Cleans, de-duplicates and splits the accepted samples into an Alpaca dataset with a health report."""
+        from tools.dataset.build import build_dataset
+
+        thread_id = config["configurable"]["thread_id"]
+        samples = self.store.accepted_samples(thread_id) if self.store else []
+        if not samples:
+            return {"messages": [_say("There are no accepted samples yet: review a batch or import a dataset "
+                                      "in the Data studio first.")]}
+        project = self.store.project(thread_id)
+        out = project_dir(self.workspace, thread_id) / "dataset"
+        try:
+            report = build_dataset(samples, out, system=project.system or None)
+        except UserError as exc:
+            return {"messages": [_say(f"⚠️ {exc.message}")]}
+        warnings = report.get("health", {}).get("warnings", [])
+        lines = [f"Dataset built in `{out}`: {report['train']} train and {report['eval']} eval samples "
+                 f"({report['dropped']} dropped, each with its reason in the report)."]
+        lines += [f"- ⚠️ {w}" for w in warnings] or ["- The health report found nothing to fix."]
+        lines.append("Download it from the Data studio, prepare training, or draft more batches.")
+        return {"messages": [_say("\n".join(lines))], "stage": "dataset", "dataset_dir": str(out)}
+
+
+def finetune_quick_replies(state: AgentState) -> list[QuickReply]:
+    stage = state.get("stage")
+    if stage == "seeds":
+        return [QuickReply(label="Generate a batch", reply={"text": "Generate a batch", "action": "generate"}),
+                QuickReply(label="Build the dataset", reply={"text": "Build the dataset", "action": "build_dataset"})]
+    if stage == "dataset":
+        return [QuickReply(label="Prepare training", reply={"text": "Prepare training", "action": "prepare_training"}),
+                QuickReply(label="More batches", reply={"text": "More batches", "action": "generate"})]
+    return []
+
+
+def route_after_review(state: AgentState) -> Literal["record_feedback", "answer_free_question"]:
+    return "record_feedback" if state.get("reply_kind") == "submit" else "answer_free_question"
+
+
+def route_after_feedback(state: AgentState) -> Literal["build_training_dataset", "wait_for_user", "review_batch"]:
+    kind = state.get("reply_kind")
+    if kind == "not_done":
+        return "review_batch"
+    return "build_training_dataset" if kind == "target_reached" else "wait_for_user"
+
+
+def route_after_generation(state: AgentState) -> Literal["review_batch", "wait_for_user"]:
+    return "review_batch" if state.get("stage") == "review" else "wait_for_user"
