@@ -125,7 +125,8 @@ def test_every_rule_has_a_source_and_fires_in_some_scenario():
         fired |= set(recommend(validate_profile(profile)).fired_rules)
     for rule in RULES:
         assert rule.source.startswith("https://")
-        assert rule.id in fired, f"rule {rule.id} is never exercised"
+        if "baseline_quality" not in rule.when:  # measurement rules: tests/test_advisor_baseline.py
+            assert rule.id in fired, f"rule {rule.id} is never exercised"
 
 
 def test_deterministic():

@@ -112,8 +112,10 @@ def _sensitivity(answers: dict[str, Any], assumed: dict[str, dict[str, Any]], ap
     return lines
 
 
-def recommend(profile: TaskProfile) -> Recommendation:
+def recommend(profile: TaskProfile, baseline: dict | None = None) -> Recommendation:
+    """baseline: the result of tools.advisor.baseline.run_baseline, when a measurement was made."""
     answers, assumed = fill_assumptions(profile)
+    answers["baseline_quality"] = baseline["verdict"] if baseline else "unmeasured"
     approach, scores, fired_ids = decide(answers)
     by_id = {rule.id: rule for rule in RULES}
     fired = [by_id[i] for i in fired_ids]

@@ -55,6 +55,11 @@ RULES: tuple[Rule, ...] = (
          "model.", META_WHEN),
     Rule("no-examples", {"labeled_data": ("none",)}, "fine-tune", -1,
          "There are no worked examples yet: start with prompting, and build examples as you go.", OPENAI_FT),
+    Rule("baseline-good", {"baseline_quality": ("good",)}, "fine-tune", -3,
+         "Measured: few-shot prompting already scores well on your held-out examples, so stop at ICL.", META_WHEN),
+    Rule("baseline-poor", {"baseline_quality": ("poor",), "task_diversity": ("narrow", "moderate")}, "fine-tune", 2,
+         "Measured: prompting scores poorly on your held-out examples; starting under ~50%, a few hundred good "
+         "examples usually give a large gain.", META_WHEN),
     Rule("low-budget-no-experience",
          {"cost_complexity_expertise.budget": ("low",), "cost_complexity_expertise.finetuning_experience": (False,)},
          "fine-tune", -1,

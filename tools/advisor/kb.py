@@ -1,0 +1,280 @@
+"""The guidance knowledge base: short passages on adapting LLMs, searched by meaning; answers cite them.
+
+Passages live in tools/advisor/knowledge/*.md: a front matter block (id, title, source), then 80-200 words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prompts.ask import ASK_REQUEST, ASK_SYSTEM_PROMPT
+from tools.errors import UserError
+from tools.rag.answer import Answer, answer_with_fallback, key_sentences, number_sources
+
+KNOWLEDGE_DIR = Path(__file__).parent / "knowledge"
+COLLECTION = "tunesmith-guidance"
+REQUIRED_FIELDS = ("id", "title", "source")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One guidance passage; score is the cosine similarity to the question (0 when not from a search)."""
+
+    id: str
+    title: str
+    source: str
+    text: str
+    score: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} ({self.source})"
+
+
+@dataclass(frozen=True)
+class ProfileHint:
+    """When a profile field matches, a sentence applying the passage `passage_id` to the project."""
+
+    field: str
+    matches: Callable[[Any], bool]
+    passage_id: str
+    advice: str
+
+
+def _is(*values: Any) -> Callable[[Any], bool]:
+    return lambda value: value in values
+
+
+PROFILE_HINTS: tuple[ProfileHint, ...] = (
+    ProfileHint(
+        "data_dynamics",
+        _is("dynamic"),
+        "dynamic-data-rag",
+        "Your data changes often, so keep that knowledge in a retrieval index (RAG), not in the weights.",
+    ),
+    ProfileHint(
+        "data_dynamics",
+        _is("static"),
+        "dynamic-data-rag",
+        "Your data is static, so a fine-tuned model will not go stale quickly.",
+    ),
+    ProfileHint(
+        "requires_external_knowledge",
+        _is(True),
+        "knowledge-injection-trap",
+        "You need external knowledge: supply it at query time with retrieval rather than fine-tuning it in.",
+    ),
+    ProfileHint(
+        "custom_tone_behavior_style",
+        _is(True),
+        "tone-style-format",
+        "You want a custom tone, behaviour or format, which is what fine-tuning teaches best.",
+    ),
+    ProfileHint(
+        "hallucination_tolerance",
+        _is("low"),
+        "hallucination-grounding",
+        "Your application tolerates few hallucinations: ground answers in retrieved passages and cite them.",
+    ),
+    ProfileHint(
+        "transparency_required",
+        _is(True),
+        "hallucination-grounding",
+        "You need traceable answers; RAG can show the source of each one, a fine-tuned model cannot.",
+    ),
+    ProfileHint(
+        "labeled_data",
+        _is("none", "few"),
+        "openai-example-count",
+        "You have little labelled data: start with prompting, and aim for 50-100 good examples first.",
+    ),
+    ProfileHint(
+        "labeled_data",
+        _is("hundreds", "thousands"),
+        "when-finetuning-pays-off",
+        "You have hundreds or more labelled examples, enough for a parameter-efficient fine-tune to pay off.",
+    ),
+    ProfileHint(
+        "task_diversity",
+        _is("broad"),
+        "team-cost-diversity",
+        "Your tasks are broad, which makes a single fine-tune harder; keep general data in the mix.",
+    ),
+    ProfileHint(
+        "scale_latency_pressure",
+        _is("high"),
+        "distillation-cost-latency",
+        "You are under cost or latency pressure: a small fine-tuned model can replace long prompts.",
+    ),
+    ProfileHint(
+        "cost_complexity_expertise.budget",
+        _is("low"),
+        "cost-ladder",
+        "Your budget is low: climb the cost ladder one rung at a time, starting with prompting.",
+    ),
+    ProfileHint(
+        "preferred_approach",
+        _is("fine-tune"),
+        "knowledge-injection-trap",
+        "You lean towards fine-tuning: make sure you want to change behaviour, not to teach facts.",
+    ),
+)
+
+
+def _parse_passage(path: Path) -> Passage:
+    """A passage from its markdown file; UserError naming the file and the problem when it is malformed."""
+    raw = path.read_text(encoding="utf-8")
+    parts = raw.split("---\n", 2)
+    if len(parts) != 3 or parts[0].strip():
+        raise UserError(
+            f"{path}: missing front matter; start the file with '---', id/title/source lines, '---'"
+        )
+    fields: dict[str, str] = {}
+    for line in parts[1].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
+    text = " ".join(parts[2].split())
+    if missing:
+        raise UserError(f"{path}: front matter lacks {', '.join(missing)}; add a 'name: value' line for each")
+    if not text:
+        raise UserError(f"{path}: the passage has no text after its front matter")
+    return Passage(id=fields["id"], title=fields["title"], source=fields["source"], text=text)
+
+
+def load_passages(folder: Path = KNOWLEDGE_DIR) -> list[Passage]:
+    """All passages in the folder, sorted by file name; ids must be unique."""
+    passages = [_parse_passage(path) for path in sorted(folder.glob("*.md"))]
+    if not passages:
+        raise UserError(f"no guidance passages (*.md) found in {folder}")
+    ids = [p.id for p in passages]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise UserError(
+            f"{folder}: passage ids used twice: {', '.join(duplicates)}; give each passage its own id"
+        )
+    return passages
+
+
+def _content_hash(passages: list[Passage]) -> str:
+    blob = json.dumps([[p.id, p.title, p.source, p.text] for p in passages], ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class GuidanceKB:
+    """The passages in a chromadb collection; re-indexed only when their content changes."""
+
+    def __init__(self, persist_dir: Path | str | None = None, knowledge_dir: Path = KNOWLEDGE_DIR):
+        from tools.embeddings import chroma_client, open_collection
+
+        self.passages = {p.id: p for p in load_passages(knowledge_dir)}
+        content_hash = _content_hash(list(self.passages.values()))
+        self._client = chroma_client(persist_dir)
+        collection = open_collection(self._client, COLLECTION)
+        self.reindexed = (collection.metadata or {}).get("content_hash") != content_hash
+        if self.reindexed:
+            self._client.delete_collection(COLLECTION)
+            collection = open_collection(self._client, COLLECTION, metadata={"content_hash": content_hash})
+            passages = list(self.passages.values())
+            collection.add(
+                ids=[p.id for p in passages],
+                documents=[f"{p.title}. {p.text}" for p in passages],
+                metadatas=[{"title": p.title, "source": p.source} for p in passages],
+            )
+        self._collection = collection
+
+    def search(self, question: str, k: int = 4) -> list[Passage]:
+        """The k passages closest in meaning to the question, best first."""
+        from tools.embeddings import cosine_score
+
+        if not question.strip():
+            raise UserError("the question is empty; ask something, e.g. 'should I fine-tune or use RAG?'")
+        if k < 1:
+            raise UserError(f"k must be at least 1 (got {k})")
+        found = self._collection.query(query_texts=[question], n_results=min(k, len(self.passages)))
+        return [
+            _with_score(self.passages[pid], cosine_score(dist))
+            for pid, dist in zip(found["ids"][0], found["distances"][0])
+        ]
+
+    def get(self, passage_id: str) -> Passage:
+        return self.passages[passage_id]
+
+
+def _with_score(passage: Passage, score: float) -> Passage:
+    return Passage(passage.id, passage.title, passage.source, passage.text, score)
+
+
+def _flatten_profile(profile: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested answers as dotted keys ('cost_complexity_expertise.budget'); unknown answers (None) dropped."""
+    flat: dict[str, Any] = {}
+    for key, value in profile.items():
+        if isinstance(value, dict):
+            flat.update(_flatten_profile(value, f"{prefix}{key}."))
+        elif value is not None:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def profile_hints(profile: dict[str, Any] | None) -> list[ProfileHint]:
+    """The hints whose profile field matches, in table order."""
+    flat = _flatten_profile(profile or {})
+    return [hint for hint in PROFILE_HINTS if hint.field in flat and hint.matches(flat[hint.field])]
+
+
+def default_kb() -> GuidanceKB:
+    """The knowledge base kept in the workspace (indexed on first use)."""
+    from tools.settings import load_settings
+
+    return GuidanceKB(load_settings().workspace_file("guidance_kb"))
+
+
+def _extractive_answer(question: str, passages: list[Passage], hints: list[ProfileHint]) -> str:
+    lines = ["From Tunesmith's guidance notes:"]
+    for number, passage in enumerate(passages, start=1):
+        lines.append(f"[{number}] {passage.title}: {key_sentences(question, passage.text)}")
+    numbers = {p.id: n for n, p in enumerate(passages, start=1)}
+    if hints:
+        lines.append("For your project:")
+        lines.extend(f"- {hint.advice} [{numbers[hint.passage_id]}]" for hint in hints)
+    lines.append("Sources: " + "; ".join(f"[{n}] {p.source}" for n, p in enumerate(passages, start=1)))
+    return "\n".join(lines)
+
+
+def answer_question(
+    question: str,
+    profile: dict[str, Any] | None = None,
+    chat_model: Any | None = None,
+    kb: GuidanceKB | None = None,
+    k: int = 4,
+) -> Answer:
+    """Answer a question about adapting an LLM from the guidance passages, applied to the person's profile.
+
+    With a chat model: an LLM answer citing passages as [n]. Without one, or when the call fails: an
+    extractive answer (the most relevant sentences of each passage, a line per matching profile answer).
+    Never raises on an LLM failure; Answer.note says why the answer is extractive.
+    """
+    kb = kb or default_kb()
+    passages = kb.search(question, k)
+    hints = profile_hints(profile)
+    for hint in hints:  # a profile answer that matters brings its passage along, so the advice can cite it
+        if hint.passage_id not in {p.id for p in passages}:
+            passages.append(kb.get(hint.passage_id))
+    request = ASK_REQUEST.format(
+        question=question.strip(),
+        profile=json.dumps(_flatten_profile(profile or {}), ensure_ascii=False, default=str),
+        passages=number_sources(passages),
+    )
+    return answer_with_fallback(
+        passages,
+        chat_model,
+        ASK_SYSTEM_PROMPT,
+        request,
+        lambda: _extractive_answer(question, passages, hints),
+    )
