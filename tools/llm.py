@@ -36,11 +36,13 @@ def describe_llm_error(exc: BaseException) -> str:
     """One sentence a person can act on, for any failure of an LLM call (never includes the API key)."""
     if isinstance(exc, LLMUnavailable):
         return str(exc)
+    import openai  # installed with langchain-openai; its wrappers subclass these
+
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
-    if name in {"APITimeoutError", "TimeoutError", "ReadTimeout"}:
+    if isinstance(exc, (openai.APITimeoutError, TimeoutError)) or name == "ReadTimeout":
         return "The LLM endpoint did not answer in time (after retries). Try again, or raise TUNESMITH_LLM_TIMEOUT."
-    if name == "APIConnectionError" or isinstance(exc, ConnectionError):
+    if isinstance(exc, (openai.APIConnectionError, ConnectionError)):
         return f"Could not reach the LLM endpoint. Check that the server is running and OPENAI_BASE_URL is right. {SETUP_HINT}"
     if name == "AuthenticationError" or status == 401:
         return "The LLM endpoint refused the API key (401). Check OPENAI_API_KEY."

@@ -1,0 +1,82 @@
+"""Error notes drawn deterministically from reject reasons and edits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tools.dataset.schema import AlpacaSample
+from tools.generation.notes import clean_notes, merge_notes, note_from_reason, notes_from_reviews
+
+
+@dataclass
+class Review:
+    original: AlpacaSample
+    current: AlpacaSample
+    status: str
+    reason: str = ""
+
+
+def sample(output: str, instruction: str = "Describe the weather") -> AlpacaSample:
+    return AlpacaSample(instruction=instruction, output=output)
+
+
+def edited(before: str, after: str, **kwargs: str) -> Review:
+    return Review(sample(before, **kwargs), sample(after, **kwargs), "edited")
+
+
+def test_reject_reasons_become_deduplicated_notes_most_frequent_first():
+    reviews = [
+        Review(sample("a"), sample("a"), "rejected", "answer is made up"),
+        Review(sample("b"), sample("b"), "rejected", "Too vague."),
+        Review(sample("c"), sample("c"), "rejected", "too  vague"),
+        Review(sample("d"), sample("d"), "approved"),
+    ]
+    assert notes_from_reviews(reviews) == ["Avoid: Too vague", "Avoid: answer is made up"]
+
+
+def test_imperative_reasons_are_kept_as_written():
+    assert note_from_reason("don't use emojis.") == "Don't use emojis"
+    assert note_from_reason("wrong unit") == "Avoid: wrong unit"
+
+
+def test_shortened_outputs_and_replaced_words():
+    long = "It is sunny today and the temperature is about twenty degrees with a light breeze from the west"
+    notes = notes_from_reviews(
+        [
+            edited(long, "Sunny, about twenty degrees."),
+            edited("The colour is grey outside", "The color is grey outside"),
+            edited("Wear a coat", "Wear a warm coat"),
+            edited("Rain", "Rain likely"),
+        ]
+    )
+    assert "Reviewers shortened outputs: keep them shorter and to the point." in notes
+    assert "In the output, write 'color' instead of 'colour'." in notes
+    assert "In the output, write 'warm coat' instead of 'coat'." in notes
+    assert "In the output, write 'Rain likely' instead of 'Rain'." in notes
+
+
+def test_removed_phrases_whitespace_and_rewrites():
+    notes = notes_from_reviews(
+        [
+            edited("Sure! The sky is clear.", "The sky is clear."),
+            edited("Rain  later.\n\n", "Rain later."),
+            edited("A", "B", instruction="Describe the weather in Paris"),
+            Review(
+                sample("x", "Tell me about the climate of a desert region"),
+                sample("x", "Which desert gets the least rain in a typical year"),
+                "edited",
+            ),
+        ]
+    )
+    assert "Do not write 'Sure!' in the output." in notes
+    assert "Trim stray spaces and blank lines in the output." in notes
+    assert "In the output, write 'B' instead of 'A'." in notes
+    assert "Reviewers rewrote instructions: follow the seed examples more closely." in notes
+
+
+def test_merge_keeps_the_persons_list_and_adds_only_new_notes():
+    existing = ["Avoid: Too vague", "Use metric units"]
+    assert merge_notes(existing, ["avoid too vague", "Keep answers short"]) == existing + [
+        "Keep answers short"
+    ]
+    assert clean_notes(["  a  note ", "", "A note."]) == ["a note"]

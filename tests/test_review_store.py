@@ -1,0 +1,174 @@
+"""ReviewStore: every decision is committed at once and survives a restart; stats, notes and filters."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tools.dataset.schema import AlpacaSample
+from tools.errors import UserError
+from tools.generation.store import SCHEMA_VERSION, ReviewStore
+
+SEEDS = [AlpacaSample(instruction="Name a primary colour", output="Red")]
+
+
+def batch_of(n: int, tag: str = "") -> list[AlpacaSample]:
+    return [AlpacaSample(instruction=f"Question {tag}{i}", output=f"Answer {i}") for i in range(n)]
+
+
+@pytest.fixture
+def store(tmp_path):
+    with ReviewStore(tmp_path / "tunesmith.db") as review_store:
+        review_store.save_project(
+            "thread-1", "Answer colour questions", SEEDS, system="Be brief.", target_count=40
+        )
+        yield review_store
+
+
+def test_decisions_survive_closing_and_reopening(tmp_path, store):
+    batch = store.add_batch("thread-1", batch_of(4))
+    ids = [s.id for s in store.batch_samples(batch.id)]
+    store.approve(ids[0])
+    store.reject(ids[1], "answer is wrong")
+    store.edit(ids[2], {"instruction": "Question 2", "output": "A better answer"})
+    store.close()  # no explicit save or commit anywhere
+
+    with ReviewStore(tmp_path / "tunesmith.db") as reopened:
+        samples = reopened.batch_samples(batch.id)
+        assert [s.status for s in samples] == ["approved", "rejected", "edited", "pending"]
+        assert samples[1].reason == "answer is wrong"
+        assert samples[2].current.output == "A better answer" and samples[2].original.output == "Answer 2"
+        assert reopened.project("thread-1").system == "Be brief."
+
+
+def test_a_new_process_sees_each_decision_while_the_store_is_open(tmp_path, store):
+    batch = store.add_batch("thread-1", batch_of(2))
+    first = store.batch_samples(batch.id)[0].id
+    store.reject(first, "off topic")
+    code = (
+        "import sqlite3, sys, json; db = sqlite3.connect(sys.argv[1]);"
+        "print(json.dumps(db.execute('SELECT status, reason FROM samples ORDER BY id').fetchall()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "tunesmith.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    assert json.loads(out) == [["rejected", "off topic"], ["pending", ""]]
+
+
+def test_wal_mode_and_schema_version(tmp_path, store):
+    db = sqlite3.connect(tmp_path / "tunesmith.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    store.close()
+    with pytest.raises(UserError, match="newer Tunesmith"):
+        ReviewStore(tmp_path / "tunesmith.db")
+
+
+def test_rejecting_needs_a_reason(store):
+    batch = store.add_batch("thread-1", batch_of(2))
+    sample_id = store.batch_samples(batch.id)[0].id
+    with pytest.raises(UserError, match="needs a reason"):
+        store.reject(sample_id, "   ")
+    with pytest.raises(UserError, match="needs a reason"):
+        store.bulk([sample_id], "reject")
+    assert store.sample(sample_id).status == "pending"
+
+
+def test_bulk_is_all_or_nothing(store):
+    batch = store.add_batch("thread-1", batch_of(3))
+    ids = [s.id for s in store.batch_samples(batch.id)]
+    with pytest.raises(UserError, match="no sample with id 9999"):
+        store.bulk([ids[0], 9999], "approve")
+    assert store.sample(ids[0]).status == "pending"
+    assert store.bulk(ids[:2], "reject", reason="too short") == 2
+    assert [s.id for s in store.batch_samples(batch.id, status="rejected")] == ids[:2]
+    with pytest.raises(UserError, match="unknown bulk action"):
+        store.bulk(ids, "delete")
+
+
+def test_edit_is_validated_and_an_unchanged_edit_counts_as_approval(store):
+    batch = store.add_batch("thread-1", batch_of(1))
+    sample = store.batch_samples(batch.id)[0]
+    with pytest.raises(UserError, match="output"):
+        store.edit(sample.id, {"instruction": "Question 0", "output": "  "})
+    assert store.edit(sample.id, sample.original.to_record()).status == "approved"
+    assert store.reset(sample.id).status == "pending"
+
+
+def test_acceptance_rate_per_batch_and_accepted_listing(store):
+    first = store.add_batch("thread-1", batch_of(4, "a"))
+    second = store.add_batch("thread-1", batch_of(2, "b"))
+    a = [s.id for s in store.batch_samples(first.id)]
+    b = [s.id for s in store.batch_samples(second.id)]
+    store.bulk(a[:2], "approve")
+    store.reject(a[2], "wrong")
+    store.edit(a[3], {"instruction": "Question a3", "output": "Fixed"})
+    store.approve(b[0])
+
+    stats = store.batch_stats("thread-1")
+    assert [(s.number, s.approved, s.edited, s.rejected, s.pending) for s in stats] == [
+        (1, 2, 1, 1, 0),
+        (2, 1, 0, 0, 1),
+    ]
+    assert stats[0].acceptance_rate == pytest.approx(0.75)
+    assert stats[1].acceptance_rate == 1.0
+    assert [s.output for s in store.accepted_samples("thread-1")] == [
+        "Answer 0",
+        "Answer 1",
+        "Fixed",
+        "Answer 0",
+    ]
+    assert store.existing_texts("thread-1") == [
+        "Question a0",
+        "Question a1",
+        "Question a3",
+        "Question b0",
+        "Question b1",
+    ]
+    assert store.rejected_examples("thread-1") == [(batch_of(4, "a")[2], "wrong")]
+
+
+def test_submit_needs_every_sample_decided_and_open_batch_resumes(store):
+    batch = store.add_batch("thread-1", batch_of(2))
+    assert store.open_batch("thread-1").id == batch.id
+    with pytest.raises(UserError, match="2 undecided"):
+        store.submit_batch(batch.id)
+    store.bulk([s.id for s in store.batch_samples(batch.id)], "approve")
+    assert store.submit_batch(batch.id).status == "submitted"
+    assert store.open_batch("thread-1") is None
+
+
+def test_notes_are_ordered_editable_and_deduplicated(store):
+    store.add_notes("thread-1", ["Avoid: vague answers", "Keep outputs short."])
+    assert store.add_notes("thread-1", ["avoid vague answers!", "Use British spelling"]) == [
+        "Avoid: vague answers",
+        "Keep outputs short.",
+        "Use British spelling",
+    ]
+    assert store.set_notes("thread-1", ["Use British spelling", "", "Avoid: vague answers"]) == [
+        "Use British spelling",
+        "Avoid: vague answers",
+    ]
+    assert store.notes("thread-1") == ["Use British spelling", "Avoid: vague answers"]
+
+
+def test_projects_and_seed_usage(store):
+    assert store.get_project("nope") is None
+    with pytest.raises(UserError, match="no generation project"):
+        store.add_batch("nope", batch_of(1))
+    store.record_seed_use("thread-1", [0, 0])
+    assert store.project("thread-1").seed_usage == {0: 2}
+    updated = store.save_project("thread-1", "New task", SEEDS, target_count=10)
+    assert (updated.task, updated.target_count, updated.seed_usage) == ("New task", 10, {0: 2})
+    with pytest.raises(UserError, match="seed 1"):
+        store.save_project("thread-2", "t", [{"instruction": "x"}])

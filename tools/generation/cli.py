@@ -1,0 +1,111 @@
+"""`tunesmith generate`: draft one batch of samples from seed examples with the generation model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tools.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("generate", help="draft one batch of training samples from seed examples")
+    parser.add_argument("--task", required=True, help="what the fine-tuned model must do")
+    parser.add_argument(
+        "--seeds",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="seed examples (Alpaca/ShareGPT/OpenAI JSON or JSONL, CSV)",
+    )
+    parser.add_argument("--n", type=int, default=20, help="samples in the batch (default 20)")
+    parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="Alpaca JSON file to write")
+    parser.add_argument(
+        "--notes",
+        type=Path,
+        metavar="FILE",
+        help="error notes from earlier reviews: one per line, or a JSON list of strings",
+    )
+    parser.add_argument("--system", default="", help="system prompt the fine-tuned model will run with")
+    parser.add_argument(
+        "--model", help="generation model (default: TUNESMITH_GENERATION_MODEL or the chat model)"
+    )
+    parser.add_argument(
+        "--max-attempts", type=int, default=4, help="model calls before giving up (default 4)"
+    )
+    parser.set_defaults(func=run_generate)
+
+
+def read_notes(path: Path) -> list[str]:
+    """Notes from a text file (one per line, blank lines skipped) or a JSON list of strings."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read the notes file {path}: {exc}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            notes = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
+            raise UserError(f"{path}: expected a JSON list of strings, one note each")
+        return notes
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def read_seeds(path: Path) -> list:
+    """Seed samples; any unusable row stops the run (a bad seed would teach every batch its mistake)."""
+    from tools.dataset.readers import read_samples
+
+    result = read_samples(path)
+    if result.problems:
+        listed = "; ".join(problem.describe() for problem in result.problems[:5])
+        more = f" (and {len(result.problems) - 5} more)" if len(result.problems) > 5 else ""
+        raise UserError(
+            f"{path}: {len(result.problems)} unusable seed row(s): {listed}{more}. "
+            f"Fix them, or check the file with `tunesmith dataset check {path}`"
+        )
+    if not result.samples:
+        raise UserError(f"{path}: no seed examples found; give a few (e.g. 20) Alpaca samples")
+    return result.samples
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from tools.dataset.writers import write_samples
+    from tools.errors import LLMUnavailable
+    from tools.generation.batch import generate_batch
+    from tools.llm import build_chat_model
+    from tools.settings import load_settings
+
+    seeds = read_seeds(args.seeds)
+    notes = read_notes(args.notes) if args.notes else []
+    settings = load_settings()
+    try:
+        chat_model = build_chat_model(
+            settings, model=args.model or settings.generation_model, temperature=0.8
+        )
+    except LLMUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    result = generate_batch(
+        chat_model,
+        args.task,
+        seeds,
+        n=args.n,
+        system=args.system,
+        notes=notes,
+        max_attempts=args.max_attempts,
+    )
+    if result.samples:
+        write_samples(result.samples, args.out, "alpaca")
+        print(f"wrote {len(result.samples)} samples to {args.out}")
+    dropped = ", ".join(f"{reason} {count}" for reason, count in result.dropped.items())
+    if dropped:
+        print(f"dropped: {dropped}")
+    if not result.complete:
+        print(f"error: {result.message}", file=sys.stderr)
+        return 1
+    print(result.message)
+    return 0

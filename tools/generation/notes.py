@@ -1,0 +1,143 @@
+"""Error notes: short lessons drawn from reviews (reject reasons, what editors changed) for the next batch."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from tools.dataset.dedup import canonical_text
+from tools.dataset.schema import AlpacaSample
+
+EDITED_FIELDS = ("instruction", "input", "output")
+MAX_PHRASE_TOKENS = 3  # a longer changed span is a rewrite, not a word choice
+REWRITE_SIMILARITY = 0.5  # below this share of common words the edit is a rewrite
+SHORTER, LONGER = 0.8, 1.25  # word-count ratios that count as shortening / lengthening
+_IMPERATIVE = re.compile(
+    r"^(avoid|do not|don't|never|always|use|keep|write|make|include|add|remove)\b", re.IGNORECASE
+)
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+class ReviewedSample(Protocol):
+    """What notes need from a review (tools.generation.store.StoredSample fits)."""
+
+    original: AlpacaSample
+    current: AlpacaSample
+    status: str
+    reason: str
+
+
+def clean_notes(notes: Iterable[str]) -> list[str]:
+    """Notes stripped, blanks dropped, duplicates (case/punctuation-insensitive) removed; order kept."""
+    seen: set[str] = set()
+    cleaned = []
+    for note in notes:
+        note = " ".join(note.split())
+        key = canonical_text(note)
+        if key and key not in seen:
+            seen.add(key)
+            cleaned.append(note)
+    return cleaned
+
+
+def merge_notes(existing: Sequence[str], new: Iterable[str]) -> list[str]:
+    """Existing notes (as the person left them) followed by new ones not already there."""
+    return clean_notes([*existing, *new])
+
+
+def note_from_reason(reason: str) -> str:
+    """A reject reason as an instruction to the model: 'too vague' -> 'Avoid: too vague'."""
+    reason = " ".join(reason.split()).rstrip(".")
+    return reason[0].upper() + reason[1:] if _IMPERATIVE.match(reason) else f"Avoid: {reason}"
+
+
+def _changed_phrases(before: str, after: str) -> tuple[list[tuple[str, str]], list[str], bool]:
+    """Short word replacements (old, new), short removals, and whether a larger span was rewritten."""
+    old, new = list(_TOKEN.finditer(before)), list(_TOKEN.finditer(after))
+
+    def phrase(text: str, tokens: list[re.Match], start: int, end: int) -> str:  # as written, spacing kept
+        return text[tokens[start].start() : tokens[end - 1].end()]
+
+    replacements, removals = [], []
+    matcher = difflib.SequenceMatcher(a=[t.group() for t in old], b=[t.group() for t in new], autojunk=False)
+    if max(len(old), len(new)) > MAX_PHRASE_TOKENS and matcher.ratio() < REWRITE_SIMILARITY:
+        return [], [], True
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal" and max(i2 - i1, j2 - j1) > MAX_PHRASE_TOKENS:
+            return [], [], True  # small changes inside a rewrite are not lessons of their own
+        if op == "replace":
+            replacements.append((phrase(before, old, i1, i2), phrase(after, new, j1, j2)))
+        elif op == "delete":
+            removals.append(phrase(before, old, i1, i2))
+        elif op == "insert" and old:  # shown with a neighbouring word: 'disc brakes' instead of 'brakes'
+            i1, i2, j1, j2 = (i1, i1 + 1, j1, j2 + 1) if i1 < len(old) else (i1 - 1, i1, j1 - 1, j2)
+            replacements.append((phrase(before, old, i1, i2), phrase(after, new, j1, j2)))
+    return replacements, removals, False
+
+
+def _edit_notes(edits: Sequence[tuple[AlpacaSample, AlpacaSample]]) -> list[str]:
+    replacements: Counter[tuple[str, str, str]] = Counter()
+    removals: Counter[tuple[str, str]] = Counter()
+    length_changes: Counter[tuple[str, str]] = Counter()
+    rewrites: Counter[str] = Counter()
+    whitespace: Counter[str] = Counter()
+    for original, edited in edits:
+        for name in EDITED_FIELDS:
+            before, after = getattr(original, name), getattr(edited, name)
+            if before == after:
+                continue
+            if " ".join(before.split()) == " ".join(after.split()):
+                whitespace[name] += 1
+                continue
+            words_before, words_after = len(before.split()), len(after.split())
+            length_change = (
+                "shortened"
+                if words_after < SHORTER * words_before
+                else "lengthened"
+                if words_after > LONGER * max(words_before, 1)
+                else None
+            )
+            if length_change:
+                length_changes[(name, length_change)] += 1
+            swapped, removed, rewritten = _changed_phrases(before, after)
+            replacements.update((name, old, new) for old, new in swapped)
+            removals.update((name, old) for old in removed)
+            if rewritten and not length_change:  # a length note already says what the rewrite did
+                rewrites[name] += 1
+
+    notes = []
+    for (name, change), _ in length_changes.most_common():
+        advice = (
+            "keep them shorter and to the point"
+            if change == "shortened"
+            else "give fuller, more complete ones"
+        )
+        notes.append(f"Reviewers {change} {name}s: {advice}.")
+    for (name, old, new), _ in replacements.most_common():
+        notes.append(f"In the {name}, write '{new}' instead of '{old}'.")
+    for (name, old), _ in removals.most_common():
+        notes.append(f"Do not write '{old}' in the {name}.")
+    for name, _ in whitespace.most_common():
+        notes.append(f"Trim stray spaces and blank lines in the {name}.")
+    for name, _ in rewrites.most_common():
+        notes.append(f"Reviewers rewrote {name}s: follow the seed examples more closely.")
+    return notes
+
+
+def notes_from_reviews(reviews: Iterable[ReviewedSample]) -> list[str]:
+    """Deterministic notes from a batch's decisions: reject reasons (most frequent first), then edits."""
+    reasons: Counter[str] = Counter()
+    first_wording: dict[str, str] = {}
+    edits = []
+    for review in reviews:
+        if review.status == "rejected" and review.reason.strip():
+            key = canonical_text(review.reason)
+            first_wording.setdefault(key, review.reason)
+            reasons[key] += 1
+        elif review.status == "edited":
+            edits.append((review.original, review.current))
+    reason_notes = [note_from_reason(first_wording[key]) for key, _ in reasons.most_common()]
+    return clean_notes(reason_notes + _edit_notes(edits))
