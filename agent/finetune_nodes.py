@@ -37,27 +37,22 @@ class FinetuneNodes:
 
     def generate_samples(self, state: AgentState, config) -> dict:
         """Drafts the next batch of 20 with the error notes and rejected examples so far."""
-        from tools.generation.batch import generate_batch
+        from tools.generation.rounds import generate_next_batch
 
         thread_id = config["configurable"]["thread_id"]
         project = self.store.get_project(thread_id) if self.store else None
         if project is None or not project.seeds:
             return {"messages": [_say("Add your task and a few seed examples in the **Data studio** tab first "
                                       "(Save seeds), then ask me for a batch.")], "stage": "seeds"}
-        if self.store.open_batch(thread_id) is not None:
-            return {"messages": [_say("There is a batch still under review: finish it in the Data studio and "
-                                      "press **Submit batch**.")], "stage": "review"}
         if self.model is None:
             return {"messages": [_say("Drafting samples needs an LLM endpoint. " + SETUP_HINT + " Meanwhile you "
                                       "can import a finished dataset in the Data studio and build it.")]}
-        result = generate_batch(
-            self.model, project.task, project.seeds, n=BATCH_SIZE, system=project.system,
-            notes=self.store.notes(thread_id), rejected=self.store.rejected_examples(thread_id),
-            existing_texts=self.store.existing_texts(thread_id), seed_usage=project.seed_usage)
-        if not result.samples:
+        try:
+            batch, result = generate_next_batch(self.store, thread_id, self.model, n=BATCH_SIZE)
+        except UserError as exc:  # e.g. a batch is still under review
+            return {"messages": [_say(f"⚠️ {exc.message}")]}
+        if batch is None:
             return {"messages": [_say(f"⚠️ {result.message}")], "notice": result.message}
-        self.store.record_seed_use(thread_id, result.seed_indices)
-        batch = self.store.add_batch(thread_id, result.samples)
         text = (f"Batch {batch.number} is ready: {len(result.samples)} samples to review in the **Data studio**. "
                 "Approve, reject with a reason, or edit each one, then press **Submit batch**.")
         if not result.complete:
@@ -76,7 +71,7 @@ class FinetuneNodes:
 
     def record_feedback(self, state: AgentState, config) -> dict:
         """Closes the batch; reject reasons and edits become error notes for every later batch."""
-        from tools.generation.notes import notes_from_reviews
+        from tools.generation.rounds import learn_from_batch
 
         thread_id = config["configurable"]["thread_id"]
         batch_id = state.get("review_batch_id")
@@ -86,10 +81,9 @@ class FinetuneNodes:
             if pending:
                 return {"messages": [_say(f"{len(pending)} sample(s) still need a decision; review them, then "
                                           "submit again.")], "reply_kind": "not_done"}
-            self.store.submit_batch(batch_id)
+            notes = learn_from_batch(self.store, batch_id)
         except UserError as exc:
             return {"messages": [_say(f"⚠️ {exc.message}")], "reply_kind": "not_done"}
-        notes = self.store.add_notes(thread_id, notes_from_reviews(samples))
         stats = {s.batch_id: s for s in self.store.batch_stats(thread_id)}[batch_id]
         accepted = len(self.store.accepted_samples(thread_id))
         target = self.store.project(thread_id).target_count

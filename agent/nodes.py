@@ -133,6 +133,8 @@ class InterviewNodes:
             return {"reply_kind": action}
         if action == "skip":
             return {"reply_kind": "answer"}
+        if action == "baseline" and isinstance(reply.get("baseline"), dict):
+            return {"baseline": reply["baseline"], "reply_kind": "recommend"}
         if "field" in reply:
             return self._apply({reply["field"]: reply["value"]}, state)
         text = reply["text"]
@@ -200,7 +202,7 @@ class InterviewNodes:
         return {"messages": [_say(answer)]}
 
     def recommend_approach(self, state: AgentState) -> dict:
-        rec = recommend(_profile(state)).to_dict()
+        rec = recommend(_profile(state), baseline=state.get("baseline")).to_dict()
         return {"recommendation": rec, "stage": "recommended"}
 
     def explain_recommendation(self, state: AgentState) -> dict:

@@ -18,6 +18,7 @@ class AgentState(TypedDict, total=False):
     last_reply: dict[str, Any]  # the resume value of the last interrupt
     reply_kind: str  # how understand_reply classified it: answer | question | recommend | start_path | unclear
     recommendation: dict[str, Any] | None
+    baseline: dict[str, Any] | None  # zero-shot vs few-shot measurement (tools.advisor.baseline), when made
     stage: str  # where the journey is: interview | recommended | seeds | review | dataset | training | done
     review_batch_id: int | None  # the batch the review pause is waiting on
     dataset_dir: str | None  # the last built dataset

@@ -7,6 +7,7 @@ from agent.session import Session
 from tools.settings import Settings
 from ui.advisor_tab import AdvisorTab, render_stepper
 from ui.data_tab import DataTab
+from ui.paths_tab import PromptTab, RetrievalTab
 
 CSS = """
 .ts-stepper {display:flex; gap:6px; flex-wrap:wrap; margin:4px 0 8px}
@@ -35,6 +36,10 @@ def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
             with gr.Tab("Data studio", id="data"):
                 data = DataTab(session, lambda t: advisor.view_outputs(session.view(t)))
                 data.build(thread, advisor.outputs)
+            with gr.Tab("Retrieval", id="rag"):
+                RetrievalTab(session).build(thread)
+            with gr.Tab("Prompt", id="icl"):
+                PromptTab(session, lambda t: advisor.view_outputs(session.view(t))).build(thread, advisor.outputs)
         fields, header, chart, _, dataset = data.refresh_targets
         data_targets = [*fields, header, chart, *dataset]
         opened = [app.load(advisor.open_conversation, [thread], advisor.outputs),

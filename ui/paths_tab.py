@@ -1,0 +1,141 @@
+"""The Retrieval and Prompt tabs: the RAG and ICL paths made real (index + cited answers; few-shot prompt + try)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from agent.finetune_nodes import project_dir
+from agent.session import Session
+from tools.errors import LLMUnavailable, UserError
+from tools.llm import SETUP_HINT, describe_llm_error
+
+
+class RetrievalTab:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def _index(self, thread_id: str):
+        from tools.rag.index import DocumentIndex
+
+        return DocumentIndex(project_dir(self.session.settings.workspace, thread_id) / "rag", name=f"docs-{thread_id}")
+
+    def index_files(self, thread_id: str, uploads) -> str:
+        if not uploads:
+            return "⚠️ Choose one or more documents (.txt, .md, .html, .json, .csv)."
+        docs = project_dir(self.session.settings.workspace, thread_id) / "docs"
+        docs.mkdir(parents=True, exist_ok=True)
+        copies = []
+        for upload in uploads:
+            source = Path(upload if isinstance(upload, str) else upload.name)
+            target = docs / Path(source.name).name  # uploaded names are untrusted: keep the bare file name only
+            shutil.copyfile(source, target)
+            copies.append(target)
+        try:
+            report = self._index(thread_id).add_documents(copies)
+        except UserError as exc:
+            return f"⚠️ {exc.message}"
+        lines = [f"Indexed {sum(report.indexed.values())} chunk(s) from {len(report.indexed)} file(s)."]
+        lines += [f"- `{Path(f).name}`: {n} chunk(s)" for f, n in report.indexed.items()]
+        lines += [f"- ⚠️ skipped `{Path(f).name}`: {why}" for f, why in report.skipped.items()]
+        return "\n".join(lines)
+
+    def ask(self, thread_id: str, question: str):
+        if not (question or "").strip():
+            return "⚠️ Type a question.", pd.DataFrame()
+        index = self._index(thread_id)
+        if index.count() == 0:
+            return "⚠️ Nothing is indexed yet: upload documents and press **Index**.", pd.DataFrame()
+        answer = index.answer(question, chat_model=self.session.deps.chat_model)
+        text = answer.text + (f"\n\n_{answer.note}_" if answer.note else "")
+        hits = pd.DataFrame([{"#": i, "source": h.label, "score": round(h.score, 3), "text": h.text[:300]}
+                             for i, h in enumerate(answer.citations, 1)])
+        return text, hits
+
+    def build(self, thread: gr.State) -> None:
+        gr.Markdown("Upload the documents answers must come from; Tunesmith chunks and indexes them with a local "
+                    "embedding model. Ask questions to see the answer, its citations and the retrieved passages.")
+        with gr.Row():
+            uploads = gr.File(label="Documents", file_count="multiple", elem_id="ts-rag-files",
+                              file_types=[".txt", ".md", ".html", ".htm", ".json", ".csv"])
+            with gr.Column():
+                index = gr.Button("Index", variant="primary", elem_id="ts-rag-index")
+                report = gr.Markdown(elem_id="ts-rag-report")
+        question = gr.Textbox(label="Question", elem_id="ts-rag-question")
+        ask = gr.Button("Ask", elem_id="ts-rag-ask")
+        answer = gr.Markdown(elem_id="ts-rag-answer")
+        hits = gr.Dataframe(label="Retrieved passages (judge them: are these the right ones?)", wrap=True,
+                            elem_id="ts-rag-hits")
+        index.click(self.index_files, [thread, uploads], report)
+        ask.click(self.ask, [thread, question], [answer, hits])
+        question.submit(self.ask, [thread, question], [answer, hits])
+
+
+class PromptTab:
+    def __init__(self, session: Session, chat_outputs_fn):
+        self.session = session
+        self.chat_outputs_fn = chat_outputs_fn
+
+    def _examples(self, thread_id: str):
+        store = self.session.deps.store
+        project = store.get_project(thread_id) if store and thread_id else None
+        if project is None:
+            raise UserError("add a task and examples in the Data studio (Save seeds) first")
+        return project, project.seeds + store.accepted_samples(thread_id)
+
+    def build_prompt(self, thread_id: str, query: str) -> str:
+        from tools.icl.prompt import build_few_shot_prompt
+
+        try:
+            project, examples = self._examples(thread_id)
+            return build_few_shot_prompt(project.task, examples, query=(query or "").strip() or None)
+        except UserError as exc:
+            return f"⚠️ {exc.message}"
+
+    def try_it(self, thread_id: str, query: str) -> tuple[str, str]:
+        from tools.icl.prompt import try_prompt
+
+        prompt = self.build_prompt(thread_id, query)
+        if prompt.startswith("⚠️"):
+            return prompt, ""
+        if self.session.deps.chat_model is None:
+            return prompt, f"Trying the prompt needs an LLM endpoint. {SETUP_HINT}"
+        try:
+            return prompt, try_prompt(self.session.deps.chat_model, prompt, query)
+        except (LLMUnavailable, UserError) as exc:
+            return prompt, f"⚠️ {exc}"
+
+    def measure(self, thread_id: str):
+        from tools.advisor.baseline import render_baseline_markdown, run_baseline
+
+        if self.session.deps.chat_model is None:
+            return [gr.skip()] * len(self.chat_outputs) + [f"Measuring needs an LLM endpoint. {SETUP_HINT}"]
+        try:
+            project, examples = self._examples(thread_id)
+            result = run_baseline(self.session.deps.chat_model, project.task, examples)
+        except UserError as exc:
+            return [gr.skip()] * len(self.chat_outputs) + [f"⚠️ {exc.message}"]
+        except Exception as exc:  # an LLM failure: say it plainly, nothing is lost
+            return [gr.skip()] * len(self.chat_outputs) + [f"⚠️ {describe_llm_error(exc)}"]
+        summary = {k: v for k, v in result.items() if k != "rows"}
+        self.session.send(thread_id, {"text": "Measured a baseline with my examples", "action": "baseline",
+                                      "baseline": summary})
+        return self.chat_outputs_fn(thread_id) + [render_baseline_markdown(result)]
+
+    def build(self, thread: gr.State, chat_outputs: list) -> None:
+        self.chat_outputs = chat_outputs
+        gr.Markdown("A few-shot prompt from your examples (the seeds and approved samples of the Data studio). With "
+                    "many examples, the most relevant ones are retrieved for each input.")
+        query = gr.Textbox(label="Try an input", elem_id="ts-icl-query")
+        with gr.Row():
+            show = gr.Button("Show prompt", elem_id="ts-icl-show")
+            try_button = gr.Button("Try it", variant="primary", elem_id="ts-icl-try")
+            measure = gr.Button("Measure zero-shot vs few-shot", elem_id="ts-icl-measure")
+        prompt = gr.Code(label="Prompt (copy it)", language="markdown", elem_id="ts-icl-prompt")
+        answer = gr.Markdown(elem_id="ts-icl-answer")
+        baseline = gr.Markdown(elem_id="ts-icl-baseline")
+        show.click(self.build_prompt, [thread, query], prompt)
+        try_button.click(self.try_it, [thread, query], [prompt, answer])
+        measure.click(self.measure, thread, chat_outputs + [baseline])
