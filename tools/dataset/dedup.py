@@ -1,6 +1,7 @@
 """Exact and near-duplicate detection (MinHash LSH over word shingles)."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -22,10 +23,13 @@ def _shingles(text: str, size: int = 3) -> set[str]:
     return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=7)  # permutations generated once, not per text
+
+
+@functools.lru_cache(maxsize=256)  # find() then add() of one text hash it once; MinHashes are never mutated
 def _minhash(text: str) -> MinHash:
-    mh = MinHash(num_perm=NUM_PERM, seed=7)
-    for shingle in _shingles(text):
-        mh.update(shingle.encode("utf-8"))
+    mh = MinHash(num_perm=NUM_PERM, seed=7, permutations=_TEMPLATE.permutations, scheme=_TEMPLATE.scheme)
+    mh.update_batch([shingle.encode("utf-8") for shingle in _shingles(text)])  # vectorised; same as update()
     return mh
 
 
@@ -47,6 +51,16 @@ class NearDuplicateIndex:
             if self._hashes[candidate].jaccard(mh) >= self.threshold:
                 return candidate
         return None
+
+    def find_all(self, text: str) -> list[str]:
+        """Keys of every remembered text that is an exact or near duplicate of text (sorted)."""
+        found: set[str] = set()
+        exact = self._exact.get(canonical_text(text))
+        if exact is not None:
+            found.add(exact)
+        mh = _minhash(text)
+        found.update(c for c in self._lsh.query(mh) if self._hashes[c].jaccard(mh) >= self.threshold)
+        return sorted(found)
 
     def add(self, key: str, text: str) -> None:
         if key in self._hashes:

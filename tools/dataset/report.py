@@ -1,0 +1,240 @@
+"""Dataset health report after Meta's checklist: size, drops, lengths, label balance, refusals, unsupported
+answers, system-prompt consistency and multi-turn share. Warnings are plain sentences that say the fix."""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import Counter
+
+from tools.dataset.dedup import canonical_text
+from tools.dataset.schema import AlpacaSample
+
+MIN_GOOD_SIZE = 50
+REFUSAL_WARN_SHARE = 0.10
+UNSUPPORTED_WARN_SHARE = 0.10
+LABEL_MAX_DISTINCT = 20
+LABEL_MAX_CHARS = 40
+IMBALANCE_RATIO = 4.0
+EXAMPLES_SHOWN = 10
+
+_REFUSAL = re.compile(
+    r"\b(i can(?:no|')t|i cannot|i am unable|i'm unable|i'm not able to|i am not able to|i won't|i will not|"
+    r"as an ai\b|as a language model|i'm sorry, but|i am sorry, but|"
+    r"i do not have access|i don't have access)",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_SENTENCE_END = re.compile(r"[.!?:;\n]+")
+_WORD = re.compile(r"[^\W\d_][\w'-]*")
+
+
+def length_stats(values: list[str]) -> dict[str, int]:
+    """min / median / p95 / max character length (nearest-rank p95)."""
+    lengths = sorted(len(v) for v in values) or [0]
+    p95 = lengths[max(0, math.ceil(0.95 * len(lengths)) - 1)]
+    return {"min": lengths[0], "median": int(statistics.median(lengths)), "p95": p95, "max": lengths[-1]}
+
+
+def unsupported_tokens(sample: AlpacaSample) -> list[str]:
+    """Numbers and mid-sentence capitalised words (likely names) in the output that appear nowhere in the
+    instruction, input, system or history. A heuristic: it flags facts that may have been invented."""
+    context = " ".join(
+        [sample.system, sample.instruction, sample.input, *(t for turn in sample.history for t in turn)]
+    )
+    context_numbers = {n.replace(",", "") for n in _NUMBER.findall(context)}
+    context_words = set(canonical_text(context).split())
+    missing = [n for n in _NUMBER.findall(sample.output) if n.replace(",", "") not in context_numbers]
+    for sentence in _SENTENCE_END.split(sample.output):
+        names = [w for w in _WORD.findall(sentence)[1:] if w[0].isupper() and w != "I"]  # not sentence starts
+        missing += [w for w in names if not set(canonical_text(w).split()) <= context_words]
+    return list(dict.fromkeys(missing))
+
+
+def health_report(
+    samples: list[AlpacaSample], drops: dict[str, int] | None = None, ids: list[str] | None = None
+) -> dict:
+    """JSON-plain health report of kept samples; drops = {reason: count} from reading and cleaning."""
+    ids = ids or [f"sample:{i}" for i in range(1, len(samples) + 1)]
+    drops = dict(drops or {})
+    report = {
+        "samples": len(samples),
+        "dropped": sum(drops.values()),
+        "drops": drops,
+        "lengths": {
+            key: length_stats([getattr(s, key) for s in samples])
+            for key in ("instruction", "input", "output")
+        },
+        "labels": _label_balance(samples),
+        "refusals": _share(
+            [i for i, s in zip(ids, samples, strict=True) if _REFUSAL.search(s.output[:300])], len(samples)
+        ),
+        "unsupported": _unsupported(samples, ids),
+        "system_prompts": _system_prompts(samples),
+        "conflicting_answers": _conflicting_answers(samples, ids),
+        "multi_turn": _share([i for i, s in zip(ids, samples, strict=True) if s.history], len(samples)),
+    }
+    report["warnings"] = _warnings(report)
+    return report
+
+
+def _share(matching_ids: list[str], total: int) -> dict:
+    return {
+        "count": len(matching_ids),
+        "share": round(len(matching_ids) / total, 3) if total else 0.0,
+        "examples": matching_ids[:EXAMPLES_SHOWN],
+    }
+
+
+def _label_balance(samples: list[AlpacaSample]) -> dict | None:
+    """Counts per label when outputs look like labels: few distinct, short outputs that repeat."""
+    outputs = Counter(s.output.strip().casefold() for s in samples)
+    looks_like_labels = (
+        len(samples) >= 4
+        and len(outputs) <= min(LABEL_MAX_DISTINCT, len(samples) / 2)
+        and all(len(label) <= LABEL_MAX_CHARS for label in outputs)
+    )
+    if not looks_like_labels:
+        return None
+    counts = dict(outputs.most_common())
+    return {
+        "counts": counts,
+        "majority_share": round(max(counts.values()) / len(samples), 3),
+        "imbalance_ratio": round(max(counts.values()) / min(counts.values()), 2),
+    }
+
+
+def _unsupported(samples: list[AlpacaSample], ids: list[str]) -> dict:
+    per_sample = [(sample_id, unsupported_tokens(s)) for sample_id, s in zip(ids, samples, strict=True)]
+    flagged = [(sample_id, tokens) for sample_id, tokens in per_sample if tokens]
+    result = _share([sample_id for sample_id, _ in flagged], len(samples))
+    result["examples"] = [
+        {"id": sample_id, "tokens": tokens[:5]} for sample_id, tokens in flagged[:EXAMPLES_SHOWN]
+    ]
+    result["note"] = (
+        "heuristic: numbers and capitalised names in the answer that its own sample never mentions"
+    )
+    return result
+
+
+def _conflicting_answers(samples: list[AlpacaSample], ids: list[str]) -> dict:
+    """Questions (same system, history, instruction and input) that appear with different answers."""
+    answers: dict[str, dict[str, str]] = {}
+    for sample_id, s in zip(ids, samples, strict=True):
+        question = canonical_text(
+            " ".join([s.system, *(t for turn in s.history for t in turn), s.prompt_text()])
+        )
+        answers.setdefault(question, {}).setdefault(canonical_text(s.output), sample_id)
+    groups = [list(by_answer.values()) for by_answer in answers.values() if len(by_answer) > 1]
+    return {"count": len(groups), "examples": groups[:EXAMPLES_SHOWN]}
+
+
+def _system_prompts(samples: list[AlpacaSample]) -> dict:
+    systems = Counter(s.system.strip() for s in samples if s.system.strip())
+    return {
+        "distinct": len(systems),
+        "without_system": sum(1 for s in samples if not s.system.strip()),
+        "most_common": [{"system": text[:200], "count": n} for text, n in systems.most_common(3)],
+    }
+
+
+def _warnings(report: dict) -> list[str]:
+    n = report["samples"]
+    warnings = []
+    if n < MIN_GOOD_SIZE:
+        warnings.append(
+            f"Only {n} samples: aim for at least {MIN_GOOD_SIZE}-100 good, varied examples before "
+            "fine-tuning (generate more batches or add real examples)."
+        )
+    if report["dropped"] and report["dropped"] >= n:
+        warnings.append(
+            f"{report['dropped']} rows were dropped, as many as were kept: fix the source data "
+            "(see drops by reason) rather than losing half of it."
+        )
+    labels = report["labels"]
+    if labels and len(labels["counts"]) == 1:
+        warnings.append(
+            "Every answer is the same; the model will learn to always say it. Add examples of the "
+            "other answers."
+        )
+    elif labels and labels["imbalance_ratio"] >= IMBALANCE_RATIO:
+        rare = min(labels["counts"], key=labels["counts"].get)
+        warnings.append(
+            f"Labels are imbalanced ({labels['imbalance_ratio']}:1 between the most and least common); "
+            f"add examples of rare labels such as '{rare}' or down-sample the common ones."
+        )
+    refusals = report["refusals"]
+    if refusals["share"] > REFUSAL_WARN_SHARE:
+        warnings.append(
+            f'{refusals["share"]:.0%} of answers look like refusals ("I can\'t…", "As an AI…"); '
+            "the model will learn to refuse. Keep refusals only where refusing is the right answer."
+        )
+    unsupported = report["unsupported"]
+    if unsupported["share"] > UNSUPPORTED_WARN_SHARE:
+        warnings.append(
+            f"{unsupported['share']:.0%} of answers mention numbers or names that their own sample "
+            "never gives (a heuristic): check them for invented facts, or put the facts in the input."
+        )
+    conflicts = report["conflicting_answers"]
+    if conflicts["count"]:
+        warnings.append(
+            f"{conflicts['count']} questions appear with different answers "
+            f"(e.g. {', '.join(conflicts['examples'][0])}): "
+            "keep one consistent answer per question, or put what makes the answers differ into the input."
+        )
+    systems = report["system_prompts"]
+    if systems["distinct"] > 1:
+        warnings.append(
+            f"{systems['distinct']} different system prompts: use the one you will use at inference "
+            "for every sample (--system) unless the variation is deliberate."
+        )
+    if systems["distinct"] and systems["without_system"]:
+        warnings.append(
+            f"{systems['without_system']} samples have no system prompt while others do; "
+            "fill them with --system so every sample looks like inference time."
+        )
+    return warnings
+
+
+def render_report_markdown(report: dict) -> str:
+    """The health report as short Markdown for the UI and report.md."""
+    lines = ["# Dataset health report", ""]
+    if "rows_read" in report:
+        lines.append(
+            f"- Rows read: {report['rows_read']}; kept: {report['kept']} "
+            f"(train {report['train']}, eval {report['eval']})"
+        )
+    health = report.get("health", report)
+    lines.append(f"- Samples: {health['samples']}; dropped: {health['dropped']}")
+    for reason, count in sorted(health["drops"].items()):
+        lines.append(f"  - {reason}: {count}")
+    lines += [
+        "",
+        "## Lengths (characters)",
+        "",
+        "| field | min | median | p95 | max |",
+        "|---|---|---|---|---|",
+    ]
+    for key, stats in health["lengths"].items():
+        lines.append(f"| {key} | {stats['min']} | {stats['median']} | {stats['p95']} | {stats['max']} |")
+    lines += ["", "## Checks", ""]
+    if health["labels"]:
+        counts = ", ".join(f"{label}: {n}" for label, n in health["labels"]["counts"].items())
+        lines.append(f"- Labels: {counts}")
+    lines.append(f"- Refusal-like answers: {health['refusals']['count']} ({health['refusals']['share']:.0%})")
+    lines.append(
+        f"- Possibly unsupported answers: {health['unsupported']['count']} "
+        f"({health['unsupported']['share']:.0%}; {health['unsupported']['note']})"
+    )
+    lines.append(
+        f"- Distinct system prompts: {health['system_prompts']['distinct']}; "
+        f"samples without one: {health['system_prompts']['without_system']}"
+    )
+    lines.append(f"- Questions with conflicting answers: {health['conflicting_answers']['count']}")
+    lines.append(
+        f"- Multi-turn samples: {health['multi_turn']['count']} ({health['multi_turn']['share']:.0%})"
+    )
+    lines += ["", "## Warnings", ""]
+    lines += [f"- {w}" for w in health["warnings"]] or ["- None."]
+    return "\n".join(lines) + "\n"
