@@ -3,13 +3,20 @@ from __future__ import annotations
 
 from langgraph.graph import START, StateGraph
 
-from agent.finetune_nodes import FinetuneNodes, route_after_feedback, route_after_generation, route_after_review
+from agent.finetune_nodes import (
+    FinetuneNodes,
+    route_after_feedback,
+    route_after_generation,
+    route_after_review,
+)
 from agent.nodes import AgentDeps, InterviewNodes, route_after_answer, route_after_plan, route_after_reply
 from agent.state import AgentState
+from agent.training_nodes import TrainingNodes, route_after_approval, route_after_preparation
 
 
 def build_graph(deps: AgentDeps) -> StateGraph:
     nodes = InterviewNodes(deps)
+    training = TrainingNodes(deps.workspace)
     finetune = FinetuneNodes(deps.store, deps.generation_model or deps.chat_model, deps.workspace)
     graph = StateGraph(AgentState)
     graph.add_node("start_conversation", nodes.start_conversation)
@@ -25,6 +32,10 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     graph.add_node("review_batch", finetune.review_batch)
     graph.add_node("record_feedback", finetune.record_feedback)
     graph.add_node("build_training_dataset", finetune.build_training_dataset)
+    graph.add_node("prepare_training", training.prepare_training)
+    graph.add_node("approve_training", training.approve_training)
+    graph.add_node("start_training", training.start_training)
+    graph.add_node("evaluate_training", training.evaluate_training)
 
     graph.add_edge(START, "start_conversation")
     graph.add_edge("start_conversation", "plan_questions")
@@ -41,4 +52,9 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     graph.add_conditional_edges("review_batch", route_after_review)
     graph.add_conditional_edges("record_feedback", route_after_feedback)
     graph.add_edge("build_training_dataset", "wait_for_user")
+    # training: proposal + preflight → approval (pause) → subprocess → (app says finished) → evaluation
+    graph.add_conditional_edges("prepare_training", route_after_preparation)
+    graph.add_conditional_edges("approve_training", route_after_approval)
+    graph.add_edge("start_training", "wait_for_user")
+    graph.add_edge("evaluate_training", "wait_for_user")
     return graph

@@ -129,7 +129,8 @@ class InterviewNodes:
     def understand_reply(self, state: AgentState) -> dict:
         reply = state["last_reply"]
         action = reply.get("action")
-        if action in ("recommend", "start_path", "start_finetune", "generate", "build_dataset", "prepare_training"):
+        if action in ("recommend", "start_path", "start_finetune", "generate", "build_dataset", "prepare_training",
+                      "training_finished"):
             return {"reply_kind": action}
         if action == "skip":
             return {"reply_kind": "answer"}
@@ -274,21 +275,26 @@ def quick_replies_for(state: AgentState) -> list[QuickReply]:
     return replies + finetune_quick_replies(state)
 
 
-def route_after_answer(state: AgentState) -> Literal["wait_for_user", "review_batch"]:
+def route_after_answer(state: AgentState) -> Literal["wait_for_user", "review_batch", "approve_training"]:
     """A free question never loses the person's place: back to the pause they asked from."""
-    return "review_batch" if state.get("stage") == "review" else "wait_for_user"
+    if state.get("stage") == "review":
+        return "review_batch"
+    if state.get("stage") == "training" and state.get("reply_kind") == "question" and not state.get("run_dir"):
+        return "approve_training"
+    return "wait_for_user"
 
 
 def route_after_plan(state: AgentState) -> Literal["wait_for_user", "recommend_approach"]:
     return "wait_for_user" if state.get("pending_fields") else "recommend_approach"
 
 
-ACTION_NODES = {"generate": "generate_samples", "build_dataset": "build_training_dataset"}
+ACTION_NODES = {"generate": "generate_samples", "build_dataset": "build_training_dataset",
+                "prepare_training": "prepare_training", "training_finished": "evaluate_training"}
 
 
 def route_after_reply(state: AgentState) -> Literal[
         "answer_free_question", "recommend_approach", "start_path", "plan_questions", "clarify", "wait_for_user",
-        "generate_samples", "build_training_dataset"]:
+        "generate_samples", "build_training_dataset", "prepare_training", "evaluate_training"]:
     kind = state.get("reply_kind")
     if kind in ACTION_NODES:
         return ACTION_NODES[kind]

@@ -40,9 +40,8 @@ class ConversationView:
 def default_deps(settings: Settings) -> AgentDeps:
     """Real dependencies: the configured LLM (if any) and the guidance knowledge base."""
     from tools.errors import LLMUnavailable
-    from tools.llm import build_chat_model
-
     from tools.generation.store import ReviewStore
+    from tools.llm import build_chat_model
 
     try:
         model = build_chat_model(settings)

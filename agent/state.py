@@ -22,4 +22,7 @@ class AgentState(TypedDict, total=False):
     stage: str  # where the journey is: interview | recommended | seeds | review | dataset | training | done
     review_batch_id: int | None  # the batch the review pause is waiting on
     dataset_dir: str | None  # the last built dataset
+    training_plan: dict[str, Any] | None  # proposed config + preflight, awaiting approval
+    run_dir: str | None  # the training run in progress or last finished
+    evaluation: dict[str, Any] | None  # base vs tuned on the eval split
     notice: str | None  # a plain-words problem to show (e.g. the LLM endpoint failed); state is kept

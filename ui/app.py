@@ -8,6 +8,7 @@ from tools.settings import Settings
 from ui.advisor_tab import AdvisorTab, render_stepper
 from ui.data_tab import DataTab
 from ui.paths_tab import PromptTab, RetrievalTab
+from ui.training_tab import TrainingTab
 
 CSS = """
 .ts-stepper {display:flex; gap:6px; flex-wrap:wrap; margin:4px 0 8px}
@@ -36,6 +37,8 @@ def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
             with gr.Tab("Data studio", id="data"):
                 data = DataTab(session, lambda t: advisor.view_outputs(session.view(t)))
                 data.build(thread, advisor.outputs)
+            with gr.Tab("Training", id="training"):
+                TrainingTab(session, lambda t: advisor.view_outputs(session.view(t))).build(thread, advisor.outputs)
             with gr.Tab("Retrieval", id="rag"):
                 RetrievalTab(session).build(thread)
             with gr.Tab("Prompt", id="icl"):
