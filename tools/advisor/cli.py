@@ -81,8 +81,10 @@ def run_ask(args: argparse.Namespace) -> int:
     answer = answer_question(args.question, profile=profile, chat_model=model,
                              persist_dir=settings.workspace / "guidance-index")
     if args.json:
-        print(json.dumps({"answer": answer.text, "citations": [c.__dict__ if hasattr(c, "__dict__") else c
-                                                                for c in answer.citations]}, indent=2, default=str))
+        citations = [vars(c) if hasattr(c, "__dict__") else c for c in answer.citations]
+        print(json.dumps({"answer": answer.text, "citations": citations, "note": answer.note}, indent=2, default=str))
     else:
         print(answer.text)
+        if answer.note:
+            print(f"\n({answer.note})")
     return 0

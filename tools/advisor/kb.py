@@ -232,7 +232,7 @@ def default_kb() -> GuidanceKB:
     """The knowledge base kept in the workspace (indexed on first use)."""
     from tools.settings import load_settings
 
-    return GuidanceKB(load_settings().workspace_file("guidance_kb"))
+    return GuidanceKB(load_settings().workspace_file("guidance-index"))
 
 
 def _extractive_answer(question: str, passages: list[Passage], hints: list[ProfileHint]) -> str:
@@ -253,14 +253,16 @@ def answer_question(
     chat_model: Any | None = None,
     kb: GuidanceKB | None = None,
     k: int = 4,
+    persist_dir: Path | str | None = None,
 ) -> Answer:
     """Answer a question about adapting an LLM from the guidance passages, applied to the person's profile.
 
     With a chat model: an LLM answer citing passages as [n]. Without one, or when the call fails: an
     extractive answer (the most relevant sentences of each passage, a line per matching profile answer).
-    Never raises on an LLM failure; Answer.note says why the answer is extractive.
+    Never raises on an LLM failure; Answer.note says why the answer is extractive. The knowledge base is `kb`,
+    else the one stored in persist_dir, else the workspace's.
     """
-    kb = kb or default_kb()
+    kb = kb or (GuidanceKB(persist_dir) if persist_dir is not None else default_kb())
     passages = kb.search(question, k)
     hints = profile_hints(profile)
     for hint in hints:  # a profile answer that matters brings its passage along, so the advice can cite it
@@ -278,3 +280,12 @@ def answer_question(
         request,
         lambda: _extractive_answer(question, passages, hints),
     )
+
+
+def format_answer_markdown(answer: Answer) -> str:
+    """The answer for a chat window: its text, the numbered sources as links, then the note if any."""
+    lines = [answer.text, "", "**Sources**"]
+    lines += [f"{n}. [{p.title}]({p.source})" for n, p in enumerate(answer.citations, start=1)]
+    if answer.note:
+        lines += ["", f"_{answer.note}_"]
+    return "\n".join(lines)

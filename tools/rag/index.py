@@ -1,0 +1,149 @@
+"""A persistent, searchable index of a person's documents (one chromadb collection per project)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prompts.rag import RAG_REQUEST, RAG_SYSTEM_PROMPT
+from tools.errors import UserError
+from tools.rag.answer import Answer, answer_with_fallback, key_sentences, number_sources
+from tools.rag.chunk import chunk_text
+from tools.rag.readers import read_document
+
+ADD_BATCH = 256  # chunks per chromadb add call
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk: its id, the file it came from, its position in that file, text and similarity."""
+
+    chunk_id: str
+    source: str
+    position: int
+    text: str
+    score: float
+
+    @property
+    def label(self) -> str:
+        return f"{Path(self.source).name}, chunk {self.position + 1}"
+
+
+@dataclass
+class IndexReport:
+    """What add_documents did: chunks per indexed file, and each skipped file with the reason."""
+
+    indexed: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def collection_name(name: str) -> str:
+    """A valid chromadb collection name (3-512 chars of [a-zA-Z0-9._-], alphanumeric ends) for a project."""
+    cleaned = re.sub(r"\.{2,}", ".", re.sub(r"[^a-zA-Z0-9._-]+", "-", name)).strip("._-")
+    if not cleaned:
+        raise UserError(f"index name {name!r} has no letters or digits; use a name like 'support-docs'")
+    return f"docs-{cleaned}"[:512]
+
+
+def _expand(paths: list[Path], report: IndexReport) -> list[Path]:
+    """Files to read: a folder gives every file in it (unsupported ones are then reported, not dropped)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(p for p in sorted(path.rglob("*")) if p.is_file())
+        elif path.exists():
+            files.append(path)
+        else:
+            report.skipped[str(path)] = "no such file or folder; check the path"
+    return files
+
+
+class DocumentIndex:
+    """Chunks of documents in a persistent collection; re-adding a file replaces its chunks."""
+
+    def __init__(self, persist_dir: Path | str | None, name: str):
+        from tools.embeddings import chroma_client, open_collection
+
+        self.name = name
+        self._collection = open_collection(chroma_client(persist_dir), collection_name(name))
+
+    def count(self) -> int:
+        """Number of chunks in the index."""
+        return self._collection.count()
+
+    def add_documents(
+        self, paths: list[Path | str], max_chars: int = 1200, overlap: int = 150
+    ) -> IndexReport:
+        """Read, chunk and index each file (folders: their supported files); unreadable files are skipped."""
+        report = IndexReport()
+        for path in _expand([Path(p) for p in paths], report):
+            source = str(path.resolve())
+            try:
+                chunks = chunk_text(read_document(path), source, max_chars, overlap)
+            except UserError as exc:
+                report.skipped[source] = exc.message.removeprefix(f"{path}: ")  # the report names the file
+                continue
+            if not chunks:
+                report.skipped[source] = "no text found in the file"
+                continue
+            self._collection.delete(where={"source": source})  # re-indexing a file replaces its old chunks
+            key = hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+            for start in range(0, len(chunks), ADD_BATCH):
+                batch = chunks[start : start + ADD_BATCH]
+                self._collection.add(
+                    ids=[f"{key}-{c.position}" for c in batch],
+                    documents=[c.text for c in batch],
+                    metadatas=[
+                        {"source": source, "position": c.position, "heading": c.heading} for c in batch
+                    ],
+                )
+            report.indexed[source] = len(chunks)
+        return report
+
+    def search(self, query: str, k: int = 4) -> list[Hit]:
+        """The k chunks closest in meaning to the query, best first (empty when the index is empty)."""
+        from tools.embeddings import cosine_score
+
+        if not query.strip():
+            raise UserError("the question is empty; type what you want to find in your documents")
+        if k < 1:
+            raise UserError(f"k must be at least 1 (got {k})")
+        count = self.count()
+        if count == 0:
+            return []
+        found = self._collection.query(query_texts=[query], n_results=min(k, count))
+        return [
+            Hit(chunk_id, meta["source"], int(meta["position"]), text, cosine_score(dist))
+            for chunk_id, meta, text, dist in zip(
+                found["ids"][0], found["metadatas"][0], found["documents"][0], found["distances"][0]
+            )
+        ]
+
+    def answer(self, query: str, chat_model: Any | None = None, k: int = 4) -> Answer:
+        """An answer citing the retrieved chunks as [n] (Answer.citations[n-1] is hit n).
+
+        Without a chat model, or when the call fails, the most relevant sentences of each chunk are quoted.
+        """
+        hits = self.search(query, k)
+        if not hits:
+            raise UserError(
+                f"the index {self.name!r} is empty; add documents first (tunesmith rag index ...)"
+            )
+        request = RAG_REQUEST.format(question=query.strip(), excerpts=number_sources(hits))
+        return answer_with_fallback(
+            hits, chat_model, RAG_SYSTEM_PROMPT, request, lambda: _extractive(query, hits)
+        )
+
+
+def _extractive(query: str, hits: list[Hit]) -> str:
+    lines = ["Most relevant passages in your documents:"]
+    lines.extend(
+        f"[{n}] ({hit.label}) {key_sentences(query, hit.text, 3)}" for n, hit in enumerate(hits, start=1)
+    )
+    return "\n".join(lines)
