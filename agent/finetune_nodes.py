@@ -13,7 +13,7 @@ from langgraph.types import interrupt
 from agent.schemas import QuickReply
 from agent.state import AgentState
 from tools.errors import UserError
-from tools.llm import SETUP_HINT, describe_llm_error
+from tools.llm import SETUP_HINT
 
 if TYPE_CHECKING:
     from tools.generation.store import ReviewStore
@@ -30,7 +30,7 @@ def project_dir(workspace: Path, thread_id: str) -> Path:
 
 
 class FinetuneNodes:
-    def __init__(self, store: "ReviewStore | None", generation_model: Any, workspace: Path | None):
+    def __init__(self, store: ReviewStore | None, generation_model: Any, workspace: Path | None):
         self.store = store
         self.model = generation_model
         self.workspace = workspace

@@ -1,10 +1,12 @@
-"""Interview nodes: one verb_noun method per node, routers named route_*; LLM calls never sit in an interrupting node."""
+"""Interview nodes: one verb_noun method per node, routers named route_*.
+
+LLM calls never sit in an interrupting node (it re-runs from its top on resume)."""
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph.types import interrupt
 
@@ -36,12 +38,12 @@ STREAMED_NODES = {"plan_questions", "explain_recommendation", "answer_free_quest
 class AgentDeps:
     """What the nodes need from outside; tests pass fakes."""
 
-    chat_model: "BaseChatModel | None" = None
-    generation_model: "BaseChatModel | None" = None  # drafts samples; defaults to chat_model
-    store: "ReviewStore | None" = None  # projects, batches, review decisions, error notes (SQLite)
-    workspace: "Path | None" = None
+    chat_model: BaseChatModel | None = None
+    generation_model: BaseChatModel | None = None  # drafts samples; defaults to chat_model
+    store: ReviewStore | None = None  # projects, batches, review decisions, error notes (SQLite)
+    workspace: Path | None = None
     # (question, profile, chat_model) -> Markdown answer with citations
-    answer_question: Callable[[str, dict | None, "BaseChatModel | None"], str] | None = None
+    answer_question: Callable[[str, dict | None, BaseChatModel | None], str] | None = None
 
 
 def _say(text: str) -> dict:

@@ -9,12 +9,14 @@ from pydantic import BaseModel, Field
 class ProfileExtraction(BaseModel):
     """What one user message says about the task profile; fields stay null unless the message implies them."""
 
-    requires_external_knowledge: bool | None = Field(None, description="needs facts/documents beyond general knowledge")
+    requires_external_knowledge: bool | None = Field(
+        None, description="needs facts/documents beyond general knowledge")
     custom_tone_behavior_style: bool | None = Field(None, description="needs a custom tone, behaviour or strict format")
     hallucination_tolerance: Literal["low", "medium", "high"] | None = None
     labeled_data: Literal["none", "few", "hundreds", "thousands"] | None = Field(
         None, description="worked examples available: none, few (<100), hundreds, thousands")
-    data_dynamics: Literal["static", "dynamic", "n/a"] | None = Field(None, description="how often the knowledge changes")
+    data_dynamics: Literal["static", "dynamic", "n/a"] | None = Field(
+        None, description="how often the knowledge changes")
     transparency_required: bool | None = Field(None, description="answers must cite sources")
     budget: Literal["low", "medium", "high"] | None = None
     search_expertise: bool | None = None

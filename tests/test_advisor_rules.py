@@ -28,8 +28,10 @@ SCENARIOS = [
      "rag+fine-tune"),
     ("broad general assistant with a tone", {"custom_tone_behavior_style": True, "task_diversity": "broad"}, "icl"),
     ("broad assistant over company knowledge", {"requires_external_knowledge": True, "task_diversity": "broad"}, "rag"),
-    ("creative writing, hallucinations harmless", {"hallucination_tolerance": "high", "task_diversity": "broad"}, "icl"),
-    ("low hallucination tolerance alone: grounding helps only with a source", {"hallucination_tolerance": "low"}, "icl"),
+    ("creative writing, hallucinations harmless",
+     {"hallucination_tolerance": "high", "task_diversity": "broad"}, "icl"),
+    ("low hallucination tolerance alone: grounding helps only with a source",
+     {"hallucination_tolerance": "low"}, "icl"),
     ("few examples, no special needs", {"labeled_data": "few", "task_diversity": "moderate"}, "icl"),
     ("no data and a tone need: still fine-tune, but warned", {"custom_tone_behavior_style": True,
                                                               "labeled_data": "none"}, "fine-tune"),
@@ -111,7 +113,8 @@ def test_reasons_say_which_unknown_answer_would_change_it():
 
 
 def test_no_sensitivity_lines_when_everything_is_known():
-    full = {"requires_external_knowledge": False, "custom_tone_behavior_style": True, "hallucination_tolerance": "medium",
+    full = {"requires_external_knowledge": False, "custom_tone_behavior_style": True,
+            "hallucination_tolerance": "medium",
             "labeled_data": "hundreds", "data_dynamics": "n/a", "transparency_required": False,
             CCE: {"budget": "medium", "search_expertise": False, "finetuning_experience": True},
             "task_diversity": "narrow", "scale_latency_pressure": "low"}

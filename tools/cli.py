@@ -20,7 +20,8 @@ SUBCOMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tunesmith", description="From a task to a working ICL prompt, RAG setup or fine-tune.")
+    parser = argparse.ArgumentParser(
+        prog="tunesmith", description="From a task to a working ICL prompt, RAG setup or fine-tune.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         try:

@@ -15,7 +15,7 @@ SETUP_HINT = (
 )
 
 
-def build_chat_model(settings: Settings, model: str | None = None, temperature: float = 0.2) -> "BaseChatModel":
+def build_chat_model(settings: Settings, model: str | None = None, temperature: float = 0.2) -> BaseChatModel:
     """ChatOpenAI for the configured endpoint; the client retries timeouts, 429 and 5xx with backoff."""
     if not settings.llm_configured:
         raise LLMUnavailable(f"No LLM endpoint is configured. {SETUP_HINT}")
@@ -41,13 +41,16 @@ def describe_llm_error(exc: BaseException) -> str:
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     if isinstance(exc, (openai.APITimeoutError, TimeoutError)) or name == "ReadTimeout":
-        return "The LLM endpoint did not answer in time (after retries). Try again, or raise TUNESMITH_LLM_TIMEOUT."
+        return ("The LLM endpoint did not answer in time (after retries). "
+                "Try again, or raise TUNESMITH_LLM_TIMEOUT.")
     if isinstance(exc, (openai.APIConnectionError, ConnectionError)):
-        return f"Could not reach the LLM endpoint. Check that the server is running and OPENAI_BASE_URL is right. {SETUP_HINT}"
+        return ("Could not reach the LLM endpoint. Check that the server is running and OPENAI_BASE_URL is "
+                f"right. {SETUP_HINT}")
     if name == "AuthenticationError" or status == 401:
         return "The LLM endpoint refused the API key (401). Check OPENAI_API_KEY."
     if name == "NotFoundError" or status == 404:
-        return "The LLM endpoint does not know the model (404). Check TUNESMITH_CHAT_MODEL / TUNESMITH_GENERATION_MODEL."
+        return ("The LLM endpoint does not know the model (404). "
+                "Check TUNESMITH_CHAT_MODEL / TUNESMITH_GENERATION_MODEL.")
     if name == "RateLimitError" or status == 429:
         return "The LLM endpoint keeps rate-limiting (429) after retries. Wait a minute and try again."
     if status and status >= 500:

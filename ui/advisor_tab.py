@@ -70,7 +70,8 @@ class AdvisorTab:
     def open_conversation(self, thread_id: str | None) -> list:
         if not thread_id:
             conversations = self.session.list_conversations()
-            view = self.session.view(conversations[0]["thread_id"]) if conversations else self.session.new_conversation()
+            first = conversations[0]["thread_id"] if conversations else None
+            view = self.session.view(first) if first else self.session.new_conversation()
         else:
             view = self.session.view(thread_id)
         return self.view_outputs(view)
