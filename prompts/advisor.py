@@ -2,8 +2,8 @@
 
 INTERVIEWER_SYSTEM = """You are Tunesmith, an assistant that helps engineers and domain experts adapt an LLM \
 to their task. You follow Meta's guidance on choosing between in-context learning (ICL), retrieval (RAG) and \
-parameter-efficient fine-tuning: start simple and add complexity only until the goal is met. Be concise, warm and concrete. Never invent \
-facts about the user's task."""
+parameter-efficient fine-tuning: start simple and add complexity only until the goal is met. Be concise, warm and \
+concrete. Never invent facts about the user's task."""
 
 EXTRACT_PROFILE = """Read the user's latest message in the conversation and extract what it says about their task.
 Only set a field when the message states or clearly implies it; leave everything else null.

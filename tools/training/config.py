@@ -170,6 +170,8 @@ def _describe_validation_error(exc: ValidationError) -> str:
     for error in exc.errors():
         field = ".".join(str(p) for p in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "is required (CLI: --base-model, --data, --out; or set it in the config file)"
         if error["type"] == "extra_forbidden":
             message = f"unknown setting; valid ones are {', '.join(TrainConfig.model_fields)}"
         parts.append(f"{field}: {message}" if field else message)

@@ -10,8 +10,8 @@ All sizes are in GB of 2**30 bytes (what nvidia-smi and torch.cuda report as "GB
                  layer), fp32 = 4 bytes/P.
     optimizer    AdamW keeps 2 fp32 states: 8 bytes per trainable P; full fine-tuning (mixed precision) also
                  keeps an fp32 master copy: 12 bytes/P.
-    gradients    lora/qlora: fp32 grads of the adapters (4 bytes/P); full: 16-bit grads of every P (2 bytes/P).
-    activations  per layer per token (16-bit, memory-efficient attention, Korthikanti et al. 2022): 34·h bytes;
+    gradients    lora/qlora: fp32 grads of the adapters (4 bytes/P); full: 16-bit grads of all P (2 bytes/P).
+    activations  per layer per token (16-bit, memory-efficient attention; Korthikanti et al. 2022): 34·h B;
                  with gradient checkpointing only each layer's input is kept (2·h bytes/layer/token) plus one
                  layer being recomputed (34·h); plus the logits, upcast to fp32 with their gradient (8·V bytes
                  per token). Multiplied by batch_size × seq_len.
@@ -21,6 +21,7 @@ Without an explicit architecture, a Llama-like one is derived from the parameter
 intermediate ≈ 2.7 × hidden, vocabulary 32,000), which reproduces Llama-2 7B/13B shapes within a few percent.
 Checked against LLaMA-Factory's hardware table and the QLoRA paper in tests/test_estimate.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -67,7 +68,7 @@ class ModelArch:
         return sum(d_in * d_out for d_in, d_out in self.linear_shapes())
 
     def embedding_params(self) -> int:
-        """Input embeddings + lm_head (+ norms, negligible but counted): the parts 4-bit loading keeps 16-bit."""
+        """Input embeddings + lm_head (+ norms): the parts that 4-bit loading keeps in 16-bit."""
         heads = 1 if self.tie_word_embeddings else 2
         return heads * self.vocab_size * self.hidden_size + (2 * self.num_layers + 1) * self.hidden_size
 
@@ -94,7 +95,7 @@ class MemoryEstimate:
         return asdict(self)
 
 
-def parse_params(text: str | float | int) -> float:
+def parse_params(text: str | float) -> float:
     """'7B' / '0.5B' / '1.5b' / '350M' / 7 → parameters in billions."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         value = float(text)
@@ -134,13 +135,20 @@ def llama_like_arch(params_b: float, vocab_size: int = 32000) -> ModelArch:
 
 
 def _round_to(value: int, multiple: int) -> int:
-    return max(multiple, int(round(value / multiple)) * multiple)
+    return max(multiple, round(value / multiple) * multiple)
 
 
-def estimate_training_memory(params_b: float, method: str, seq_len: int = 1024, batch_size: int = 1,
-                             lora_r: int = 16, gradient_checkpointing: bool = True,
-                             gpu_gb: float | None = None, double_quant: bool = True,
-                             **arch) -> MemoryEstimate:
+def estimate_training_memory(
+    params_b: float,
+    method: str,
+    seq_len: int = 1024,
+    batch_size: int = 1,
+    lora_r: int = 16,
+    gradient_checkpointing: bool = True,
+    gpu_gb: float | None = None,
+    double_quant: bool = True,
+    **arch,
+) -> MemoryEstimate:
     """Peak memory of fine-tuning a params_b-billion model; arch keys are ModelArch fields (optional)."""
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
@@ -175,8 +183,13 @@ def estimate_training_memory(params_b: float, method: str, seq_len: int = 1024, 
         hidden_states = model.num_layers * per_layer
     activations = hidden_states + 8 * model.vocab_size * tokens
 
-    parts = {"weights": weights, "adapters": adapters, "optimizer": optimizer, "gradients": gradients,
-             "activations": activations}
+    parts = {
+        "weights": weights,
+        "adapters": adapters,
+        "optimizer": optimizer,
+        "gradients": gradients,
+        "activations": activations,
+    }
     subtotal = sum(parts.values())
     parts["overhead"] = OVERHEAD_FIXED_GB * GB + OVERHEAD_FRACTION * subtotal
     breakdown = {name: round(value / GB, 3) for name, value in parts.items()}
@@ -192,15 +205,23 @@ def _arch_from(params_b: float, arch: dict) -> ModelArch:
     known = {k: v for k, v in arch.items() if k in ModelArch.__dataclass_fields__ and v is not None}
     unknown = set(arch) - set(ModelArch.__dataclass_fields__)
     if unknown:
-        raise UserError(f"unknown architecture fields {sorted(unknown)}: use {list(ModelArch.__dataclass_fields__)}")
+        raise UserError(
+            f"unknown architecture fields {sorted(unknown)}: use {list(ModelArch.__dataclass_fields__)}"
+        )
     if {"hidden_size", "num_layers", "intermediate_size"} <= known.keys():
         return ModelArch(**known)
     derived = llama_like_arch(params_b, known.get("vocab_size", 32000))
     return ModelArch(**{**asdict(derived), **known})
 
 
-def advise(estimate: MemoryEstimate, seq_len: int, batch_size: int, lora_r: int,
-           gradient_checkpointing: bool, gpu_gb: float | None) -> list[str]:
+def advise(
+    estimate: MemoryEstimate,
+    seq_len: int,
+    batch_size: int,
+    lora_r: int,
+    gradient_checkpointing: bool,
+    gpu_gb: float | None,
+) -> list[str]:
     """What to lower, biggest saving first, when the estimate does not fit (or barely fits) the GPU."""
     if gpu_gb is None:
         return []
@@ -208,7 +229,9 @@ def advise(estimate: MemoryEstimate, seq_len: int, batch_size: int, lora_r: int,
         return [f"fits with {gpu_gb - estimate.total_gb:.1f} GB to spare"]
     tips = []
     if estimate.method == "full":
-        tips.append("use LoRA or QLoRA instead of full fine-tuning: optimizer states shrink to a few hundred MB")
+        tips.append(
+            "use LoRA or QLoRA instead of full fine-tuning: optimizer states shrink to a few hundred MB"
+        )
     if estimate.method == "lora":
         tips.append("use QLoRA (4-bit base): the frozen weights take about a quarter of the memory")
     if not gradient_checkpointing:
@@ -216,12 +239,19 @@ def advise(estimate: MemoryEstimate, seq_len: int, batch_size: int, lora_r: int,
     if batch_size > 1:
         tips.append(f"lower batch_size ({batch_size} → 1) and raise grad_accum to keep the effective batch")
     if seq_len > 512:
-        tips.append(f"lower max_seq_len ({seq_len} → {seq_len // 2}) if your samples are shorter "
-                    "(preflight measures them)")
+        tips.append(
+            f"lower max_seq_len ({seq_len} → {seq_len // 2}) if your samples are shorter "
+            "(preflight measures them)"
+        )
     if estimate.method != "full" and lora_r > 8:
         tips.append(f"lower lora_r ({lora_r} → 8): fewer adapter parameters and optimizer states")
-    tips.append("pick a smaller base model (e.g. 1.5B–3B instead of 7B)")
+    tips.append(
+        f"pick a smaller base model (e.g. {estimate.params_b / 2:.3g}B instead of {estimate.params_b:.3g}B)"
+    )
     if estimate.fits:
-        tips.insert(0, f"fits, but with under 15 % headroom ({estimate.total_gb:.1f} of {gpu_gb:g} GB): "
-                       "memory spikes may still cause out-of-memory")
+        tips.insert(
+            0,
+            f"fits, but with under 15 % headroom ({estimate.total_gb:.1f} of {gpu_gb:g} GB): "
+            "memory spikes may still cause out-of-memory",
+        )
     return tips
