@@ -1,0 +1,187 @@
+"""Base vs tuned on the held-out split: answer-token loss/perplexity, exact match and ROUGE-L, side by side.
+
+Loss counts only the answer tokens (and the end-of-turn token that follows them: learning to stop matters).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from tools.dataset.schema import AlpacaSample
+from tools.errors import UserError
+from tools.training.inference import ModelBundle, chat, load_tuned, resolve_run, sample_messages
+from tools.training.preflight import read_alpaca_file
+
+SHORT_ANSWER_WORDS = 8  # median reference length up to which answers count as labels/short answers
+SIDE_BY_SIDE = 10
+MAX_NEW_TOKENS_CAP = 512
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def normalise_answer(text: str) -> str:
+    """Lower case, single spaces, no surrounding punctuation: 'Positive.' and ' positive' match."""
+    return " ".join(text.lower().split()).strip(" .!?;:,\"'")
+
+
+def exact_match(prediction: str, reference: str) -> bool:
+    return normalise_answer(prediction) == normalise_answer(reference)
+
+
+def rouge_l_f1(prediction: str, reference: str) -> float:
+    """ROUGE-L F1 on lower-cased word tokens: longest common subsequence vs both lengths."""
+    pred, ref = _WORD.findall(prediction.lower()), _WORD.findall(reference.lower())
+    if not pred or not ref:
+        return float(pred == ref)
+    lcs = _lcs_length(pred, ref)
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(pred), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _lcs_length(a: list[str], b: list[str]) -> int:
+    previous = [0] * (len(b) + 1)
+    for token in a:
+        current = [0]
+        for j, other in enumerate(b):
+            current.append(previous[j] + 1 if token == other else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def answer_token_ids(tokenizer: Any, sample: AlpacaSample) -> tuple[list[int], int, int]:
+    """(token ids of the whole conversation, start, end) where [start, end) are the answer + end-of-turn."""
+    prompt = tokenizer.apply_chat_template(
+        sample_messages(sample, with_answer=False), add_generation_prompt=True, return_dict=True
+    )["input_ids"]
+    full = tokenizer.apply_chat_template(sample_messages(sample), return_dict=True)["input_ids"]
+    if full[: len(prompt)] != prompt:
+        raise UserError(
+            "the chat template renders the prompt differently with and without the answer, so the "
+            "answer tokens cannot be found; use a template whose generation prompt is a prefix"
+        )
+    end = len(full)
+    eos = tokenizer.eos_token_id
+    if eos is not None and eos in full[len(prompt) :]:
+        end = full.index(eos, len(prompt)) + 1  # template text after the end-of-turn is not the answer
+    return full, len(prompt), end
+
+
+def answer_loss(
+    bundle: ModelBundle, samples: list[AlpacaSample], use_adapter: bool = True
+) -> dict[str, float]:
+    """Mean cross-entropy per answer token and its perplexity; use_adapter=False scores the base model."""
+    import torch
+
+    model = bundle.model
+    context = model.disable_adapter() if bundle.is_adapter and not use_adapter else nullcontext()
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    with context, torch.no_grad():
+        for sample in samples:
+            ids, start, end = answer_token_ids(bundle.tokenizer, sample)
+            input_ids = torch.tensor([ids[:end]], device=device)
+            logits = model(input_ids=input_ids).logits[0, start - 1 : end - 1].float()
+            targets = input_ids[0, start:end]
+            total += torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item()
+            count += end - start
+    mean = total / max(count, 1)
+    return {"loss": round(mean, 4), "perplexity": round(math.exp(min(mean, 50)), 3), "answer_tokens": count}
+
+
+def generate_answers(
+    bundle: ModelBundle, samples: list[AlpacaSample], max_new_tokens: int, use_adapter: bool = True
+) -> list[str]:
+    """Greedy answers to each sample's question (with its system prompt and history)."""
+    context = bundle.model.disable_adapter() if bundle.is_adapter and not use_adapter else nullcontext()
+    with context:
+        return [
+            chat(bundle, sample_messages(s, with_answer=False), max_new_tokens=max_new_tokens)
+            for s in samples
+        ]
+
+
+def score_answers(predictions: list[str], references: list[str], short: bool) -> dict[str, float | None]:
+    """ROUGE-L F1 always; exact match only for short answers (labels), where it means something."""
+    rouge = statistics.fmean(rouge_l_f1(p, r) for p, r in zip(predictions, references)) if references else 0.0
+    em = statistics.fmean(exact_match(p, r) for p, r in zip(predictions, references)) if references else 0.0
+    return {"rouge_l": round(rouge, 4), "exact_match": round(em, 4) if short else None}
+
+
+def default_eval_path(run_dir: Path) -> Path:
+    """eval.json next to the run's train.json (data_dir in RUN/config.json)."""
+    for config_path in (run_dir / "config.json", run_dir.parent / "config.json"):
+        if config_path.is_file():
+            data_dir = json.loads(config_path.read_text(encoding="utf-8")).get("data_dir")
+            if data_dir and (Path(data_dir) / "eval.json").is_file():
+                return Path(data_dir) / "eval.json"
+    raise UserError(
+        f"no eval split found for {run_dir}: pass the held-out Alpaca file with --eval "
+        "(the dataset tool writes eval.json next to train.json)"
+    )
+
+
+def evaluate_run(run_dir: str | Path, eval_path: str | Path | None = None, max_samples: int = 50) -> dict:
+    """Scores base and tuned model on up to max_samples eval samples; writes and returns RUN/eval.json."""
+    run_dir = Path(run_dir).expanduser().resolve()
+    resolve_run(run_dir)  # clear error before anything loads
+    if max_samples < 1:
+        raise UserError(f"max_samples must be at least 1, got {max_samples}")
+    eval_file = Path(eval_path) if eval_path else default_eval_path(run_dir)
+    data = read_alpaca_file(eval_file)
+    if data.bad_rows:
+        raise UserError(f"{eval_file} has invalid rows: {'; '.join(data.bad_rows[:5])}; fix them first")
+    samples = data.samples[:max_samples]
+    if not samples:
+        raise UserError(f"{eval_file} holds no samples; put some held-out samples in it")
+    tuned = load_tuned(run_dir)
+    base = tuned if tuned.is_adapter else load_tuned(run_dir, base_only=True)
+    references = [s.output for s in samples]
+    short = statistics.median(len(r.split()) for r in references) <= SHORT_ANSWER_WORDS
+    longest = max(len(tuned.tokenizer(r)["input_ids"]) for r in references)
+    max_new_tokens = min(MAX_NEW_TOKENS_CAP, longest + 16)
+    outputs = {}
+    result: dict[str, Any] = {"eval_file": str(eval_file), "samples": len(samples), "short_answers": short}
+    for name, bundle, use_adapter in (("base", base, False), ("tuned", tuned, True)):
+        outputs[name] = generate_answers(bundle, samples, max_new_tokens, use_adapter)
+        result[name] = {
+            **answer_loss(bundle, samples, use_adapter),
+            **score_answers(outputs[name], references, short),
+        }
+    result["side_by_side"] = [
+        {"prompt": s.prompt_text(), "reference": s.output, "base": b, "tuned": t}
+        for s, b, t in list(zip(samples, outputs["base"], outputs["tuned"]))[:SIDE_BY_SIDE]
+    ]
+    is_run_adapter = (run_dir / "adapter_config.json").is_file() and (
+        run_dir.parent / "config.json"
+    ).is_file()
+    report_dir = run_dir.parent if is_run_adapter else run_dir  # RUN/eval.json, not inside the adapter
+    (report_dir / "eval.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    return result
+
+
+def format_report(result: dict) -> str:
+    """A few lines for the terminal: the metrics side by side, then the first examples."""
+    lines = [
+        f"{result['samples']} eval samples from {result['eval_file']}",
+        f"{'':12}{'base':>10}{'tuned':>10}",
+    ]
+    for metric in ("loss", "perplexity", "rouge_l", "exact_match"):
+        base, tuned = result["base"].get(metric), result["tuned"].get(metric)
+        if base is not None:
+            lines.append(f"{metric:12}{base:>10.4g}{tuned:>10.4g}")
+    for example in result["side_by_side"][:3]:
+        lines += [
+            "",
+            f"prompt:    {example['prompt'][:200]}",
+            f"reference: {example['reference'][:200]}",
+            f"base:      {example['base'][:200]}",
+            f"tuned:     {example['tuned'][:200]}",
+        ]
+    return "\n".join(lines)

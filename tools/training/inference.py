@@ -1,0 +1,244 @@
+"""Load a tuned model (run folder or adapter folder) and chat with it through its own chat template.
+
+Loaded models are cached in-process so the UI's "try it" box answers without reloading.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tools.dataset.schema import AlpacaSample
+from tools.errors import UserError
+
+ROLES = ("system", "user", "assistant")
+_CACHE: dict[tuple, ModelBundle] = {}
+
+
+@dataclass
+class RunArtifacts:
+    """Where a run's pieces are: the base model, and the adapter or full model trained from it."""
+
+    base_model: str
+    adapter_dir: Path | None
+    full_model_dir: Path | None
+    method: str
+
+    @property
+    def tokenizer_dir(self) -> str:
+        """The tokenizer saved with the training output (it carries the chat template used in training)."""
+        for folder in (self.adapter_dir, self.full_model_dir):
+            if folder and (
+                (folder / "tokenizer_config.json").is_file() or (folder / "tokenizer.json").is_file()
+            ):
+                return str(folder)
+        return self.base_model
+
+
+@dataclass
+class ModelBundle:
+    """A loaded model and its tokenizer; is_adapter: a PeftModel whose adapter can be disabled."""
+
+    model: Any
+    tokenizer: Any
+    source: str
+    is_adapter: bool
+
+
+def resolve_run(path: str | Path) -> RunArtifacts:
+    """Accepts a RUN folder (config.json + adapter/ or model/) or an adapter folder (adapter_config.json)."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_dir():
+        raise UserError(f"{path} is not a folder; give a training run folder or an adapter folder")
+    if (path / "adapter_config.json").is_file():
+        base = _read_json(path / "adapter_config.json").get("base_model_name_or_path")
+        run_config = (
+            _read_json(path.parent / "config.json") if (path.parent / "config.json").is_file() else {}
+        )
+        base = base or run_config.get("base_model")
+        if not base:
+            raise UserError(f"{path / 'adapter_config.json'} names no base_model_name_or_path; add it")
+        return RunArtifacts(str(base), path, None, run_config.get("method", "lora"))
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        raise UserError(
+            f"{path} holds neither adapter_config.json nor a run's config.json; "
+            "point at the run folder the trainer wrote (RUN/) or at RUN/adapter"
+        )
+    run_config = _read_json(config_path)
+    if "base_model" not in run_config:
+        raise UserError(f"{config_path} has no base_model: is {path} a training run folder?")
+    if (path / "adapter" / "adapter_config.json").is_file():
+        return RunArtifacts(
+            run_config["base_model"], path / "adapter", None, run_config.get("method", "qlora")
+        )
+    if (path / "model" / "config.json").is_file():
+        return RunArtifacts(run_config["base_model"], None, path / "model", "full")
+    raise UserError(
+        f"{path} has no trained output yet (adapter/ or model/); wait for training to finish "
+        "or train first with `tunesmith train`"
+    )
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} must hold a JSON object")
+    return data
+
+
+def load_tokenizer(source: str):
+    """The tokenizer from a local folder (or the local hub cache); never downloads."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"no tokenizer found locally for {source!r} ({exc.__class__.__name__}); give a local "
+            "model folder, or download the model first on a machine with internet"
+        ) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(source: str, quantize: bool = False, dtype: str = "auto"):
+    """A causal LM from a local folder: 4-bit NF4 when quantize, else full precision (auto = saved)."""
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kwargs: dict[str, Any] = {
+        "local_files_only": True,
+        "dtype": dtype if dtype == "auto" else getattr(torch, dtype),
+    }
+    if quantize:
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16 if torch.cuda.is_available() else torch.float32,
+        )
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except OSError as exc:
+        raise UserError(
+            f"model {source!r} not found locally ({exc.__class__.__name__}); the hub cannot be "
+            "reached here: give a local model folder (with config.json and weights)"
+        ) from None
+    model.eval()
+    return model
+
+
+def load_tuned(path: str | Path, quantize: bool | None = None, base_only: bool = False) -> ModelBundle:
+    """The tuned model of a run (adapter on its base, or the full model); base_only loads just the base.
+
+    quantize=None loads the base in 4-bit only for QLoRA runs on a GPU (on CPU full precision is faster).
+    """
+    import torch
+
+    run = resolve_run(path)
+    if quantize is None:
+        quantize = run.method == "qlora" and torch.cuda.is_available()
+    key = (str(Path(path).resolve()), quantize, base_only)
+    if key in _CACHE:
+        return _CACHE[key]
+    tokenizer = load_tokenizer(run.tokenizer_dir)
+    if base_only or run.full_model_dir is None:
+        model = load_causal_lm(run.base_model, quantize=quantize)
+    else:
+        model = load_causal_lm(str(run.full_model_dir), quantize=quantize)
+    is_adapter = False
+    if not base_only and run.adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(run.adapter_dir))
+        model.eval()
+        is_adapter = True
+    source = run.base_model if base_only else str(run.adapter_dir or run.full_model_dir)
+    bundle = ModelBundle(model, tokenizer, source, is_adapter)
+    _CACHE[key] = bundle
+    return bundle
+
+
+def clear_cache() -> None:
+    """Forget the loaded models (frees their memory once nothing else holds them)."""
+    _CACHE.clear()
+
+
+def sample_messages(sample: AlpacaSample, with_answer: bool = True) -> list[dict[str, str]]:
+    """The chat messages an Alpaca sample stands for: system, history turns, the question (and answer)."""
+    messages = [{"role": "system", "content": sample.system}] if sample.system else []
+    for question, answer in sample.history:
+        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    messages.append({"role": "user", "content": sample.prompt_text()})
+    if with_answer:
+        messages.append({"role": "assistant", "content": sample.output})
+    return messages
+
+
+def normalise_messages(messages: str | list[dict[str, str]]) -> list[dict[str, str]]:
+    """A prompt string becomes one user turn; a message list is checked for roles and text content."""
+    if isinstance(messages, str):
+        if not messages.strip():
+            raise UserError("the prompt is empty; type a question")
+        return [{"role": "user", "content": messages}]
+    if not messages:
+        raise UserError("no messages given; pass a prompt or a list of {role, content} messages")
+    for index, message in enumerate(messages):
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ROLES
+            or not isinstance(message.get("content"), str)
+        ):
+            raise UserError(
+                f"message {index} must be {{'role': one of {ROLES}, 'content': text}}, got {message!r}"
+            )
+    return list(messages)
+
+
+def stop_token_ids(bundle: ModelBundle) -> list[int]:
+    """Token ids that end generation: the generation_config's eos ids plus the tokenizer's eos."""
+    config = getattr(bundle.model, "generation_config", None)
+    ids = getattr(config, "eos_token_id", None) if config is not None else None
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if bundle.tokenizer.eos_token_id is not None and bundle.tokenizer.eos_token_id not in ids:
+        ids.append(bundle.tokenizer.eos_token_id)
+    return ids
+
+
+def chat(
+    bundle: ModelBundle,
+    messages: str | list[dict[str, str]],
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+) -> str:
+    """The answer to a prompt or conversation, via the chat template; greedy unless temperature > 0."""
+    import torch
+
+    tokenizer = bundle.tokenizer
+    if not tokenizer.chat_template:
+        raise UserError(
+            f"the tokenizer of {bundle.source} has no chat template; run `tunesmith preflight` for the fix"
+        )
+    encoded = tokenizer.apply_chat_template(
+        normalise_messages(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    device = next(bundle.model.parameters()).device
+    inputs = {key: value.to(device) for key, value in encoded.items()}
+    sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    with torch.no_grad():
+        output = bundle.model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=stop_token_ids(bundle),
+            pad_token_id=tokenizer.pad_token_id,
+            **sampling,
+        )
+    new_tokens = output[0, inputs["input_ids"].shape[1] :]
+    return tokenizer.decode(new_tokens, skip_special_tokens=True).strip()

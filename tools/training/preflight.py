@@ -1,0 +1,369 @@
+"""Go/no-go checks before training: data, sample count, token lengths, chat template/EOS, memory.
+
+Each check says what it found and, when it is not ok, the fix. Nothing here loads model weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from tools.dataset.schema import AlpacaSample
+from tools.errors import UserError
+from tools.training.config import TrainConfig
+from tools.training.estimate import estimate_training_memory
+
+Status = Literal["ok", "warn", "fail"]
+MIN_SAMPLES = 10
+FEW_SAMPLES = 50
+MAX_BAD_ROWS_SHOWN = 10
+ANSWER_PROBE = "PREFLIGHT-ANSWER-7f3a"
+_GENERATION_TAG = re.compile(r"{%-?\s*generation\s*-?%}")
+
+
+@dataclass
+class Check:
+    """One finding: status ok/warn/fail, what was found, and how to fix it when not ok."""
+
+    name: str
+    status: Status
+    message: str
+    fix: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PreflightReport:
+    """ok is False when any check failed (warnings still allow training)."""
+
+    ok: bool
+    checks: list[Check]
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "checks": [asdict(check) for check in self.checks]}
+
+    def to_text(self) -> str:
+        lines = [
+            f"[{c.status.upper():4}] {c.name}: {c.message}" + (f"\n       fix: {c.fix}" if c.fix else "")
+            for c in self.checks
+        ]
+        lines.append("GO: ready to train" if self.ok else "NO-GO: fix the failed checks first")
+        return "\n".join(lines)
+
+
+@dataclass
+class AlpacaFile:
+    """The valid samples of an Alpaca JSON file and a description of every row that is not valid."""
+
+    samples: list[AlpacaSample]
+    bad_rows: list[str]
+
+
+def read_alpaca_file(path: str | Path) -> AlpacaFile:
+    """Reads a JSON array of Alpaca rows; an unreadable file raises UserError, bad rows are listed."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path} not found; export the dataset into that folder (train.json / eval.json)")
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "re-export it with the dataset tool"
+        ) from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 JSON") from None
+    if not isinstance(rows, list):
+        raise UserError(f'{path} must hold a JSON array of samples ([{{"instruction": ..., "output": ...}}])')
+    samples, bad_rows = [], []
+    for index, row in enumerate(rows):
+        try:
+            samples.append(AlpacaSample.model_validate(row))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors())
+            bad_rows.append(f"row {index}: {problems}")
+    return AlpacaFile(samples, bad_rows)
+
+
+def run_preflight(config: TrainConfig, gpu_gb: float | None = None) -> PreflightReport:
+    """All checks for one training config; gpu_gb overrides the detected device memory."""
+    checks: list[Check] = []
+    data = _check_data(config, checks)
+    if data is not None:
+        checks.append(check_sample_count(len(data.samples)))
+    model_config, tokenizer = _check_model_found(config.base_model, checks)
+    if tokenizer is not None:
+        checks.append(check_chat_template(tokenizer, _generation_eos_ids(config.base_model, model_config)))
+        if data is not None and data.samples:
+            checks.append(check_token_lengths(tokenizer, data.samples, config.max_seq_len))
+    if model_config is not None:
+        checks.append(check_memory(config, model_config, gpu_gb))
+    return PreflightReport(ok=all(check.status != "fail" for check in checks), checks=checks)
+
+
+def _check_data(config: TrainConfig, checks: list[Check]) -> AlpacaFile | None:
+    """train.json (and eval.json when present) parse and every row is a valid Alpaca sample."""
+    try:
+        train = read_alpaca_file(config.train_file)
+        bad = [f"train.json {row}" for row in train.bad_rows]
+        if config.eval_file:
+            bad += [f"eval.json {row}" for row in read_alpaca_file(config.eval_file).bad_rows]
+    except UserError as exc:
+        checks.append(
+            Check("data", "fail", exc.message, "fix the file, or re-export it with `tunesmith dataset`")
+        )
+        return None
+    if bad:
+        shown = "\n  ".join(bad[:MAX_BAD_ROWS_SHOWN]) + ("\n  ..." if len(bad) > MAX_BAD_ROWS_SHOWN else "")
+        checks.append(
+            Check(
+                "data",
+                "fail",
+                f"{len(bad)} invalid row(s):\n  {shown}",
+                "every row needs a non-empty instruction and output (input/system optional, history "
+                "a list of [question, answer]); fix or remove these rows",
+                {"bad_rows": bad},
+            )
+        )
+    else:
+        checks.append(
+            Check("data", "ok", f"{len(train.samples)} valid training samples in {config.train_file}")
+        )
+    return train
+
+
+def check_sample_count(count: int) -> Check:
+    """Under 10 samples cannot teach anything; under 50 is thin (50-100 good examples can already help)."""
+    reason = (
+        "quality beats quantity, but 50-100 good examples are where fine-tuning starts to help "
+        "(Meta's guidance); harder tasks such as long generation need more"
+    )
+    if count < MIN_SAMPLES:
+        return Check(
+            "sample count",
+            "fail",
+            f"only {count} training samples; at least {MIN_SAMPLES} are needed",
+            f"add samples (generate batches with `tunesmith generate`): {reason}",
+        )
+    if count < FEW_SAMPLES:
+        return Check(
+            "sample count",
+            "warn",
+            f"{count} training samples is few",
+            f"aim for at least {FEW_SAMPLES}: {reason}",
+        )
+    return Check("sample count", "ok", f"{count} training samples")
+
+
+def _check_model_found(base_model: str, checks: list[Check]) -> tuple[Any, Any]:
+    """The base model's config and tokenizer from local files; the hub is not reachable here."""
+    from transformers import AutoConfig
+
+    from tools.training.inference import load_tokenizer
+
+    try:
+        model_config = AutoConfig.from_pretrained(base_model, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        checks.append(
+            Check(
+                "base model",
+                "fail",
+                f"base model {base_model!r} not found locally ({exc.__class__.__name__})",
+                "give the path of a local model folder (config.json, weights, tokenizer); the hub cannot "
+                "be reached from here, so download it first on a machine with internet and copy it over",
+            )
+        )
+        return None, None
+    try:
+        tokenizer = load_tokenizer(base_model)
+    except UserError as exc:
+        checks.append(Check("base model", "fail", exc.message, "put the tokenizer files next to the weights"))
+        return model_config, None
+    checks.append(Check("base model", "ok", f"{base_model} ({model_config.model_type})"))
+    return model_config, tokenizer
+
+
+def _generation_eos_ids(base_model: str, model_config: Any) -> list[int]:
+    """eos ids generation stops on: generation_config.json when present, else the model config's."""
+    from transformers import GenerationConfig
+
+    try:
+        eos = GenerationConfig.from_pretrained(base_model, local_files_only=True).eos_token_id
+    except (OSError, ValueError):
+        eos = getattr(model_config, "eos_token_id", None)
+    return [eos] if isinstance(eos, int) else list(eos or [])
+
+
+def check_chat_template(tokenizer: Any, generation_eos_ids: list[int]) -> Check:
+    """A chat template exists and ends the assistant turn with the EOS token that generation stops on."""
+    name = "chat template / EOS"
+    if not tokenizer.chat_template:
+        return Check(
+            name,
+            "fail",
+            "the tokenizer has no chat template, so training and chat cannot format turns",
+            "use the instruct/chat variant of the model, or copy its chat_template into "
+            "tokenizer_config.json (its assistant turn must end with the EOS token)",
+        )
+    conversation = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": ANSWER_PROBE}]
+    try:
+        rendered = tokenizer.apply_chat_template(conversation, tokenize=False)
+    except Exception as exc:  # noqa: BLE001 - a broken Jinja template can raise anything; report it
+        return Check(name, "fail", f"the chat template does not render: {exc}", "fix or replace the template")
+    eos = tokenizer.eos_token
+    after = rendered.split(ANSWER_PROBE, 1)[1] if ANSWER_PROBE in rendered else ""
+    if not eos or not after.startswith(eos):
+        found = after[:20] or "nothing"
+        return Check(
+            name,
+            "fail",
+            f"the assistant turn is followed by {found!r}, not the EOS token {eos!r}: the "
+            "tuned model would never learn to stop",
+            "make the template end assistant turns with the EOS token, or set the tokenizer's "
+            "eos_token to the end-of-turn token the template writes (e.g. <|im_end|>)",
+            {"after_answer": after[:40], "eos_token": eos},
+        )
+    if generation_eos_ids and tokenizer.eos_token_id not in generation_eos_ids:
+        return Check(
+            name,
+            "fail",
+            f"generation stops on token ids {generation_eos_ids}, but the template ends "
+            f"turns with {eos!r} (id {tokenizer.eos_token_id}): the model would run on",
+            f"set eos_token_id in generation_config.json to include {tokenizer.eos_token_id}",
+            {"generation_eos_ids": generation_eos_ids, "eos_token_id": tokenizer.eos_token_id},
+        )
+    if not _GENERATION_TAG.search(tokenizer.chat_template):
+        return Check(
+            name,
+            "warn",
+            f"template ends turns with {eos!r}, but has no {{% generation %}} tags",
+            "without them the loss cannot be limited to the answers; add {% generation %}...{% "
+            "endgeneration %} around the assistant content",
+        )
+    return Check(name, "ok", f"assistant turns end with {eos!r}, which generation stops on")
+
+
+def check_token_lengths(tokenizer: Any, samples: list[AlpacaSample], max_seq_len: int) -> Check:
+    """Token lengths with the model's own tokenizer and template: what max_seq_len would cut off."""
+    from tools.training.inference import sample_messages
+
+    lengths = sorted(_token_length(tokenizer, sample_messages(sample)) for sample in samples)
+    p95 = lengths[min(len(lengths) - 1, math.ceil(0.95 * len(lengths)) - 1)]
+    suggested = max(64, 64 * math.ceil(lengths[-1] * 1.1 / 64))  # longest sample + 10 %, in 64-token steps
+    truncated = sum(length > max_seq_len for length in lengths)
+    details = {
+        "max": lengths[-1],
+        "p95": p95,
+        "median": lengths[len(lengths) // 2],
+        "truncated": truncated,
+        "suggested_max_seq_len": suggested,
+    }
+    summary = f"longest {lengths[-1]} tokens, p95 {p95}, median {details['median']}"
+    if truncated:
+        share = truncated / len(lengths)
+        status: Status = "fail" if share > 0.05 else "warn"
+        return Check(
+            "token lengths",
+            status,
+            f"max_seq_len={max_seq_len} would cut {truncated} of {len(lengths)} samples ({share:.0%}), "
+            f"losing their answers and EOS; {summary}",
+            f"raise max_seq_len to {suggested}, or shorten/split the longest samples",
+            details,
+        )
+    if suggested < max_seq_len // 2:
+        return Check(
+            "token lengths",
+            "ok",
+            f"{summary}; max_seq_len={max_seq_len} is generous: {suggested} would use less memory",
+            details=details,
+        )
+    return Check("token lengths", "ok", f"{summary}; none cut at max_seq_len={max_seq_len}", details=details)
+
+
+def _token_length(tokenizer: Any, messages: list[dict[str, str]]) -> int:
+    if tokenizer.chat_template:
+        return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+    return len(tokenizer("\n".join(m["content"] for m in messages))["input_ids"])
+
+
+def count_parameters(model_config: Any) -> int:
+    """Parameters of the architecture, counted on the meta device (no memory, no weights read)."""
+    from accelerate import init_empty_weights
+    from transformers import AutoModelForCausalLM
+
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(model_config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def architecture_of(model_config: Any) -> dict[str, Any]:
+    """The fields estimate_training_memory uses, read from a transformers config."""
+    text_config = getattr(model_config, "text_config", None) or model_config
+    return {
+        "hidden_size": text_config.hidden_size,
+        "num_layers": text_config.num_hidden_layers,
+        "intermediate_size": getattr(text_config, "intermediate_size", None) or 4 * text_config.hidden_size,
+        "vocab_size": text_config.vocab_size,
+        "num_attention_heads": getattr(text_config, "num_attention_heads", None),
+        "num_key_value_heads": getattr(text_config, "num_key_value_heads", None),
+        "tie_word_embeddings": bool(getattr(model_config, "tie_word_embeddings", False)),
+    }
+
+
+def device_memory_gb() -> tuple[float, str]:
+    """(GB, description) of the GPU when there is one, else of the machine's RAM."""
+    import torch
+
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return props.total_memory / 1024**3, f"GPU {props.name}"
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return ram, "CPU RAM (no GPU)"
+
+
+def check_memory(config: TrainConfig, model_config: Any, gpu_gb: float | None) -> Check:
+    """The memory estimate for this model and these settings against the device."""
+    params = count_parameters(model_config)
+    device_gb, device = (gpu_gb, "GPU (given)") if gpu_gb is not None else device_memory_gb()
+    estimate = estimate_training_memory(
+        params / 1e9,
+        config.method,
+        seq_len=config.max_seq_len,
+        batch_size=config.batch_size,
+        lora_r=config.lora_r,
+        gradient_checkpointing=config.gradient_checkpointing,
+        gpu_gb=device_gb,
+        double_quant=config.double_quant,
+        **architecture_of(model_config),
+    )
+    details = {
+        "params": params,
+        "estimate": estimate.to_dict(),
+        "device": device,
+        "device_gb": round(device_gb, 1),
+    }
+    message = f"needs about {estimate.total_gb:.1f} GB; {device} has {device_gb:.1f} GB"
+    if not estimate.fits:
+        return Check(
+            "memory", "fail", message + " - it will run out of memory", "; ".join(estimate.advice), details
+        )
+    if device.startswith("CPU"):
+        return Check(
+            "memory",
+            "warn",
+            message + "; training on CPU is very slow (fine for tiny models only)",
+            "train on a machine with a CUDA GPU for real models",
+            details,
+        )
+    if estimate.total_gb > 0.85 * device_gb:
+        return Check(
+            "memory", "warn", message + " - little headroom", "; ".join(estimate.advice[1:]), details
+        )
+    return Check("memory", "ok", message, details=details)
