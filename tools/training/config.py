@@ -1,4 +1,4 @@
-"""The training run's settings: one typed object, each field explained for a non-expert, validated with fixes."""
+"""The training run's settings: one typed object, each field explained for a non-expert, validated."""
 from __future__ import annotations
 
 import json
@@ -21,51 +21,51 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_model: str = Field(
-        description="The model you start from: a local folder or a Hugging Face model id already downloaded.")
-    data_dir: Path = Field(
-        description="Folder with train.json (and optionally eval.json) in Alpaca format, made by the dataset tool.")
-    out_dir: Path = Field(
-        description="Run folder where progress, checkpoints, the adapter and metrics are written.")
-    method: Literal["qlora", "lora", "full"] = Field(
-        "qlora", description="qlora: small adapters on a 4-bit base (least memory); lora: adapters on a "
-                             "full-precision base; full: update every weight (most memory, risks forgetting).")
-    lora_r: int = Field(
-        16, description="Adapter rank: how much the adapters can learn. 8-64 is typical; higher = more memory.")
-    lora_alpha: float = Field(
-        32, description="Adapter scaling; the update is scaled by alpha/r. Usually twice the rank.")
-    lora_dropout: float = Field(
-        0.05, description="Share of adapter inputs randomly dropped while training, against over-fitting (0-0.1).")
-    target_modules: str | list[str] = Field(
-        "all-linear", description="Which layers get adapters; 'all-linear' = attention and MLP projections.")
-    learning_rate: float = Field(
-        2e-4, description="Step size of each update. 1e-4 to 3e-4 suits LoRA; too high makes training unstable.")
-    lr_scheduler: str = Field(
-        "cosine", description="How the learning rate changes over the run; 'cosine' decays it smoothly to zero.")
-    warmup_steps: int = Field(
-        0, description="Steps at the start during which the learning rate ramps up from zero.")
-    epochs: float = Field(
-        3, description="Passes over the training data. 1-3 for most tasks; more risks memorising the samples.")
-    max_steps: int = Field(
-        -1, description="Stop after this many optimizer steps; overrides epochs when above 0 (-1 = use epochs).")
-    batch_size: int = Field(
-        4, description="Samples processed together per device; lower it first when memory runs out.")
-    grad_accum: int = Field(
-        4, description="Batches accumulated before each update; effective batch = batch_size x grad_accum.")
-    max_seq_len: int = Field(
-        1024, description="Longest sample in tokens; longer ones are cut. Memory grows with it.")
-    packing: bool = Field(
-        False, description="Pack several short samples into one sequence to waste less compute on padding.")
+    base_model: str = Field(description=(
+        "The model you start from: a local folder or a Hugging Face model id already downloaded."))
+    data_dir: Path = Field(description=(
+        "Folder with train.json (and optionally eval.json) in Alpaca format, from the dataset tool."))
+    out_dir: Path = Field(description=(
+        "Run folder where progress, checkpoints, the adapter and metrics are written."))
+    method: Literal["qlora", "lora", "full"] = Field("qlora", description=(
+        "qlora: small adapters on a 4-bit base (least memory); lora: adapters on a full-precision "
+        "base; full: update every weight (most memory, risks forgetting)."))
+    lora_r: int = Field(16, description=(
+        "Adapter rank: how much the adapters can learn. 8-64 is typical; higher = more memory."))
+    lora_alpha: float = Field(32, description=(
+        "Adapter scaling; the update is scaled by alpha/r. Usually twice the rank."))
+    lora_dropout: float = Field(0.05, description=(
+        "Share of adapter inputs randomly dropped while training, against over-fitting (0-0.1)."))
+    target_modules: str | list[str] = Field("all-linear", description=(
+        "Which layers get adapters; 'all-linear' = attention and MLP projections."))
+    learning_rate: float = Field(2e-4, description=(
+        "Step size of each update. 1e-4 to 3e-4 suits LoRA; too high makes training unstable."))
+    lr_scheduler: str = Field("cosine", description=(
+        "How the learning rate changes over the run; 'cosine' decays it smoothly to zero."))
+    warmup_steps: int = Field(0, description=(
+        "Steps at the start during which the learning rate ramps up from zero."))
+    epochs: float = Field(3, description=(
+        "Passes over the training data. 1-3 for most tasks; more risks memorising the samples."))
+    max_steps: int = Field(-1, description=(
+        "Stop after this many optimizer steps; overrides epochs when above 0 (-1 = use epochs)."))
+    batch_size: int = Field(4, description=(
+        "Samples processed together per device; lower it first when memory runs out."))
+    grad_accum: int = Field(4, description=(
+        "Batches accumulated before each update; effective batch = batch_size x grad_accum."))
+    max_seq_len: int = Field(1024, description=(
+        "Longest sample in tokens; longer ones are cut. Memory grows with it."))
+    packing: bool = Field(False, description=(
+        "Pack several short samples into one sequence to waste less compute on padding."))
     seed: int = Field(42, description="Random seed, so a run can be repeated with the same result.")
-    gradient_checkpointing: bool = Field(
-        True, description="Recompute activations instead of storing them: much less memory, ~20-30% slower.")
-    save_steps: int = Field(
-        50, description="Save a resumable checkpoint every this many steps (one is always saved at the end).")
+    gradient_checkpointing: bool = Field(True, description=(
+        "Recompute activations instead of storing them: much less memory, ~20-30% slower."))
+    save_steps: int = Field(50, description=(
+        "Save a resumable checkpoint every this many steps (one is always saved at the end)."))
     logging_steps: int = Field(1, description="Report the loss every this many steps.")
-    double_quant: bool = Field(
-        True, description="QLoRA only: also quantise the quantisation constants, saving ~0.4 bit per weight.")
-    compute_dtype: str = Field(
-        "auto", description="Number format for computation: auto picks bfloat16 on a recent GPU, float32 on CPU.")
+    double_quant: bool = Field(True, description=(
+        "QLoRA only: also quantise the quantisation constants, saving ~0.4 bit per weight."))
+    compute_dtype: str = Field("auto", description=(
+        "Number format for computation: auto picks bfloat16 on a recent GPU, float32 on CPU."))
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -129,7 +129,8 @@ def _value_problems(c: TrainConfig) -> list[str]:
         (c.max_steps <= 0 and c.epochs <= 0, f"epochs={c.epochs} must be above 0 (or set max_steps)"),
         (c.batch_size < 1, f"batch_size={c.batch_size} must be at least 1"),
         (c.grad_accum < 1, f"grad_accum={c.grad_accum} must be at least 1"),
-        (c.max_seq_len < 64, f"max_seq_len={c.max_seq_len} is too short; use at least 64 (512-2048 is typical)"),
+        (c.max_seq_len < 64,
+         f"max_seq_len={c.max_seq_len} is too short; use at least 64 (512-2048 is typical)"),
         (c.save_steps < 1, f"save_steps={c.save_steps} must be at least 1"),
         (c.logging_steps < 1, f"logging_steps={c.logging_steps} must be at least 1"),
         (c.compute_dtype not in COMPUTE_DTYPES,
@@ -179,7 +180,7 @@ def _describe_validation_error(exc: ValidationError) -> str:
 
 
 def explain_parameters(config: TrainConfig) -> list[tuple[str, Any, str]]:
-    """(name, value, one-line explanation) for every setting, in declaration order, for display to a person."""
+    """(name, value, one-line explanation) for every setting, in declaration order, to show a person."""
     return [(name, getattr(config, name), field.description or "")
             for name, field in TrainConfig.model_fields.items()]
 
@@ -200,9 +201,10 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise UserError(f"config file {path} is not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {exc}")
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+        raise UserError(f"config file {path} is not valid {kind}: {exc}") from None
     if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a mapping of setting names to values, e.g. 'lora_r: 16'")
+        raise UserError(f"config file {path} must map setting names to values, e.g. 'lora_r: 16'")
     return data
 
 

@@ -1,0 +1,385 @@
+"""The training run end to end on a tiny Llama built in the test: QLoRA learns, the adapter loads with plain
+PEFT, progress is reported, failures are explained, killed runs resume, launcher/CLI/accelerate paths work."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from tools.cli import main as tunesmith
+from tools.dataset.schema import AlpacaSample
+from tools.errors import UserError
+from tools.training import launch, train
+from tools.training.config import TrainConfig, save_config
+from tools.training.launch import append_event, read_progress, run_status, start_training
+
+SAMPLES = [
+    {"instruction": "What is the capital of Zorbia?", "output": "The capital of Zorbia is Quelm."},
+    {"instruction": "Translate to Zorbian", "input": "hello", "output": "Hello is vashka in Zorbian."},
+    {"instruction": "Name the river of Quelm.", "system": "You answer questions about Zorbia.",
+     "output": "The river of Quelm is the Tarn."},
+    {"instruction": "And its mountain?", "history": [["Where is Quelm?", "Quelm is in Zorbia."]],
+     "output": "Its mountain is Brask."},
+]
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory):
+    from tools.training.tiny_model import build_tiny_model
+
+    texts = [" ".join([s["instruction"], s.get("input", ""), s["output"]]) for s in SAMPLES]
+    return build_tiny_model(tmp_path_factory.mktemp("base") / "tiny", texts)
+
+
+@pytest.fixture()
+def data_dir(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "train.json").write_text(json.dumps(SAMPLES), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture()
+def launch_trainer():
+    """start_training that kills the trainers still running when the test ends (a failed test leaves none)."""
+    processes = []
+
+    def start(config: TrainConfig, **kwargs):
+        processes.append(start_training(config, **kwargs))
+        return processes[-1]
+
+    yield start
+    for process in processes:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def tiny_config(base_model, data_dir, **fields) -> TrainConfig:
+    settings = dict(max_steps=6, batch_size=2, grad_accum=1, max_seq_len=128, save_steps=3,
+                    learning_rate=3e-3, lr_scheduler="constant", lora_dropout=0.0)
+    return TrainConfig(base_model=str(base_model), data_dir=data_dir, out_dir=data_dir.parent / "run",
+                       **{**settings, **fields})
+
+
+def events_of(run_dir, kind: str) -> list[dict]:
+    return [e for e in read_progress(run_dir) if e["event"] == kind]
+
+
+def greedy_answers(model, tokenizer) -> list[str]:
+    """The model's greedy reply to each sample's conversation, up to and including the end-of-turn token."""
+    answers = []
+    for sample in SAMPLES:
+        conversation = train.alpaca_to_messages(AlpacaSample.model_validate(sample))[:-1]
+        inputs = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, return_tensors="pt",
+                                               return_dict=True)
+        output = model.generate(**inputs, max_new_tokens=24, do_sample=False)
+        answers.append(tokenizer.decode(output[0, inputs["input_ids"].shape[1]:]))
+    return answers
+
+
+def load_4bit(path):
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                      bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.float32)
+    return AutoModelForCausalLM.from_pretrained(path, quantization_config=quantization, dtype=torch.float32)
+
+
+# ---- data and formatting -----------------------------------------------------------------------------------
+
+def test_alpaca_rows_become_chat_messages():
+    sample = AlpacaSample(instruction="Summarise", input="Long text.", output="Short.", system="Be brief.",
+                          history=[("Hi", "Hello!")])
+    assert train.alpaca_to_messages(sample) == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Summarise\n\nLong text."}, {"role": "assistant", "content": "Short."},
+    ]
+
+
+def test_bad_training_row_is_reported_with_its_number(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps([SAMPLES[0], {"instruction": "no answer"}]))
+    with pytest.raises(UserError, match=r"1 unusable sample\(s\): row 2, field 'output': missing output"):
+        train.read_alpaca_file(path)
+    path.write_text("[]")
+    with pytest.raises(UserError, match="has no samples"):
+        train.read_alpaca_file(path)
+    path.write_text("{not json")
+    with pytest.raises(UserError, match="row 1: line 1 is not valid JSON"):
+        train.read_alpaca_file(path)
+
+
+def test_template_without_generation_tags_falls_back_to_completion_only(base_model):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    samples = [AlpacaSample.model_validate(s) for s in SAMPLES]
+    dataset, mode = train.build_dataset(samples, tokenizer)
+    assert mode == "assistant_only" and dataset[3]["messages"][-1]["content"] == "Its mountain is Brask."
+    tokenizer.chat_template = tokenizer.chat_template.replace("{% generation %}", "").replace(
+        "{% endgeneration %}", "")
+    dataset, mode = train.build_dataset(samples, tokenizer)
+    assert mode == "completion_only"
+    assert dataset[3]["completion"] == [{"role": "assistant", "content": "Its mountain is Brask."}]
+    assert [m["role"] for m in dataset[3]["prompt"]] == ["user", "assistant", "user"]
+    assert train.eos_ends_assistant_turn(tokenizer)
+    tokenizer.chat_template = None
+    with pytest.raises(UserError, match="has no chat template"):
+        train.build_dataset(samples, tokenizer)
+
+
+def test_unknown_base_model_says_the_hub_is_unreachable(tmp_path):
+    with pytest.raises(UserError, match="not found locally and the hub is unreachable"):
+        train.check_base_model("no-such-org/no-such-model-xyz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="has no config.json"):
+        train.check_base_model(str(tmp_path / "empty"))
+
+
+def test_failure_messages_say_what_to_change(base_model, data_dir):
+    import torch
+
+    config = tiny_config(base_model, data_dir, batch_size=8, max_seq_len=1024, gradient_checkpointing=False)
+    out_of_memory = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+    message = train.describe_failure(out_of_memory, config)
+    for advice in ("batch_size 8 -> 4", "grad_accum 1 -> 2", "max_seq_len 1024 -> 512",
+                   "gradient_checkpointing off -> on", "lora_r 16 -> 8", "--resume"):
+        assert advice in message
+    message = train.describe_failure(OSError(errno.ENOSPC, "No space left on device"), config)
+    assert "disk is full" in message and str(config.out_dir) in message
+
+
+# ---- training in process -----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_qlora_learns_the_answers_and_the_adapter_loads_with_plain_peft(base_model, data_dir):
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    config = tiny_config(base_model, data_dir, max_steps=60, save_steps=30, batch_size=4)
+    metrics = train.main(config)
+
+    run = config.out_dir
+    assert json.loads((run / "metrics.json").read_text()) == metrics
+    assert (metrics["steps"], metrics["method"], metrics["loss_mode"]) == (60, "qlora", "assistant_only")
+    assert metrics["tokens_per_s"] > 0 and metrics["device"] == "cpu"
+    kinds = [e["event"] for e in read_progress(run)]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("log") == 60
+    assert [e["step"] for e in events_of(run, "checkpoint")] == [30, 60]
+    start, first_log = events_of(run, "start")[0], events_of(run, "log")[0]
+    assert "slow" in start["message"] and start["max_steps"] == 60
+    assert first_log["loss"] > events_of(run, "log")[-1]["loss"]
+    assert {"step", "max_steps", "epoch", "loss", "learning_rate", "time"} <= first_log.keys()
+    assert (run / "checkpoints" / "checkpoint-60" / "optimizer.pt").is_file()
+    assert run_status(run) == "done"
+
+    tokenizer = AutoTokenizer.from_pretrained(run / "adapter")
+    assert tokenizer.chat_template == AutoTokenizer.from_pretrained(base_model).chat_template
+    base = load_4bit(base_model)
+    assert greedy_answers(base, tokenizer)[0] != SAMPLES[0]["output"] + "<|im_end|>"
+    tuned = PeftModel.from_pretrained(base, run / "adapter")
+    # Each answer is reproduced and ends with the EOS token, so the tuned model stops.
+    assert greedy_answers(tuned, tokenizer) == [s["output"] + "<|im_end|>" for s in SAMPLES]
+
+
+@pytest.mark.slow
+def test_full_fine_tune_with_eval_set_saves_the_whole_model(base_model, data_dir):
+    from transformers import AutoModelForCausalLM
+
+    (data_dir / "eval.json").write_text(json.dumps(SAMPLES[:2]))
+    config = tiny_config(base_model, data_dir, method="full", max_steps=4, save_steps=2, learning_rate=1e-3,
+                         lora_dropout=0.05)  # the LoRA default: a full fine-tune refuses LoRA settings
+    metrics = train.main(config)
+    assert metrics["method"] == "full" and metrics["eval_loss"] > 0
+    assert [e["step"] for e in events_of(config.out_dir, "eval")] == [2, 4]
+    model = AutoModelForCausalLM.from_pretrained(config.out_dir / "model")
+    assert model.config.hidden_size == 128 and not (config.out_dir / "adapter").exists()
+    assert (config.out_dir / "model" / "chat_template.jinja").is_file()
+
+
+@pytest.mark.slow
+def test_base_model_without_generation_tags_trains_on_the_final_answer(base_model, data_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    plain_base = tmp_path / "plain-base"
+    shutil.copytree(base_model, plain_base)
+    tokenizer = AutoTokenizer.from_pretrained(plain_base)
+    tokenizer.chat_template = tokenizer.chat_template.replace("{% generation %}", "").replace(
+        "{% endgeneration %}", "")
+    tokenizer.save_pretrained(plain_base)
+    metrics = train.main(tiny_config(plain_base, data_dir, max_steps=2))
+    assert metrics["loss_mode"] == "completion_only"
+    assert "no {% generation %} tags, so the loss is on the final answer only" in events_of(
+        data_dir.parent / "run", "start")[0]["message"]
+
+
+@pytest.mark.slow
+def test_out_of_memory_is_explained_keeps_the_checkpoint_and_resume_continues(base_model, data_dir,
+                                                                              monkeypatch):
+    import torch
+    from trl import SFTTrainer
+
+    real_step = SFTTrainer.training_step
+
+    def step_that_runs_out_of_memory(self, *args, **kwargs):
+        if self.state.global_step == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(self, *args, **kwargs)
+
+    config = tiny_config(base_model, data_dir)
+    config_file = save_config(config, config.out_dir / "config.json")
+    monkeypatch.setattr(SFTTrainer, "training_step", step_that_runs_out_of_memory)
+    assert train.run_cli(["--config", str(config_file)]) == 1
+    error = read_progress(config.out_dir)[-1]
+    assert error["event"] == "error" and error["error_type"] == "OutOfMemoryError"
+    assert "out of memory" in error["message"] and "batch_size 2 -> 1" in error["message"]
+    assert run_status(config.out_dir) == "failed"
+    assert train.last_complete_checkpoint(config.out_dir).name == "checkpoint-3"
+
+    monkeypatch.setattr(SFTTrainer, "training_step", real_step)
+    assert train.run_cli(["--config", str(config_file)]) == 2  # a fresh start would overwrite the checkpoints
+    assert "already holds checkpoints; resume with --resume" in read_progress(config.out_dir)[-1]["message"]
+    metrics = train.main(config, resume=True)
+    assert metrics["steps"] == 6 and metrics["resumed_from_step"] == 3
+    resumed_start = events_of(config.out_dir, "start")[-1]
+    assert resumed_start["step"] == 3 and resumed_start["resumed_from"].endswith("checkpoint-3")
+    assert [e["step"] for e in read_progress(config.out_dir) if e["event"] == "log"][-3:] == [4, 5, 6]
+
+
+@pytest.mark.slow
+def test_full_disk_while_saving_a_checkpoint_is_explained(base_model, data_dir, monkeypatch):
+    from trl import SFTTrainer
+
+    def save_on_a_full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    config = tiny_config(base_model, data_dir, max_steps=2, save_steps=1)
+    monkeypatch.setattr(SFTTrainer, "_save_checkpoint", save_on_a_full_disk)
+    assert train.run_cli(["--config", str(save_config(config, config.out_dir / "config.json"))]) == 1
+    error = read_progress(config.out_dir)[-1]
+    assert error["event"] == "error" and error["message"].startswith("the disk is full while writing to")
+
+
+# ---- launcher and run folder -------------------------------------------------------------------------------
+
+def test_progress_reader_skips_a_half_written_line_and_shows_a_broken_one(tmp_path):
+    append_event(tmp_path, "start", step=0)
+    with (tmp_path / "progress.jsonl").open("a") as handle:
+        handle.write('{"event": "log", "ste')
+    assert [e["event"] for e in read_progress(tmp_path)] == ["start"]
+    with (tmp_path / "progress.jsonl").open("a") as handle:
+        handle.write("\n")
+    assert read_progress(tmp_path)[-1]["event"] == "unreadable"
+    assert run_status(tmp_path) == "interrupted"  # no final event and no trainer alive
+    assert run_status(tmp_path / "nothing") == "not_started"
+
+
+def test_a_trainer_that_dies_silently_is_recorded_as_failed(base_model, data_dir, launch_trainer,
+                                                             monkeypatch):
+    crash = [sys.executable, "-c", "import sys; print('boom: import failed'); sys.exit(3)"]
+    monkeypatch.setattr(launch, "trainer_command", lambda *args: crash)
+    process = launch_trainer(tiny_config(base_model, data_dir))
+    events = list(process.follow(poll_s=0.05, timeout=30))
+    assert process.returncode == 3
+    assert events[-1]["event"] == "error" and "status 3" in events[-1]["message"]
+    assert "boom: import failed" in events[-1]["message"]
+    assert run_status(process.run_dir) == "failed"
+
+
+def test_accelerate_command_line():
+    command = launch.trainer_command(launch.Path("/r/config.json"), resume=True, num_processes=2)
+    assert command[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
+    assert command[command.index("--num_processes") + 1] == "2"
+    assert command[-5:] == ["-m", "tools.training.train", "--config", "/r/config.json", "--resume"]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_checkpoint_with_the_step_count_continuing(base_model, data_dir,
+                                                                                   launch_trainer):
+    config = tiny_config(base_model, data_dir, max_steps=2000, save_steps=4)
+    process = launch_trainer(config)
+    for event in process.follow(poll_s=0.05, timeout=120):
+        if event["event"] == "checkpoint":
+            process.popen.send_signal(signal.SIGKILL)
+            break
+    assert process.wait(30) == -signal.SIGKILL
+    assert run_status(config.out_dir) == "interrupted"
+    checkpoint = train.last_complete_checkpoint(config.out_dir)
+    saved_step = int(checkpoint.name.split("-")[1])
+    assert saved_step >= 4 and saved_step % 4 == 0
+
+    resumed = launch_trainer(config.updated(max_steps=saved_step + 3), resume=True)
+    events = list(resumed.follow(poll_s=0.1, timeout=120))
+    assert resumed.wait(30) == 0, launch.tail_log(resumed.log_path)
+    assert events[0]["event"] == "start" and events[0]["step"] == saved_step
+    assert [e["step"] for e in events if e["event"] == "log"] == [saved_step + n for n in (1, 2, 3)]
+    assert events[-1]["event"] == "done" and events[-1]["metrics"]["resumed_from_step"] == saved_step
+    assert run_status(config.out_dir) == "done"
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_trainer_and_records_it(base_model, data_dir, launch_trainer):
+    process = launch_trainer(tiny_config(base_model, data_dir, max_steps=5000, save_steps=1000))
+    for event in process.follow(poll_s=0.05, timeout=120):
+        if event["event"] == "log":
+            break
+    assert run_status(process.run_dir) == "running"
+    process.cancel(grace_s=10)
+    assert process.returncode is not None and process.returncode != 0
+    assert read_progress(process.run_dir)[-1]["event"] == "cancelled"
+    assert run_status(process.run_dir) == "cancelled"
+
+
+@pytest.mark.slow
+def test_accelerate_launch_trains_with_two_processes(base_model, data_dir, launch_trainer):
+    process = launch_trainer(tiny_config(base_model, data_dir, max_steps=4, save_steps=2), num_processes=2)
+    events = list(process.follow(poll_s=0.1, timeout=240))
+    assert process.wait(30) == 0, launch.tail_log(process.log_path, 40)
+    assert events[0]["event"] == "start" and events[0]["processes"] == 2
+    assert events[-1]["event"] == "done" and events[-1]["metrics"]["processes"] == 2
+    assert [e["step"] for e in events if e["event"] == "log"] == [1, 2, 3, 4]
+    assert (process.run_dir / "adapter" / "adapter_model.safetensors").is_file()
+
+
+# ---- CLI ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_cli_trains_in_the_foreground(base_model, data_dir, capsys):
+    out = data_dir.parent / "cli-run"
+    code = tunesmith(["train", "--base-model", str(base_model), "--data", str(data_dir), "--out", str(out),
+                      "--max-steps", "2", "--batch-size", "2", "--max-seq-len", "128", "--lr", "1e-3",
+                      "--lora-r", "8", "--lora-alpha", "16", "--skip-preflight"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "step 2/2  loss" in printed and "done: finished; adapter saved to" in printed
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["lora_r"], saved["lora_alpha"], saved["learning_rate"]) == (8, 16, 1e-3)
+
+
+def test_cli_refuses_when_preflight_fails_and_on_unknown_models(base_model, data_dir, capsys, monkeypatch):
+    from tools.training import preflight
+
+    failing = SimpleNamespace(ok=False, checks=[
+        SimpleNamespace(name="sample count", status="fail", message="only 4 samples", fix="add samples"),
+        SimpleNamespace(name="memory", status="warn", message="CPU is slow", fix="")])
+    monkeypatch.setattr(preflight, "run_preflight", lambda config: failing)
+    out = str(data_dir.parent / "cli-run")
+    code = tunesmith(["train", "--base-model", str(base_model), "--data", str(data_dir), "--out", out])
+    printed = capsys.readouterr().out
+    assert code == 1 and "--skip-preflight" in printed
+    assert "[fail] sample count: only 4 samples (fix: add samples)" in printed and "[warn] memory" in printed
+    assert not (data_dir.parent / "cli-run" / "progress.jsonl").exists()
+    code = tunesmith(["train", "--base-model", "nobody/nothing-7b", "--data", str(data_dir), "--out", out])
+    assert code == 2 and "not found locally and the hub is unreachable" in capsys.readouterr().err
+    code = tunesmith(["train", "--base-model", str(base_model), "--data", str(data_dir), "--out", out,
+                      "--lora-alpha", "0"])
+    assert code == 2 and "lora_alpha=0.0 must be above 0" in capsys.readouterr().err

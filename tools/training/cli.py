@@ -1,0 +1,112 @@
+"""`tunesmith train`: a fine-tune in the foreground through the subprocess launcher, printing progress."""
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+from tools.errors import UserError
+
+# CLI flag -> TrainConfig field; flags left out keep the config file's value or the default.
+FLAG_FIELDS = {
+    "base_model": "base_model", "data": "data_dir", "out": "out_dir", "method": "method",
+    "max_steps": "max_steps", "epochs": "epochs", "lr": "learning_rate", "lora_r": "lora_r",
+    "lora_alpha": "lora_alpha", "batch_size": "batch_size", "max_seq_len": "max_seq_len",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds `train` to the `tunesmith` parser."""
+    p = subparsers.add_parser("train", help="fine-tune a model (QLoRA by default) on an Alpaca dataset")
+    p.add_argument("--base-model", help="local model folder or an already downloaded hub id")
+    p.add_argument("--data", help="folder with train.json (and optionally eval.json)")
+    p.add_argument("--out", help="run folder for progress, checkpoints, adapter and metrics")
+    p.add_argument("--method", choices=("qlora", "lora", "full"))
+    p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (overrides --epochs)")
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--lr", type=float, help="learning rate, e.g. 2e-4")
+    p.add_argument("--lora-r", type=int)
+    p.add_argument("--lora-alpha", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-seq-len", type=int)
+    p.add_argument("--config", help="YAML/JSON config file; the flags above override it")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the last complete checkpoint (without --config: RUN/config.json)")
+    p.add_argument("--num-processes", type=int, default=1, help="processes (GPUs) via accelerate launch")
+    p.add_argument("--skip-preflight", action="store_true", help="train even when preflight checks fail")
+    p.set_defaults(func=handle_train)
+
+
+def build_config(args: argparse.Namespace):
+    """The TrainConfig from --config (or RUN/config.json when resuming) with the flags on top."""
+    from tools.training.config import load_config
+    from tools.training.launch import CONFIG_FILE
+
+    config_file = args.config
+    if config_file is None and args.resume and args.out and (Path(args.out) / CONFIG_FILE).is_file():
+        config_file = Path(args.out) / CONFIG_FILE
+    return load_config(config_file, **{field: getattr(args, flag) for flag, field in FLAG_FIELDS.items()})
+
+
+def preflight_findings(config) -> tuple[bool, list[str]] | None:
+    """(go, a line per warn/fail check with its fix), or None when the preflight module is not installed."""
+    try:
+        preflight = importlib.import_module("tools.training.preflight")
+    except ModuleNotFoundError as exc:
+        if exc.name == "tools.training.preflight":
+            return None
+        raise
+    report = preflight.run_preflight(config)
+    lines = [f"[{check.status}] {check.name}: {check.message}" + (f" (fix: {check.fix})" if check.fix else "")
+             for check in report.checks if check.status != "ok"]
+    return report.ok, lines
+
+
+def format_event(event: dict) -> str:
+    """One readable line per progress event."""
+    kind = event.get("event", "?")
+    step = f"step {event.get('step')}/{event.get('max_steps')}" if event.get("step") is not None else ""
+    if kind == "log":
+        lr = event.get("learning_rate")
+        epoch = event.get("epoch")
+        return (f"{step}  loss {event.get('loss', float('nan')):.4f}"
+                + (f"  lr {lr:.2e}" if lr is not None else "")
+                + (f"  epoch {epoch:.2f}" if epoch is not None else ""))
+    if kind == "eval":
+        return f"{step}  eval_loss {event.get('eval_loss')}"
+    if kind == "checkpoint":
+        return f"{step}  checkpoint saved: {event.get('path')}"
+    if kind == "done":
+        metrics = event.get("metrics", {})
+        return (f"done: {event.get('message', '')} (train_loss {metrics.get('train_loss')}, "
+                f"{metrics.get('tokens_per_s')} tokens/s, {metrics.get('runtime_s')} s)")
+    return f"{kind}: {step + '  ' if step else ''}{event.get('message', '')}".rstrip()
+
+
+def handle_train(args: argparse.Namespace) -> int:
+    from tools.training.launch import run_status, start_training
+    from tools.training.train import check_base_model
+
+    config = build_config(args)
+    check_base_model(config.base_model)  # unknown model: UserError, exit 2
+    findings = None if args.skip_preflight else preflight_findings(config)
+    if findings:
+        go, lines = findings
+        for line in lines:
+            print(line)
+        if not go:
+            print("preflight failed: fix the checks above, or pass --skip-preflight to train anyway")
+            return 1
+    process = start_training(config, resume=args.resume, num_processes=args.num_processes)
+    print(f"training in {config.out_dir} (pid {process.pid}, log {process.log_path})", flush=True)
+    try:
+        for event in process.follow():
+            print(format_event(event), flush=True)
+    except KeyboardInterrupt:
+        process.cancel()
+        print(f"cancelled; continue later with: tunesmith train --out {config.out_dir} --resume")
+        return 130
+    process.wait()
+    if run_status(config.out_dir) == "done":
+        return 0
+    raise UserError(f"training did not finish; see {process.log_path}", exit_code=1)
