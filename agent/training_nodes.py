@@ -104,8 +104,9 @@ class TrainingNodes:
             result = evaluate_run(run_dir)
         except UserError as exc:
             return {"messages": [_say(f"⚠️ Evaluation failed: {exc.message}")]}
-        return {"messages": [_say("Training finished. Base vs tuned on the held-out split:\n\n" + format_report(result)
-                                  + "\n\nTry the tuned model and export it in the **Training** tab.")],
+        return {"messages": [_say("Training finished. Base vs tuned on the held-out split:\n\n```text\n"
+                                  + format_report(result) + "\n```\n\nTry the tuned model and export it in the "
+                                  "**Training** tab.")],
                 "stage": "done", "evaluation": _json_plain(result)}
 
 

@@ -109,7 +109,7 @@ class TrainingTab:
             return "_The comparison with the base model appears here when training has finished._"
         from tools.training.evaluate import format_report
 
-        return format_report(json.loads(path.read_text(encoding="utf-8")))
+        return "```text\n" + format_report(json.loads(path.read_text(encoding="utf-8"))) + "\n```"
 
     def try_it(self, thread_id: str, prompt: str, history: list) -> tuple[list, str]:
         from tools.training.inference import chat, load_tuned

@@ -162,6 +162,23 @@ class TrainingProcess:
                      message="cancelled; resume continues from the last saved checkpoint")
 
 
+def cancel_run(run_dir: str | Path, grace_s: float = 10.0) -> str:
+    """Cancels a run from its folder alone (e.g. after an app restart) via the recorded pid; returns what happened."""
+    run_dir = Path(run_dir)
+    if not _trainer_alive(run_dir):
+        return f"No trainer is running in {run_dir}."
+    pid = int((run_dir / PID_FILE).read_text().strip())
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while _trainer_alive(run_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _trainer_alive(run_dir):
+        _signal_group(pid, signal.SIGKILL)
+    append_event(run_dir, "cancelled", step=_last_step(read_progress(run_dir)),
+                 message="cancelled; resume continues from the last saved checkpoint")
+    return "Cancelled; Resume continues from the last saved checkpoint."
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)  # the trainer leads its own group, so accelerate's workers get the signal too
