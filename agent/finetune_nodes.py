@@ -87,8 +87,10 @@ class FinetuneNodes:
         stats = {s.batch_id: s for s in self.store.batch_stats(thread_id)}[batch_id]
         accepted = len(self.store.accepted_samples(thread_id))
         target = self.store.project(thread_id).target_count
+        progress = (f"{accepted} samples collected (target {target} reached)." if accepted >= target
+                    else f"{accepted} of {target} samples collected.")
         lines = [f"Batch {stats.number}: {stats.approved + stats.edited} of {stats.total} accepted "
-                 f"({stats.acceptance_rate:.0%}). {accepted} of {target} samples collected."]
+                 f"({stats.acceptance_rate:.0%}). {progress}"]
         if notes:
             lines += ["", "Error notes for the next batches (edit them in the Data studio):"]
             lines += [f"- {n}" for n in notes]

@@ -95,11 +95,14 @@ class AdvisorTab:
             yield from self._stream_reply(thread_id, replies[index]["reply"])
         return handler
 
-    def _stream_reply(self, thread_id: str, reply: dict):
+    def _stream_reply(self, thread_id: str | None, reply: dict):
+        if not thread_id:  # sent before the page finished loading: open the latest conversation first
+            conversations = self.session.list_conversations()
+            thread_id = conversations[0]["thread_id"] if conversations else self.session.new_conversation().thread_id
         view = self.session.view(thread_id)
         messages = view.messages + [{"role": "user", "content": reply["text"]}]
         streamed = ""
-        yield [gr.skip(), messages] + [gr.skip()] * (len(self.outputs) - 2) + [""]
+        yield [thread_id, messages] + [gr.skip()] * (len(self.outputs) - 2) + [""]
         for token in self.session.stream(thread_id, reply):
             streamed += token
             yield [gr.skip(), messages + [{"role": "assistant", "content": streamed}]] + \

@@ -16,6 +16,7 @@ CSS = """
 .ts-step-on {background:#2563eb; color:white; font-weight:600}
 .ts-step-done {background:#dbeafe; color:#1e3a8a}
 .ts-sample {border-left:3px solid #cbd5e1; margin-bottom:8px}
+.ts-sample .ts-sample {border-left:none; margin-bottom:0}  /* Gradio puts a Group's class on two nested divs */
 """
 
 

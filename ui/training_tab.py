@@ -70,17 +70,21 @@ class TrainingTab:
         from tools.training.launch import read_progress, run_status, tail_log
 
         run_dir = self.run_dir(thread_id)
+        unchanged_chat = [gr.skip()] * len(self.chat_outputs)
         if not run_dir:
-            return progress_html([], "not started"), pd.DataFrame({"step": [], "loss": []}), "", gr.skip()
+            return [progress_html([], "not started"), pd.DataFrame({"step": [], "loss": []}), "", gr.skip(),
+                    *unchanged_chat]
         events = read_progress(run_dir)
         status = run_status(run_dir)
         losses = pd.DataFrame([{"step": e["step"], "loss": e["loss"]} for e in events
                                if e.get("event") == "log" and e.get("loss") is not None] or [{"step": 0, "loss": None}])
         log = tail_log(Path(run_dir) / "train.log", 15)
         finished = status == "done" and self.session.view(thread_id).stage == "training"
-        if finished:  # tell the agent once, so it evaluates and reports
+        chat = unchanged_chat
+        if finished:  # tell the agent once, so it evaluates and reports in the chat
             self.session.send(thread_id, {"text": "Training finished", "action": "training_finished"})
-        return progress_html(events, status), losses, log, self.evaluation_markdown(thread_id)
+            chat = self.chat_outputs_fn(thread_id)
+        return [progress_html(events, status), losses, log, self.evaluation_markdown(thread_id), *chat]
 
     def cancel(self, thread_id: str) -> str:
         from tools.training.launch import cancel_run
@@ -142,6 +146,7 @@ class TrainingTab:
     def build(self, thread: gr.State, chat_outputs: list) -> None:
         from tools.training.config import TrainConfig
 
+        self.chat_outputs = chat_outputs
         fields = TrainConfig.model_fields
         with gr.Row():
             with gr.Column(scale=2):
@@ -190,7 +195,7 @@ class TrainingTab:
         suggest.click(self.suggest, [task, gpu], suggestions)
         propose.click(self.propose, [thread, base_model, *controls], chat_outputs + [plan])
         start.click(self.approve, thread, chat_outputs)
-        timer.tick(self.poll, thread, [progress, loss, log, evaluation])
+        timer.tick(self.poll, thread, [progress, loss, log, evaluation, *chat_outputs])
         cancel.click(self.cancel, thread, run_note)
         resume.click(self.resume, thread, run_note)
         prompt.submit(self.try_it, [thread, prompt, tried], [tried, prompt])
