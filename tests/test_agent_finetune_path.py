@@ -113,4 +113,12 @@ def test_fine_tune_path_end_to_end(tmp_path, stub):
     assert len(train) + len(evaluation) == 36
     assert set(train[0]) == {"instruction", "input", "output", "system", "history"}
     assert "Dataset built" in view.messages[-1]["content"]
+    assert [q["label"] for q in view.quick_replies] == ["Prepare training", "More batches"]
+
+    # going back a step: more batches after seeing the health report
+    # (the reply repeats ten samples of batch 1: they are dropped as duplicates, twenty new ones kept)
+    stub.script({"samples": batch_reply(0, 10)["samples"] + batch_reply(60, 20)["samples"]})
+    view = session.send(tid, {"text": "More batches", "action": "generate"})
+    third = store.open_batch(tid)
+    assert view.stage == "review" and third.number == 3 and len(store.batch_samples(third.id)) == 20
     conn.close()

@@ -59,7 +59,8 @@ class RetrievalTab:
                     "embedding model. Ask questions to see the answer, its citations and the retrieved passages.")
         with gr.Row():
             uploads = gr.File(label="Documents", file_count="multiple", elem_id="ts-rag-files",
-                              file_types=[".txt", ".md", ".html", ".htm", ".json", ".csv"])
+                              # .pdf/.docx are accepted so the index can say why it skips them and what to do
+                              file_types=[".txt", ".md", ".html", ".htm", ".json", ".csv", ".pdf", ".docx"])
             with gr.Column():
                 index = gr.Button("Index", variant="primary", elem_id="ts-rag-index")
                 report = gr.Markdown(elem_id="ts-rag-report")

@@ -1,0 +1,67 @@
+"""The RAG and ICL paths in a real Chromium: documents indexed and a question answered with the right chunk cited;
+a few-shot prompt assembled from the project's examples."""
+import pytest
+
+from agent.nodes import AgentDeps
+from agent.session import Session, open_checkpointer
+from tests.browser_support import browser_page, needs_chromium, running_app, screenshot
+from tools.dataset.schema import AlpacaSample
+from tools.generation.store import ReviewStore
+from tools.settings import Settings
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+DOCS = {
+    "returns.md": "# Returns\n\nItems can be returned within 30 days of delivery with the receipt. Refunds go to the "
+                  "original card within five business days.",
+    "shipping.md": "# Shipping\n\nStandard shipping takes three to five days. Express shipping arrives the next "
+                   "business day when ordered before noon.",
+    "warranty.txt": "Every blender carries a two-year warranty covering the motor but not the glass jar.",
+}
+
+
+def test_retrieval_and_prompt_tabs(tmp_path):
+    settings = Settings(tunesmith_workspace=tmp_path / "ws", _env_file=None)
+    store = ReviewStore(settings.workspace_file("tunesmith.db"))
+    session = Session(settings, deps=AgentDeps(store=store, workspace=settings.workspace,
+                                               answer_question=lambda q, p, m: q),
+                      checkpointer=open_checkpointer(settings))
+    tid = session.new_conversation().thread_id
+    store.save_project(tid, "Classify the sentiment of a product review.", [
+        AlpacaSample(instruction="Classify the sentiment.", input=text, output=label)
+        for text, label in [("Love it, works perfectly", "positive"), ("Broke after a day", "negative"),
+                            ("It is a blender", "neutral")]])
+    paths = []
+    for name, text in DOCS.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        paths.append(str(path))
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4 not text")
+    paths.append(str(tmp_path / "scan.pdf"))
+
+    with running_app(settings, session) as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_role("tab", name="Retrieval").click()
+        page.locator("#ts-rag-files input[type=file]").set_input_files(paths)
+        page.locator("#ts-rag-index").click()
+        report = page.locator("#ts-rag-report")
+        report.get_by_text("from 3 file(s)").wait_for(timeout=90_000)
+        assert "skipped scan.pdf" in report.inner_text() and "pdftotext" in report.inner_text()
+        page.locator("#ts-rag-question textarea").fill("How long does express shipping take?")
+        page.locator("#ts-rag-ask").click()
+        hits = page.locator("#ts-rag-hits")
+        hits.get_by_text("shipping.md, chunk 1").first.wait_for(timeout=60_000)
+        table = hits.inner_text()
+        others = [table.index(name) for name in ("returns.md", "warranty.txt") if name in table]
+        assert all(table.index("shipping.md") < position for position in others)  # the right chunk ranks first
+        assert "[1]" in page.locator("#ts-rag-answer").inner_text()
+        screenshot(page, "rag-answer-with-citations")
+
+        page.get_by_role("tab", name="Prompt").click()
+        page.locator("#ts-icl-query textarea").fill("Terrible, it leaks everywhere")
+        page.locator("#ts-icl-show").click()
+        prompt = page.locator("#ts-icl-prompt")
+        prompt.get_by_text("Broke after a day").wait_for()
+        assert "Classify the sentiment of a product review." in prompt.inner_text()
+        page.locator("#ts-icl-try").click()
+        page.locator("#ts-icl-answer").get_by_text("needs an LLM endpoint").wait_for()
+        screenshot(page, "icl-prompt")
