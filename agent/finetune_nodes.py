@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from langgraph.types import interrupt
 
 from agent.schemas import QuickReply
-from agent.state import AgentState
+from agent.state import AgentState, say, checked_resume
 from tools.errors import UserError
 from tools.llm import SETUP_HINT
 
@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 
 BATCH_SIZE = 20
 
-
-def _say(text: str) -> dict:
-    return {"role": "assistant", "content": text}
 
 
 def project_dir(workspace: Path, thread_id: str) -> Path:
@@ -42,30 +39,29 @@ class FinetuneNodes:
         thread_id = config["configurable"]["thread_id"]
         project = self.store.get_project(thread_id) if self.store else None
         if project is None or not project.seeds:
-            return {"messages": [_say("Add your task and a few seed examples in the **Data studio** tab first "
+            return {"messages": [say("Add your task and a few seed examples in the **Data studio** tab first "
                                       "(Save seeds), then ask me for a batch.")], "stage": "seeds"}
         if self.model is None:
-            return {"messages": [_say("Drafting samples needs an LLM endpoint. " + SETUP_HINT + " Meanwhile you "
+            return {"messages": [say("Drafting samples needs an LLM endpoint. " + SETUP_HINT + " Meanwhile you "
                                       "can import a finished dataset in the Data studio and build it.")]}
         try:
             batch, result = generate_next_batch(self.store, thread_id, self.model, n=BATCH_SIZE)
         except UserError as exc:  # e.g. a batch is still under review
-            return {"messages": [_say(f"⚠️ {exc.message}")]}
+            return {"messages": [say(f"⚠️ {exc.message}")]}
         if batch is None:
-            return {"messages": [_say(f"⚠️ {result.message}")], "notice": result.message}
+            return {"messages": [say(f"⚠️ {result.message}")], "notice": result.message}
         text = (f"Batch {batch.number} is ready: {len(result.samples)} samples to review in the **Data studio**. "
                 "Approve, reject with a reason, or edit each one, then press **Submit batch**.")
         if not result.complete:
             text += f"\n\n⚠️ {result.message}"
-        return {"messages": [_say(text)], "stage": "review", "review_batch_id": batch.id}
+        return {"messages": [say(text)], "stage": "review", "review_batch_id": batch.id}
 
     def review_batch(self, state: AgentState) -> dict:
         """Pauses until the person submits the batch; every decision is already saved by the app as it is made."""
         reply = interrupt({"kind": "review", "stage": "review", "batch_id": state.get("review_batch_id"),
                            "quick_replies": [QuickReply(label="Submit batch", reply={
                                "text": "Submit batch", "action": "submit"}).model_dump()]})
-        if not isinstance(reply, dict) or not isinstance(reply.get("text"), str):
-            raise ValueError(f"resume value must be a dict with a 'text' string, got {reply!r}")
+        reply = checked_resume(reply)
         kind = "submit" if reply.get("action") == "submit" else "question"
         return {"last_reply": reply, "reply_kind": kind, "messages": [{"role": "user", "content": reply["text"]}]}
 
@@ -79,11 +75,11 @@ class FinetuneNodes:
             samples = self.store.batch_samples(batch_id)
             pending = [s for s in samples if s.status == "pending"]
             if pending:
-                return {"messages": [_say(f"{len(pending)} sample(s) still need a decision; review them, then "
+                return {"messages": [say(f"{len(pending)} sample(s) still need a decision; review them, then "
                                           "submit again.")], "reply_kind": "not_done"}
             notes = learn_from_batch(self.store, batch_id)
         except UserError as exc:
-            return {"messages": [_say(f"⚠️ {exc.message}")], "reply_kind": "not_done"}
+            return {"messages": [say(f"⚠️ {exc.message}")], "reply_kind": "not_done"}
         stats = {s.batch_id: s for s in self.store.batch_stats(thread_id)}[batch_id]
         accepted = len(self.store.accepted_samples(thread_id))
         target = self.store.project(thread_id).target_count
@@ -94,7 +90,7 @@ class FinetuneNodes:
         if notes:
             lines += ["", "Error notes for the next batches (edit them in the Data studio):"]
             lines += [f"- {n}" for n in notes]
-        return {"messages": [_say("\n".join(lines))], "reply_kind": "target_reached" if accepted >= target else "more",
+        return {"messages": [say("\n".join(lines))], "reply_kind": "target_reached" if accepted >= target else "more",
                 "stage": "seeds"}
 
     def build_training_dataset(self, state: AgentState, config) -> dict:
@@ -104,20 +100,20 @@ class FinetuneNodes:
         thread_id = config["configurable"]["thread_id"]
         samples = self.store.accepted_samples(thread_id) if self.store else []
         if not samples:
-            return {"messages": [_say("There are no accepted samples yet: review a batch or import a dataset "
+            return {"messages": [say("There are no accepted samples yet: review a batch or import a dataset "
                                       "in the Data studio first.")]}
         project = self.store.project(thread_id)
         out = project_dir(self.workspace, thread_id) / "dataset"
         try:
             report = build_dataset(samples, out, system=project.system or None)
         except UserError as exc:
-            return {"messages": [_say(f"⚠️ {exc.message}")]}
+            return {"messages": [say(f"⚠️ {exc.message}")]}
         warnings = report.get("health", {}).get("warnings", [])
         lines = [f"Dataset built in `{out}`: {report['train']} train and {report['eval']} eval samples "
                  f"({report['dropped']} dropped, each with its reason in the report)."]
         lines += [f"- ⚠️ {w}" for w in warnings] or ["- The health report found nothing to fix."]
         lines.append("Download it from the Data studio, prepare training, or draft more batches.")
-        return {"messages": [_say("\n".join(lines))], "stage": "dataset", "dataset_dir": str(out)}
+        return {"messages": [say("\n".join(lines))], "stage": "dataset", "dataset_dir": str(out)}
 
 
 def finetune_quick_replies(state: AgentState) -> list[QuickReply]:

@@ -12,7 +12,7 @@ from langgraph.types import interrupt
 
 from agent.finetune_nodes import finetune_quick_replies
 from agent.schemas import ChatPause, ProfileExtraction, QuickReply
-from agent.state import AgentState
+from agent.state import AgentState, say, checked_resume
 from prompts import advisor as P
 from tools.advisor.profile import QUESTIONS, Question, TaskProfile, apply_answer, next_questions
 from tools.advisor.recommend import APPROACH_TITLES, recommend
@@ -45,9 +45,6 @@ class AgentDeps:
     # (question, profile, chat_model) -> Markdown answer with citations
     answer_question: Callable[[str, dict | None, BaseChatModel | None], str] | None = None
 
-
-def _say(text: str) -> dict:
-    return {"role": "assistant", "content": text}
 
 
 def _profile(state: AgentState) -> TaskProfile:
@@ -102,7 +99,7 @@ class InterviewNodes:
         if self.deps.chat_model is None:
             intro += ("\n\n_No LLM endpoint is configured, so I'll interview you with quick choices. Generating "
                       f"samples and free-text understanding need an endpoint: {SETUP_HINT}_")
-        return {"messages": [_say(intro)], "stage": "interview", "profile": {}, "asked": [], "notice": None}
+        return {"messages": [say(intro)], "stage": "interview", "profile": {}, "asked": [], "notice": None}
 
     def plan_questions(self, state: AgentState) -> dict:
         limit = 2 if self.deps.chat_model else 1
@@ -118,14 +115,13 @@ class InterviewNodes:
                                                    questions="\n".join(q.text for q in questions)), state)
             except Exception as exc:  # the fixed wording still works; say what failed
                 update["notice"] = describe_llm_error(exc)
-        update["messages"] = [_say(text)]
+        update["messages"] = [say(text)]
         return update
 
     def wait_for_user(self, state: AgentState) -> dict:
         reply = interrupt(ChatPause(stage=state.get("stage", "interview"),
                                     quick_replies=quick_replies_for(state)).model_dump())
-        if not isinstance(reply, dict) or not isinstance(reply.get("text"), str):
-            raise ValueError(f"resume value must be a dict with a 'text' string, got {reply!r}")
+        reply = checked_resume(reply)
         return {"last_reply": reply, "messages": [{"role": "user", "content": reply["text"]}], "notice": None}
 
     def understand_reply(self, state: AgentState) -> dict:
@@ -195,14 +191,14 @@ class InterviewNodes:
                     f"question ending with '?'. To let me understand free text, configure an LLM: {SETUP_HINT}")
         else:
             text = "Sorry, I didn't catch that. Could you say it another way, or pick one of the quick replies?"
-        return {"messages": [_say(text)]}
+        return {"messages": [say(text)]}
 
     def answer_free_question(self, state: AgentState) -> dict:
         question = state["last_reply"]["text"]
         if self.deps.answer_question is None:
-            return {"messages": [_say("I can't look up guidance right now (no knowledge base is loaded).")]}
+            return {"messages": [say("I can't look up guidance right now (no knowledge base is loaded).")]}
         answer = self.deps.answer_question(question, state.get("profile") or None, self.deps.chat_model)
-        return {"messages": [_say(answer)]}
+        return {"messages": [say(answer)]}
 
     def recommend_approach(self, state: AgentState) -> dict:
         rec = recommend(_profile(state), baseline=state.get("baseline")).to_dict()
@@ -217,10 +213,10 @@ class InterviewNodes:
                     approach=rec["approach"], profile=json.dumps(state.get("profile") or {}),
                     reasons="\n".join(rec["reasons"]), warnings="\n".join(rec["warnings"]),
                     next_steps="\n".join(rec["next_steps"])), state)
-                return {"messages": [_say(text)]}
+                return {"messages": [say(text)]}
             except Exception as exc:
                 update["notice"] = describe_llm_error(exc)
-        update["messages"] = [_say(render_recommendation_markdown(rec))]
+        update["messages"] = [say(render_recommendation_markdown(rec))]
         return update
 
     def start_path(self, state: AgentState) -> dict:
@@ -235,7 +231,7 @@ class InterviewNodes:
         text = f"**{APPROACH_TITLES[approach]}**: {intro} {PATH_INSTRUCTIONS[stage]}"
         if approach == "rag+fine-tune" and stage == "rag":
             text += " When retrieval works, choose **Continue to fine-tuning**."
-        return {"messages": [_say(text)], "stage": stage}
+        return {"messages": [say(text)], "stage": stage}
 
 
 PATH_INSTRUCTIONS = {

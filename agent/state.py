@@ -26,3 +26,15 @@ class AgentState(TypedDict, total=False):
     run_dir: str | None  # the training run in progress or last finished
     evaluation: dict[str, Any] | None  # base vs tuned on the eval split
     notice: str | None  # a plain-words problem to show (e.g. the LLM endpoint failed); state is kept
+
+
+def say(text: str) -> ChatMessage:
+    """An assistant turn for the transcript."""
+    return {"role": "assistant", "content": text}
+
+
+def checked_resume(reply: Any) -> dict[str, Any]:
+    """Every pause is resumed with a dict carrying the person's words in 'text'; anything else is a bug."""
+    if not isinstance(reply, dict) or not isinstance(reply.get("text"), str):
+        raise ValueError(f"resume value must be a dict with a 'text' string, got {reply!r}")
+    return reply

@@ -9,12 +9,8 @@ from langgraph.types import interrupt
 
 from agent.finetune_nodes import project_dir
 from agent.schemas import QuickReply
-from agent.state import AgentState
+from agent.state import AgentState, say, checked_resume
 from tools.errors import UserError
-
-
-def _say(text: str) -> dict:
-    return {"role": "assistant", "content": text}
 
 
 def next_run_dir(workspace: Path, thread_id: str) -> Path:
@@ -48,20 +44,20 @@ class TrainingNodes:
         thread_id = config["configurable"]["thread_id"]
         choices = dict(state["last_reply"].get("config") or {})
         if not state.get("dataset_dir"):
-            return {"messages": [_say("Build the dataset first (Data studio → Build), then prepare training.")],
+            return {"messages": [say("Build the dataset first (Data studio → Build), then prepare training.")],
                     "reply_kind": "not_ready"}
         if not choices.get("base_model"):
-            return {"messages": [_say("Pick a base model in the **Training** tab (a local folder with the model and "
+            return {"messages": [say("Pick a base model in the **Training** tab (a local folder with the model and "
                                       "its tokenizer) and press **Check and propose**.")], "reply_kind": "not_ready"}
         try:
             train_config = TrainConfig(**choices, data_dir=state["dataset_dir"],
                                        out_dir=next_run_dir(self.workspace, thread_id))
             report = run_preflight(train_config).to_dict()
         except UserError as exc:
-            return {"messages": [_say(f"⚠️ {exc.message}")], "reply_kind": "not_ready"}
+            return {"messages": [say(f"⚠️ {exc.message}")], "reply_kind": "not_ready"}
         plan = {"config": train_config.model_dump(mode="json"), "preflight": report}
         text = render_plan_markdown(plan["config"], report, explain_parameters(train_config))
-        return {"messages": [_say(text)], "training_plan": plan, "stage": "training", "run_dir": None,
+        return {"messages": [say(text)], "training_plan": plan, "stage": "training", "run_dir": None,
                 "reply_kind": "ready" if report["ok"] else "not_ready"}
 
     def approve_training(self, state: AgentState) -> dict:
@@ -72,8 +68,7 @@ class TrainingNodes:
                                                                          "action": "approve"}).model_dump(),
                                QuickReply(label="Change settings", reply={"text": "Change settings",
                                                                           "action": "revise"}).model_dump()]})
-        if not isinstance(reply, dict) or not isinstance(reply.get("text"), str):
-            raise ValueError(f"resume value must be a dict with a 'text' string, got {reply!r}")
+        reply = checked_resume(reply)
         kind = {"approve": "approve", "revise": "revise"}.get(reply.get("action"), "question")
         return {"last_reply": reply, "reply_kind": kind, "messages": [{"role": "user", "content": reply["text"]}]}
 
@@ -86,8 +81,8 @@ class TrainingNodes:
         try:
             process = start_training(train_config)
         except UserError as exc:
-            return {"messages": [_say(f"⚠️ {exc.message}")]}
-        return {"messages": [_say(f"Training started (process {process.pid}) in `{train_config.out_dir}`. "
+            return {"messages": [say(f"⚠️ {exc.message}")]}
+        return {"messages": [say(f"Training started (process {process.pid}) in `{train_config.out_dir}`. "
                                   "Follow the progress bar and loss curve in the **Training** tab; you can cancel "
                                   "it there, and resume it if it stops.")],
                 "run_dir": str(train_config.out_dir), "stage": "training"}
@@ -99,12 +94,12 @@ class TrainingNodes:
 
         run_dir = state.get("run_dir")
         if not run_dir or run_status(run_dir) != "done":
-            return {"messages": [_say("The training run has not finished yet; I'll compare it when it has.")]}
+            return {"messages": [say("The training run has not finished yet; I'll compare it when it has.")]}
         try:
             result = evaluate_run(run_dir)
         except UserError as exc:
-            return {"messages": [_say(f"⚠️ Evaluation failed: {exc.message}")]}
-        return {"messages": [_say("Training finished. Base vs tuned on the held-out split:\n\n```text\n"
+            return {"messages": [say(f"⚠️ Evaluation failed: {exc.message}")]}
+        return {"messages": [say("Training finished. Base vs tuned on the held-out split:\n\n```text\n"
                                   + format_report(result) + "\n```\n\nTry the tuned model and export it in the "
                                   "**Training** tab.")],
                 "stage": "done", "evaluation": _json_plain(result)}
