@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from langgraph.types import interrupt
 
 from agent.schemas import QuickReply
-from agent.state import AgentState, say, checked_resume
+from agent.state import AgentState, checked_resume, say
 from tools.errors import UserError
 from tools.llm import SETUP_HINT
 

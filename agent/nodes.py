@@ -12,7 +12,7 @@ from langgraph.types import interrupt
 
 from agent.finetune_nodes import finetune_quick_replies
 from agent.schemas import ChatPause, ProfileExtraction, QuickReply
-from agent.state import AgentState, say, checked_resume
+from agent.state import AgentState, checked_resume, say
 from prompts import advisor as P
 from tools.advisor.profile import QUESTIONS, Question, TaskProfile, apply_answer, next_questions
 from tools.advisor.recommend import APPROACH_TITLES, recommend

@@ -9,7 +9,7 @@ from langgraph.types import interrupt
 
 from agent.finetune_nodes import project_dir
 from agent.schemas import QuickReply
-from agent.state import AgentState, say, checked_resume
+from agent.state import AgentState, checked_resume, say
 from tools.errors import UserError
 
 
