@@ -36,6 +36,7 @@ class ConversationView:
     stage: str = "interview"
     notice: str | None = None
     waiting: bool = False  # paused on an interrupt, ready for the person
+    run_dir: str | None = None  # the training run in progress or last finished
 
 
 def default_deps(settings: Settings) -> AgentDeps:
@@ -82,6 +83,7 @@ class Session:
         self._db.execute(CONVERSATIONS_SCHEMA)
         self._db.commit()
         self._lock = threading.Lock()
+        self._running: set[str] = set()  # threads with a step in progress in this process
 
     @property
     def llm_configured(self) -> bool:
@@ -104,11 +106,16 @@ class Session:
         self.graph.invoke({"messages": []}, self._config(thread_id))
         return self.view(thread_id)
 
-    def view(self, thread_id: str) -> ConversationView:
+    def reopen(self, thread_id: str) -> ConversationView:
+        """Opens a conversation; a step that a crash cut short is run to its end first (never one in progress)."""
         snapshot = self.graph.get_state(self._config(thread_id))
-        if snapshot.next and not snapshot.interrupts:  # killed mid-step: finish the pending step first
+        if snapshot.next and not snapshot.interrupts and thread_id not in self._running:
             self.graph.invoke(None, self._config(thread_id))
-            snapshot = self.graph.get_state(self._config(thread_id))
+        return self.view(thread_id)
+
+    def view(self, thread_id: str) -> ConversationView:
+        """A pure read of the conversation's state (safe to call from pollers)."""
+        snapshot = self.graph.get_state(self._config(thread_id))
         values = snapshot.values or {}
         pause = snapshot.interrupts[0].value if snapshot.interrupts else {}
         return ConversationView(
@@ -120,6 +127,7 @@ class Session:
             stage=values.get("stage", "interview"),
             notice=values.get("notice"),
             waiting=bool(snapshot.interrupts),
+            run_dir=values.get("run_dir"),
         )
 
     def send(self, thread_id: str, reply: dict[str, Any] | str) -> ConversationView:
@@ -133,10 +141,15 @@ class Session:
         reply = {"text": reply} if isinstance(reply, str) else reply
         free_text = "action" not in reply and "field" not in reply
         self._touch(thread_id, reply.get("text", "") if free_text else "")
-        for chunk, meta in self.graph.stream(Command(resume=reply), self._config(thread_id), stream_mode="messages"):
-            if meta.get("langgraph_node") in STREAMED_NODES and isinstance(getattr(chunk, "content", None), str):
-                if chunk.content:
-                    yield chunk.content
+        self._running.add(thread_id)
+        try:
+            stream = self.graph.stream(Command(resume=reply), self._config(thread_id), stream_mode="messages")
+            for chunk, meta in stream:
+                if meta.get("langgraph_node") in STREAMED_NODES and isinstance(getattr(chunk, "content", None), str):
+                    if chunk.content:
+                        yield chunk.content
+        finally:
+            self._running.discard(thread_id)
 
     def _touch(self, thread_id: str, user_text: str) -> None:
         """Bumps the conversation in the list; its title is the person's first typed message."""

@@ -164,3 +164,17 @@ def test_match_choice():
     assert match_choice("2", by_field["labeled_data"]) == "few"
     assert match_choice("hundreds", by_field["labeled_data"]) == "hundreds"
     assert match_choice("maybe", by_field["labeled_data"]) is None
+
+
+def test_reopen_finishes_a_step_cut_short_and_view_never_runs_one(settings):
+    session = session_with(settings)
+    view = session.new_conversation()
+    config = session._config(view.thread_id)
+    # simulate a crash after the person's reply was recorded but before understand_reply ran
+    session.graph.update_state(config, {"last_reply": {"text": "yes"}, "messages": [
+        {"role": "user", "content": "yes"}]}, as_node="wait_for_user")
+    assert session.graph.get_state(config).next == ("understand_reply",)
+    assert session.view(view.thread_id).profile == {}  # a pure read: nothing ran
+    assert session.graph.get_state(config).next == ("understand_reply",)
+    reopened = session.reopen(view.thread_id)
+    assert reopened.profile == {"requires_external_knowledge": True} and reopened.waiting

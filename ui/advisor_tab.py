@@ -71,9 +71,9 @@ class AdvisorTab:
         if not thread_id:
             conversations = self.session.list_conversations()
             first = conversations[0]["thread_id"] if conversations else None
-            view = self.session.view(first) if first else self.session.new_conversation()
+            view = self.session.reopen(first) if first else self.session.new_conversation()
         else:
-            view = self.session.view(thread_id)
+            view = self.session.reopen(thread_id)
         return self.view_outputs(view)
 
     def new_conversation(self) -> list:

@@ -35,8 +35,7 @@ class TrainingTab:
         self._processes: dict[str, object] = {}
 
     def run_dir(self, thread_id: str) -> str | None:
-        values = self.session.graph.get_state(self.session._config(thread_id)).values if thread_id else {}
-        return values.get("run_dir")
+        return self.session.view(thread_id).run_dir if thread_id else None
 
     # --- proposal and approval ------------------------------------------------------------------------------
     def propose(self, thread_id: str, base_model: str, *values):
