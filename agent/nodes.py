@@ -14,7 +14,7 @@ from agent.finetune_nodes import finetune_quick_replies
 from agent.schemas import ChatPause, ProfileExtraction, QuickReply
 from agent.state import AgentState, checked_resume, say
 from prompts import advisor as P
-from tools.advisor.profile import QUESTIONS, Question, TaskProfile, apply_answer, next_questions
+from tools.advisor.profile import QUESTIONS, Question, TaskProfile, apply_answer, next_questions, unflatten
 from tools.advisor.recommend import APPROACH_TITLES, recommend
 from tools.errors import UserError
 from tools.llm import SETUP_HINT, describe_llm_error
@@ -48,17 +48,7 @@ class AgentDeps:
 
 
 def _profile(state: AgentState) -> TaskProfile:
-    return TaskProfile.model_validate(_nest(state.get("profile") or {}))
-
-
-def _nest(flat: dict) -> dict:
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        if key.startswith("cost_complexity_expertise."):
-            out.setdefault("cost_complexity_expertise", {})[key.split(".", 1)[1]] = value
-        else:
-            out[key] = value
-    return out
+    return TaskProfile.model_validate(unflatten(state.get("profile") or {}))
 
 
 def match_choice(text: str, question: Question) -> Any | None:
@@ -180,7 +170,7 @@ class InterviewNodes:
                 profile = apply_answer(profile, field, value)
             except UserError:
                 continue
-        flat = {k: v for k, v in profile.known().items()}
+        flat = profile.known()
         changed = flat != (state.get("profile") or {})
         kind = "recommend" if state.get("stage") == "recommended" and changed else "answer"
         return {"profile": flat, "reply_kind": kind, "asked": sorted(set(state.get("asked") or []) | set(fields))}

@@ -23,6 +23,11 @@ CSS = """
 def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
     session = session or Session(settings)
     advisor = AdvisorTab(session)
+
+    def refresh_chat(thread_id: str) -> list:
+        """The advisor tab's outputs, for other tabs whose actions move the conversation on."""
+        return advisor.view_outputs(session.view(thread_id))
+
     with gr.Blocks(title="Tunesmith") as app:
         thread = gr.State(None)
         with gr.Row():
@@ -36,14 +41,14 @@ def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
             with gr.Tab("Advisor", id="advisor"):
                 advisor.build(stepper, picker, thread)
             with gr.Tab("Data studio", id="data"):
-                data = DataTab(session, lambda t: advisor.view_outputs(session.view(t)))
+                data = DataTab(session, refresh_chat)
                 data.build(thread, advisor.outputs)
             with gr.Tab("Training", id="training"):
-                TrainingTab(session, lambda t: advisor.view_outputs(session.view(t))).build(thread, advisor.outputs)
+                TrainingTab(session, refresh_chat).build(thread, advisor.outputs)
             with gr.Tab("Retrieval", id="rag"):
                 RetrievalTab(session).build(thread)
             with gr.Tab("Prompt", id="icl"):
-                PromptTab(session, lambda t: advisor.view_outputs(session.view(t))).build(thread, advisor.outputs)
+                PromptTab(session, refresh_chat).build(thread, advisor.outputs)
         fields, header, chart, _, dataset = data.refresh_targets
         data_targets = [*fields, header, chart, *dataset]
         opened = [app.load(advisor.open_conversation, [thread], advisor.outputs),

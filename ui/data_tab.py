@@ -51,7 +51,7 @@ class DataTab:
     def load_project(self, thread_id: str):
         project = self.store.get_project(thread_id) if thread_id else None
         if project is None:
-            return "", "", 100, "", "\n".join([])
+            return "", "", 100, "", ""
         return (project.task, project.system, project.target_count,
                 f"{len(project.seeds)} seed example(s) saved.", "\n".join(self.store.notes(thread_id)))
 
@@ -85,7 +85,7 @@ class DataTab:
         except ValueError as exc:  # an edit that is not a valid sample (e.g. blank output)
             return f"⚠️ This edit is not a valid sample: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}"
 
-    def bulk(self, thread_id: str, action: str, reason: str, status_filter: str) -> str:
+    def bulk(self, thread_id: str, action: str, reason: str) -> str:
         batch = self.current_batch(thread_id)
         if batch is None or batch.status != "open":
             return "⚠️ There is no open batch."
@@ -207,9 +207,9 @@ class DataTab:
         bump = lambda n: n + 1  # noqa: E731 - re-render the review cards
         save.click(self.save_seeds, [thread, task, system, target, upload, pasted], seeds_status)
         save_notes.click(self.save_notes, [thread, notes], [notes, notes_status])
-        approve_all.click(lambda t, r, f: self.bulk(t, "approve", r, f), [thread, bulk_reason, status_filter],
+        approve_all.click(lambda t, r: self.bulk(t, "approve", r), [thread, bulk_reason],
                           bulk_status).then(bump, refresh, refresh).then(self.review_header, thread, header)
-        reject_all.click(lambda t, r, f: self.bulk(t, "reject", r, f), [thread, bulk_reason, status_filter],
+        reject_all.click(lambda t, r: self.bulk(t, "reject", r), [thread, bulk_reason],
                          bulk_status).then(bump, refresh, refresh).then(self.review_header, thread, header)
         after_graph = [self.review_header, self.acceptance_frame]
         for button, text, action in ((generate, "Generate a batch", "generate"), (submit, "Submit batch", "submit"),

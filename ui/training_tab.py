@@ -68,7 +68,8 @@ class TrainingTab:
     def poll(self, thread_id: str):
         from tools.training.launch import read_progress, run_status, tail_log
 
-        run_dir = self.run_dir(thread_id)
+        view = self.session.view(thread_id) if thread_id else None  # read once per tick: this runs every second
+        run_dir = view.run_dir if view else None
         unchanged_chat = [gr.skip()] * len(self.chat_outputs)
         if not run_dir:
             return [progress_html([], "not started"), pd.DataFrame({"step": [], "loss": []}), "", gr.skip(),
@@ -78,12 +79,12 @@ class TrainingTab:
         losses = pd.DataFrame([{"step": e["step"], "loss": e["loss"]} for e in events
                                if e.get("event") == "log" and e.get("loss") is not None] or [{"step": 0, "loss": None}])
         log = tail_log(Path(run_dir) / "train.log", 15)
-        finished = status == "done" and self.session.view(thread_id).stage == "training"
+        finished = status == "done" and view.stage == "training"
         chat = unchanged_chat
         if finished:  # tell the agent once, so it evaluates and reports in the chat
             self.session.send(thread_id, {"text": "Training finished", "action": "training_finished"})
             chat = self.chat_outputs_fn(thread_id)
-        return [progress_html(events, status), losses, log, self.evaluation_markdown(thread_id), *chat]
+        return [progress_html(events, status), losses, log, self.evaluation_markdown(run_dir), *chat]
 
     def cancel(self, thread_id: str) -> str:
         from tools.training.launch import cancel_run
@@ -105,8 +106,8 @@ class TrainingTab:
         return "Resumed from the last checkpoint."
 
     # --- after the run --------------------------------------------------------------------------------------
-    def evaluation_markdown(self, thread_id: str) -> str:
-        run_dir = self.run_dir(thread_id)
+    @staticmethod
+    def evaluation_markdown(run_dir: str | None) -> str:
         path = Path(run_dir) / "eval.json" if run_dir else None
         if not path or not path.exists():
             return "_The comparison with the base model appears here when training has finished._"
