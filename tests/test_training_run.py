@@ -343,7 +343,7 @@ def test_cancel_stops_the_trainer_and_records_it(base_model, data_dir, launch_tr
 def test_accelerate_launch_trains_with_two_processes(base_model, data_dir, launch_trainer):
     process = launch_trainer(tiny_config(base_model, data_dir, max_steps=4, save_steps=2), num_processes=2)
     events = list(process.follow(poll_s=0.1, timeout=240))
-    assert process.wait(30) == 0, launch.tail_log(process.log_path, 40)
+    assert process.wait(30) == 0, launch.tail_log(process.log_path, 200)
     assert events[0]["event"] == "start" and events[0]["processes"] == 2
     assert events[-1]["event"] == "done" and events[-1]["metrics"]["processes"] == 2
     assert [e["step"] for e in events if e["event"] == "log"] == [1, 2, 3, 4]

@@ -229,7 +229,8 @@ def start_training(config: TrainConfig, resume: bool = False, num_processes: int
     config_path = save_config(config, run_dir / CONFIG_FILE)
     progress = run_dir / PROGRESS_FILE
     offset = progress.stat().st_size if progress.is_file() else 0
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # faulthandler: a crash in native code (a worker's SIGABRT/SIGSEGV) still leaves a Python traceback in the log
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     with (run_dir / LOG_FILE).open("ab") as log:
         popen = subprocess.Popen(
             trainer_command(config_path, resume, num_processes), cwd=run_dir, env=env,

@@ -167,6 +167,7 @@ def sft_config(config: TrainConfig, loss_mode: str, dtype, has_eval: bool):
         eval_strategy="steps" if has_eval else "no", eval_steps=config.save_steps,
         logging_steps=config.logging_steps, include_num_input_tokens_seen="non_padding",
         seed=config.seed, report_to="none", disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,  # every trainable (LoRA) weight is used; the search costs a graph walk
     )
 
 
@@ -276,7 +277,7 @@ def describe_failure(exc: BaseException, config: TrainConfig) -> str:
 def main(config: TrainConfig, resume: bool = False) -> dict:
     """Trains into config.out_dir and returns the metrics; a failure is logged as 'error', then raised."""
     try:
-        return _train(config, resume)
+        metrics = _train(config, resume)
     except Exception as exc:
         if is_main_process():
             try:
@@ -285,6 +286,17 @@ def main(config: TrainConfig, resume: bool = False) -> dict:
             except OSError:  # a full disk cannot take the report either; the launcher reports the exit
                 pass
         raise
+    close_process_group()  # only after success: a failed rank's peers may still wait in a collective
+    return metrics
+
+
+def close_process_group() -> None:
+    """Ends torch.distributed while the interpreter is alive; left to exit, gloo's threads can abort (SIGABRT)."""
+    if "torch" not in sys.modules:
+        return
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _train(config: TrainConfig, resume: bool) -> dict:
