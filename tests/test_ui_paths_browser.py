@@ -1,10 +1,15 @@
 """The RAG and ICL paths in a real Chromium: documents indexed and a question answered with the right chunk cited;
-a few-shot prompt assembled from the project's examples."""
+a few-shot prompt assembled from the project's examples, tried and measured against a local OpenAI-compatible
+server."""
+import re
+
 import pytest
+from langchain_openai import ChatOpenAI
 
 from agent.nodes import AgentDeps
 from agent.session import Session, open_checkpointer
 from tests.browser_support import browser_page, needs_chromium, running_app, screenshot
+from tests.openai_stub import OpenAIStub, Reply
 from tools.dataset.schema import AlpacaSample
 from tools.generation.store import ReviewStore
 from tools.settings import Settings
@@ -17,6 +22,31 @@ DOCS = {
                    "business day when ordered before noon.",
     "warranty.txt": "Every blender carries a two-year warranty covering the motor but not the glass jar.",
 }
+REVIEWS = {"Love it, works perfectly": "positive", "Broke after a day": "negative", "It is a blender": "neutral",
+           "Best purchase this year": "positive", "The lid cracked in a week": "negative",
+           "It arrived on Tuesday": "neutral", "Smoothies in seconds, great": "positive",
+           "Loud and it leaks": "negative", "Comes in grey": "neutral"}
+TASK = "Classify the sentiment of a product review."
+
+
+def sentiment_project(store: ReviewStore, thread_id: str, reviews: dict[str, str]) -> None:
+    store.save_project(thread_id, TASK, [AlpacaSample(instruction="Classify the sentiment.", input=text, output=label)
+                                         for text, label in reviews.items()])
+
+
+class SentimentLLM(OpenAIStub):
+    """Answers a few-shot prompt with the review's true label and a bare zero-shot prompt with a chatty guess,
+    so the measurement has a known answer: few-shot 100%, zero-shot 0% (exact match)."""
+
+    def next_reply(self, body):
+        with self._lock:
+            self.requests.append(body)
+        prompt = body["messages"][-1]["content"]
+        if "### Your turn" in prompt:
+            query = prompt.rsplit("### Your turn", 1)[1]
+            label = next((label for text, label in REVIEWS.items() if text in query), "neutral")
+            return Reply.text(label)
+        return Reply.text("I would say this review sounds positive overall.")
 
 
 def test_retrieval_and_prompt_tabs(tmp_path):
@@ -26,10 +56,7 @@ def test_retrieval_and_prompt_tabs(tmp_path):
                                                answer_question=lambda q, p, m: q),
                       checkpointer=open_checkpointer(settings))
     tid = session.new_conversation().thread_id
-    store.save_project(tid, "Classify the sentiment of a product review.", [
-        AlpacaSample(instruction="Classify the sentiment.", input=text, output=label)
-        for text, label in [("Love it, works perfectly", "positive"), ("Broke after a day", "negative"),
-                            ("It is a blender", "neutral")]])
+    sentiment_project(store, tid, dict(list(REVIEWS.items())[:3]))
     paths = []
     for name, text in DOCS.items():
         path = tmp_path / name
@@ -65,3 +92,39 @@ def test_retrieval_and_prompt_tabs(tmp_path):
         page.locator("#ts-icl-try").click()
         page.locator("#ts-icl-answer").get_by_text("needs an LLM endpoint").wait_for()
         screenshot(page, "icl-prompt")
+
+
+def test_prompt_tab_tries_and_measures_the_prompt_with_an_llm(tmp_path):
+    settings = Settings(tunesmith_workspace=tmp_path / "ws", _env_file=None)
+    store = ReviewStore(settings.workspace_file("tunesmith.db"))
+    with SentimentLLM() as llm:
+        chat_model = ChatOpenAI(base_url=llm.base_url, api_key="test", model="stub-model", max_retries=0,
+                                timeout=30)
+        session = Session(settings, deps=AgentDeps(chat_model=chat_model, store=store, workspace=settings.workspace,
+                                                   answer_question=lambda q, p, m: q),
+                          checkpointer=open_checkpointer(settings))
+        tid = session.new_conversation().thread_id
+        sentiment_project(store, tid, REVIEWS)
+
+        with running_app(settings, session) as url, browser_page() as page:
+            page.goto(url)
+            page.get_by_role("tab", name="Prompt").click()
+            page.locator("#ts-icl-query textarea").fill("Loud and it leaks")
+            page.locator("#ts-icl-try").click()
+            page.locator("#ts-icl-answer").get_by_text("negative").wait_for(timeout=30_000)
+            sent = llm.requests[-1]["messages"][-1]["content"]
+            assert sent.count("### Example") == 8 and sent.rstrip().endswith("Loud and it leaks\nResponse:")
+
+            page.locator("#ts-icl-measure").click()
+            baseline = page.locator("#ts-icl-baseline")
+            baseline.get_by_text("Verdict").wait_for(timeout=60_000)
+            text = baseline.inner_text()
+            assert re.search(r"few-shot: 100%", text) and re.search(r"zero-shot: 0%", text), text
+            assert "good" in text
+            screenshot(page, "icl-try-and-baseline")
+
+            # the measurement reached the conversation: the advice now counts it
+            page.get_by_role("tab", name="Advisor").click()
+            page.get_by_text("In-context learning (prompting)").first.wait_for(timeout=30_000)
+        recommendation = session.view(tid).recommendation
+        assert recommendation["approach"] == "icl" and "baseline-good" in recommendation["fired_rules"]

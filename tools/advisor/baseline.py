@@ -68,5 +68,5 @@ def render_baseline_markdown(result: dict) -> str:
     names = {"zero_shot": "zero-shot", "few_shot": "few-shot", "retrieval": "retrieval-augmented"}
     lines = [f"**Baseline on {result['n']} held-out examples** ({result['metric'].replace('_', ' ')}):"]
     lines += [f"- {names[k]}: {v:.0%}" for k, v in result["scores"].items()]
-    lines.append(f"Verdict: prompting is **{result['verdict']}** (best: {names[result['best']]}).")
+    lines.append(f"\nVerdict: prompting is **{result['verdict']}** (best: {names[result['best']]}).")
     return "\n".join(lines)
