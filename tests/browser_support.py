@@ -23,6 +23,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def workspace_session(tmp_path: Path, chat_model=None):
+    """A Session on a fresh workspace under tmp_path (free questions echo back); returns (settings, store, session)."""
+    from agent.nodes import AgentDeps
+    from agent.session import Session, open_checkpointer
+    from tools.generation.store import ReviewStore
+    from tools.settings import Settings
+
+    settings = Settings(tunesmith_workspace=tmp_path / "ws", _env_file=None)
+    store = ReviewStore(settings.workspace_file("tunesmith.db"))
+    deps = AgentDeps(chat_model=chat_model, store=store, workspace=settings.workspace,
+                     answer_question=lambda q, p, m: q)
+    return settings, store, Session(settings, deps=deps, checkpointer=open_checkpointer(settings))
+
+
 @contextmanager
 def running_app(settings, session):
     """The real app (ui.app.build_app) served on 127.0.0.1 in this process."""

@@ -52,3 +52,17 @@ def test_two_rounds_carry_notes_forward(tmp_path, openai_stub):
     prompt = openai_stub.user_prompts()[1]
     assert "- Avoid: answer does not match the question" in prompt
     assert "Generated question 0 on item0" in prompt  # accepted questions are listed to avoid repeats
+
+
+def test_submitting_a_batch_twice_keeps_the_notes_the_person_edited_since(tmp_path):
+    from tools.dataset.schema import AlpacaSample
+    from tools.generation.rounds import learn_from_batch
+    from tools.generation.store import ReviewStore
+
+    with ReviewStore(tmp_path / "t.db") as store:
+        store.save_project("p", "task", [AlpacaSample(instruction="q", output="a")])
+        batch = store.add_batch("p", [AlpacaSample(instruction="q2", output="a2")])
+        store.reject(store.batch_samples(batch.id)[0].id, "too long")
+        assert learn_from_batch(store, batch.id)  # the reason became a note
+        store.set_notes("p", ["keep answers short"])  # the person rewrote it
+        assert learn_from_batch(store, batch.id) == ["keep answers short"]  # e.g. the app's submit after the CLI's

@@ -172,3 +172,80 @@ def test_projects_and_seed_usage(store):
     assert (updated.task, updated.target_count, updated.seed_usage) == ("New task", 10, {0: 2})
     with pytest.raises(UserError, match="seed 1"):
         store.save_project("thread-2", "t", [{"instruction": "x"}])
+
+
+# ---- tags: filtering and coverage at scale --------------------------------------------------------------------
+
+def test_tags_are_cleaned_saved_at_once_and_survive_a_restart(tmp_path, store):
+    batch = store.add_batch("thread-1", batch_of(3))
+    first = store.batch_samples(batch.id)[0].id
+    assert store.set_tags(first, " Billing, edge-case ,billing").tags == ["billing", "edge-case"]
+    store.close()
+    with ReviewStore(tmp_path / "tunesmith.db") as reopened:
+        assert reopened.sample(first).tags == ["billing", "edge-case"]
+        assert reopened.sample(first + 1).tags == []
+
+
+@pytest.mark.parametrize("tags, message", [("bil/ling", "letters, digits"), (",".join(f"t{i}" for i in range(9)),
+                                                                             "at most 8")])
+def test_a_bad_tag_is_refused_with_the_rule_and_nothing_changes(store, tags, message):
+    sample_id = store.batch_samples(store.add_batch("thread-1", batch_of(1)).id)[0].id
+    store.set_tags(sample_id, "kept")
+    with pytest.raises(UserError, match=message):
+        store.set_tags(sample_id, tags)
+    assert store.sample(sample_id).tags == ["kept"]
+
+
+def test_bulk_tag_adds_and_removes_and_coverage_counts_accepted_samples(store):
+    ids = [s.id for s in store.batch_samples(store.add_batch("thread-1", batch_of(4)).id)]
+    assert store.bulk_tag(ids[:3], "Refunds") == 3
+    assert store.bulk_tag(ids[:3], "refunds") == 0  # already there: nothing changed
+    store.set_tags(ids[3], "shipping")
+    store.bulk([ids[0], ids[1], ids[3]], "approve")
+    store.reject(ids[2], "wrong amount")
+    assert store.tag_counts("thread-1") == {"refunds": 2, "shipping": 1}
+    assert store.tag_counts("thread-1", ["rejected"]) == {"refunds": 1}
+    assert store.bulk_tag(ids, "refunds", remove=True) == 3
+    assert store.tag_counts("thread-1") == {"shipping": 1}
+    with pytest.raises(UserError, match="no sample with id"):
+        store.bulk_tag([ids[0], 99999], "x")
+    assert store.sample(ids[0]).tags == []  # all or nothing
+
+
+def test_the_review_filter_combines_status_tag_and_words(store):
+    batch = store.add_batch("thread-1", [AlpacaSample(instruction="Refund my order", output="Done, refunded."),
+                                         AlpacaSample(instruction="Where is my parcel", output="On its way.")])
+    refund, parcel = store.batch_samples(batch.id)
+    store.set_tags(refund.id, "billing")
+    store.reject(parcel.id, "too vague")
+    refund, parcel = store.batch_samples(batch.id)
+    assert refund.matches("all", "billing", "REFUND order") and not parcel.matches(tag="billing")
+    assert parcel.matches("rejected", None, "vague") and not parcel.matches("pending")
+    assert not refund.matches(text="parcel")
+
+
+def test_a_version_1_database_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE projects (id TEXT PRIMARY KEY, task TEXT NOT NULL, seeds_json TEXT NOT NULL,
+            system TEXT NOT NULL DEFAULT '', target_count INTEGER NOT NULL, seed_usage_json TEXT NOT NULL DEFAULT '{}',
+            created TEXT NOT NULL, updated TEXT NOT NULL);
+        CREATE TABLE batches (id INTEGER PRIMARY KEY, project_id TEXT NOT NULL, number INTEGER NOT NULL,
+            created TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open');
+        CREATE TABLE samples (id INTEGER PRIMARY KEY, batch_id INTEGER NOT NULL, position INTEGER NOT NULL,
+            original_json TEXT NOT NULL, current_json TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+            reason TEXT NOT NULL DEFAULT '', updated TEXT NOT NULL);
+        CREATE TABLE notes (id INTEGER PRIMARY KEY, project_id TEXT NOT NULL, position INTEGER NOT NULL,
+            text TEXT NOT NULL);
+        INSERT INTO projects VALUES ('p', 'task', '[]', '', 10, '{}', 'now', 'now');
+        INSERT INTO batches VALUES (1, 'p', 1, 'now', 'open');
+        INSERT INTO samples VALUES (1, 1, 0, '{"instruction": "Q", "output": "A"}',
+            '{"instruction": "Q", "output": "A"}', 'approved', '', 'now');
+        PRAGMA user_version = 1;
+    """)
+    db.close()
+    with ReviewStore(path) as store:
+        assert store.sample(1).tags == [] and store.sample(1).status == "approved"  # the review is kept
+        assert store.set_tags(1, "old").tags == ["old"]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -6,13 +6,10 @@ import re
 import pytest
 from langchain_openai import ChatOpenAI
 
-from agent.nodes import AgentDeps
-from agent.session import Session, open_checkpointer
-from tests.browser_support import browser_page, needs_chromium, running_app, screenshot
+from tests.browser_support import browser_page, needs_chromium, running_app, screenshot, workspace_session
 from tests.openai_stub import OpenAIStub, Reply
 from tools.dataset.schema import AlpacaSample
 from tools.generation.store import ReviewStore
-from tools.settings import Settings
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 DOCS = {
@@ -50,11 +47,7 @@ class SentimentLLM(OpenAIStub):
 
 
 def test_retrieval_and_prompt_tabs(tmp_path):
-    settings = Settings(tunesmith_workspace=tmp_path / "ws", _env_file=None)
-    store = ReviewStore(settings.workspace_file("tunesmith.db"))
-    session = Session(settings, deps=AgentDeps(store=store, workspace=settings.workspace,
-                                               answer_question=lambda q, p, m: q),
-                      checkpointer=open_checkpointer(settings))
+    settings, store, session = workspace_session(tmp_path)
     tid = session.new_conversation().thread_id
     sentiment_project(store, tid, dict(list(REVIEWS.items())[:3]))
     paths = []
@@ -95,14 +88,9 @@ def test_retrieval_and_prompt_tabs(tmp_path):
 
 
 def test_prompt_tab_tries_and_measures_the_prompt_with_an_llm(tmp_path):
-    settings = Settings(tunesmith_workspace=tmp_path / "ws", _env_file=None)
-    store = ReviewStore(settings.workspace_file("tunesmith.db"))
     with SentimentLLM() as llm:
-        chat_model = ChatOpenAI(base_url=llm.base_url, api_key="test", model="stub-model", max_retries=0,
-                                timeout=30)
-        session = Session(settings, deps=AgentDeps(chat_model=chat_model, store=store, workspace=settings.workspace,
-                                                   answer_question=lambda q, p, m: q),
-                          checkpointer=open_checkpointer(settings))
+        settings, store, session = workspace_session(tmp_path, ChatOpenAI(
+            base_url=llm.base_url, api_key="test", model="stub-model", max_retries=0, timeout=30))
         tid = session.new_conversation().thread_id
         sentiment_project(store, tid, REVIEWS)
 

@@ -13,6 +13,7 @@ SUBCOMMAND_MODULES = (
     "tools.advisor.cli",
     "tools.dataset.cli",
     "tools.generation.cli",
+    "tools.generation.studio_cli",
     "tools.training.cli",
     "tools.training.model_cli",
     "tools.rag.cli",

@@ -69,7 +69,23 @@ class DataTab:
         samples = self.store.batch_samples(batch.id)
         pending = sum(s.status == "pending" for s in samples)
         state = "open for review" if batch.status == "open" else "submitted"
-        return f"**Batch {batch.number}** ({state}): {len(samples)} samples, {pending} pending."
+        header = f"**Batch {batch.number}** ({state}): {len(samples)} samples, {pending} pending."
+        coverage = self.store.tag_counts(thread_id)
+        if coverage:
+            header += "  \nTags of accepted samples: " + " · ".join(f"{tag} {n}" for tag, n in coverage.items())
+        return header
+
+    def shown_samples(self, thread_id: str, status: str, tag: str | None, text: str) -> list:
+        """The current batch's samples that pass the review filter (status, tag, words)."""
+        batch = self.current_batch(thread_id)
+        if batch is None:
+            return []
+        return [s for s in self.store.batch_samples(batch.id) if s.matches(status, tag or None, text)]
+
+    def tag_choices(self, thread_id: str):
+        batch = self.current_batch(thread_id)
+        tags = sorted({t for s in self.store.batch_samples(batch.id) for t in s.tags}) if batch else []
+        return gr.update(choices=[""] + tags)
 
     def decide(self, sample_id: int, action: str, reason: str = "", edited: dict | None = None) -> str:
         try:
@@ -85,18 +101,30 @@ class DataTab:
         except ValueError as exc:  # an edit that is not a valid sample (e.g. blank output)
             return f"⚠️ This edit is not a valid sample: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}"
 
-    def bulk(self, thread_id: str, action: str, reason: str) -> str:
+    def bulk(self, thread_id: str, action: str, reason: str, status: str, tag: str | None, text: str) -> str:
+        """Approves/rejects the pending samples the filter shows, or adds a tag to every sample shown."""
         batch = self.current_batch(thread_id)
         if batch is None or batch.status != "open":
             return "⚠️ There is no open batch."
-        ids = [s.id for s in self.store.batch_samples(batch.id) if s.status == "pending"]
-        if not ids:
-            return "Nothing pending."
+        shown = self.shown_samples(thread_id, status, tag, text)
         try:
+            if action == "tag":
+                count = self.store.bulk_tag([s.id for s in shown], reason)
+                return f"Tagged {count} sample(s) '{reason.strip().lower()}'."
+            ids = [s.id for s in shown if s.status == "pending"]
+            if not ids:
+                return "No pending sample is shown."
             count = self.store.bulk(ids, action, reason)
         except UserError as exc:
             return f"⚠️ {exc.message}"
         return f"{action.capitalize()}d {count} pending sample(s)."
+
+    def save_tags(self, sample_id: int, tags: str) -> str:
+        try:
+            self.store.set_tags(sample_id, tags)
+            return ""
+        except UserError as exc:
+            return f"⚠️ {exc.message}"
 
     def save_notes(self, thread_id: str, text: str) -> tuple[str, str]:
         if self.store.get_project(thread_id) is None:
@@ -175,21 +203,29 @@ class DataTab:
                 header = gr.Markdown(elem_id="ts-review-header")
                 with gr.Row():
                     status_filter = gr.Radio(["all", "pending", "approved", "rejected", "edited"], value="all",
-                                             label="Show", elem_id="ts-filter")
+                                             label="Show", scale=3, elem_id="ts-filter")
+                    tag_filter = gr.Dropdown([""], value="", label="Tag", allow_custom_value=True, scale=1,
+                                             elem_id="ts-tag-filter")
+                    text_filter = gr.Textbox(label="Containing", placeholder="words", scale=2,
+                                             elem_id="ts-text-filter")
+                filters = [status_filter, tag_filter, text_filter]
                 with gr.Row():
-                    bulk_reason = gr.Textbox(label="Reason for bulk reject", scale=3, elem_id="ts-bulk-reason")
-                    approve_all = gr.Button("Approve all pending", size="sm", elem_id="ts-approve-all")
-                    reject_all = gr.Button("Reject all pending", size="sm", elem_id="ts-reject-all")
-                bulk_status = gr.Markdown()
+                    bulk_reason = gr.Textbox(label="Reason (bulk reject) or tag (bulk tag)", scale=3,
+                                             elem_id="ts-bulk-reason")
+                    approve_all = gr.Button("Approve shown pending", size="sm", elem_id="ts-approve-all")
+                    reject_all = gr.Button("Reject shown pending", size="sm", elem_id="ts-reject-all")
+                    tag_all = gr.Button("Tag shown", size="sm", elem_id="ts-tag-all")
+                bulk_status = gr.Markdown(elem_id="ts-bulk-status")
 
-                @gr.render(inputs=[thread, status_filter, refresh])
-                def render_samples(thread_id, shown, _):
+                @gr.render(inputs=[thread, *filters, refresh])
+                def render_samples(thread_id, status, tag, text, _):
                     batch = self.current_batch(thread_id)
                     if batch is None:
                         return
-                    for s in self.store.batch_samples(batch.id):
-                        if shown != "all" and s.status != shown:
-                            continue
+                    shown = self.shown_samples(thread_id, status, tag, text)
+                    if not shown:
+                        gr.Markdown("_No sample matches the filter._")
+                    for s in shown:
                         self._sample_card(s, batch.status == "open", refresh)
 
         gr.Markdown("#### 3 · Build the dataset")
@@ -207,10 +243,10 @@ class DataTab:
         bump = lambda n: n + 1  # noqa: E731 - re-render the review cards
         save.click(self.save_seeds, [thread, task, system, target, upload, pasted], seeds_status)
         save_notes.click(self.save_notes, [thread, notes], [notes, notes_status])
-        approve_all.click(lambda t, r: self.bulk(t, "approve", r), [thread, bulk_reason],
-                          bulk_status).then(bump, refresh, refresh).then(self.review_header, thread, header)
-        reject_all.click(lambda t, r: self.bulk(t, "reject", r), [thread, bulk_reason],
+        for button, action in ((approve_all, "approve"), (reject_all, "reject"), (tag_all, "tag")):
+            button.click(lambda t, r, *f, action=action: self.bulk(t, action, r, *f), [thread, bulk_reason, *filters],
                          bulk_status).then(bump, refresh, refresh).then(self.review_header, thread, header)
+        tag_filter.focus(self.tag_choices, thread, tag_filter)  # the batch's tags as they are now
         after_graph = [self.review_header, self.acceptance_frame]
         for button, text, action in ((generate, "Generate a batch", "generate"), (submit, "Submit batch", "submit"),
                                      (build, "Build the dataset", "build_dataset")):
@@ -232,8 +268,9 @@ class DataTab:
 
     def _sample_card(self, s, editable: bool, refresh: gr.State) -> None:
         with gr.Group(elem_classes=["ts-sample"]):
-            gr.Markdown(f"**#{s.position + 1}** · {STATUS_BADGE[s.status]}" + (f" — _{s.reason}_" if s.reason else ""),
-                        elem_classes=["ts-sample-status"])
+            tags = "".join(f" `{tag}`" for tag in s.tags)
+            gr.Markdown(f"**#{s.position + 1}** · {STATUS_BADGE[s.status]}{tags}" +
+                        (f" — _{s.reason}_" if s.reason else ""), elem_classes=["ts-sample-status"])
             instruction = gr.Textbox(s.current.instruction, label="instruction", lines=1, interactive=editable)
             inp = gr.Textbox(s.current.input, label="input", lines=1, interactive=editable)
             output = gr.Textbox(s.current.output, label="output", lines=2, interactive=editable)
@@ -247,10 +284,14 @@ class DataTab:
                 approve = gr.Button("Approve", size="sm", elem_classes=["ts-approve"])
                 reject = gr.Button("Reject", size="sm", elem_classes=["ts-reject"])
                 save = gr.Button("Save edit", size="sm", elem_classes=["ts-save-edit"])
+            tags_box = gr.Textbox(", ".join(s.tags), placeholder="tags, comma-separated (Enter saves)",
+                                  show_label=False, elem_classes=["ts-tags"])
             problem = gr.Markdown()
             bump = lambda msg, n: n + 1 if not msg else n  # noqa: E731 - re-render only when it was saved
             approve.click(lambda: self.decide(s.id, "approve"), None, problem).then(bump, [problem, refresh], refresh)
             reject.click(lambda r: self.decide(s.id, "reject", r), reason, problem).then(
+                bump, [problem, refresh], refresh)
+            tags_box.submit(lambda text: self.save_tags(s.id, text), tags_box, problem).then(
                 bump, [problem, refresh], refresh)
             save.click(lambda i, x, o: self.decide(s.id, "edit", edited={
                 **s.current.model_dump(), "instruction": i, "input": x, "output": o}),

@@ -54,15 +54,20 @@ def run_build(args: argparse.Namespace) -> int:
         ),
         max_bytes=int(args.max_mb * 1_000_000),
     )
+    print_build_report(report)
+    return 0
+
+
+def print_build_report(report: dict, rows: str = "rows") -> None:
+    """What a build read, kept and dropped (by reason), where it wrote, and the health warnings."""
     drops = ", ".join(f"{reason} {n}" for reason, n in report["drops"].items()) or "none"
     print(
-        f"read {report['rows_read']} rows; kept {report['kept']} (train {report['train']}, "
+        f"read {report['rows_read']} {rows}; kept {report['kept']} (train {report['train']}, "
         f"eval {report['eval']}); dropped {report['dropped']}: {drops}"
     )
     print(f"wrote {', '.join(report['files'].values())} to {report['out_dir']}")
     for warning in report["health"]["warnings"]:
         print(f"warning: {warning}")
-    return 0
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -72,23 +72,26 @@ def read_seeds(path: Path) -> list:
     return result.samples
 
 
-def run_generate(args: argparse.Namespace) -> int:
-    from tools.dataset.writers import write_samples
+def generation_model(name: str | None):
+    """The model that drafts samples: --model, else TUNESMITH_GENERATION_MODEL, else the chat model."""
     from tools.errors import LLMUnavailable
-    from tools.generation.batch import generate_batch
     from tools.llm import build_chat_model
     from tools.settings import load_settings
 
-    seeds = read_seeds(args.seeds)
-    notes = read_notes(args.notes) if args.notes else []
     settings = load_settings()
     try:
-        chat_model = build_chat_model(
-            settings, model=args.model or settings.generation_model, temperature=0.8
-        )
-    except LLMUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return build_chat_model(settings, model=name or settings.generation_model, temperature=0.8)
+    except LLMUnavailable as exc:  # no endpoint configured: say how to set one
+        raise UserError(str(exc), exit_code=1) from None
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from tools.dataset.writers import write_samples
+    from tools.generation.batch import generate_batch
+
+    seeds = read_seeds(args.seeds)
+    notes = read_notes(args.notes) if args.notes else []
+    chat_model = generation_model(args.model)
     result = generate_batch(
         chat_model,
         args.task,

@@ -43,6 +43,11 @@ def generate_next_batch(
 
 
 def learn_from_batch(store: ReviewStore, batch_id: int) -> list[str]:
-    """Submits a reviewed batch and adds its error notes to the project; returns the whole notes list."""
+    """Submits a reviewed batch and adds its error notes to the project; returns the whole notes list.
+
+    A batch already submitted (e.g. from the terminal while the app waited) is left as it is: its notes were
+    added then, and the person may have edited them since."""
+    if store.batch(batch_id).status == "submitted":
+        return store.notes(store.batch(batch_id).project_id)
     batch = store.submit_batch(batch_id)
     return store.add_notes(batch.project_id, notes_from_reviews(store.batch_samples(batch_id)))

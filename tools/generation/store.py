@@ -7,6 +7,7 @@ crash or restart loses nothing. WAL mode lets the UI read while a decision is wr
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,7 +23,7 @@ from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 from tools.generation.notes import clean_notes, merge_notes
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SampleStatus = Literal["pending", "approved", "rejected", "edited"]
 ACCEPTED_STATUSES = ("approved", "edited")
 
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS samples (
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected', 'edited')),
     reason TEXT NOT NULL DEFAULT '',
     updated TEXT NOT NULL,
+    tags_json TEXT NOT NULL DEFAULT '[]',
     UNIQUE (batch_id, position)
 );
 CREATE TABLE IF NOT EXISTS notes (
@@ -64,6 +66,10 @@ CREATE TABLE IF NOT EXISTS notes (
 );
 CREATE INDEX IF NOT EXISTS samples_by_batch ON samples(batch_id, position);
 """
+# Steps from each older schema version to the next; a fresh database gets _SCHEMA at once.
+_UPGRADES = {1: "ALTER TABLE samples ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]'"}
+MAX_TAGS = 8
+_TAG = re.compile(r"[a-z0-9][a-z0-9 _.-]{0,31}")
 
 
 def _now() -> str:
@@ -72,6 +78,19 @@ def _now() -> str:
 
 def _sample_json(sample: AlpacaSample) -> str:
     return json.dumps(sample.to_record(), ensure_ascii=False)
+
+
+def clean_tags(tags: str | Iterable[str]) -> list[str]:
+    """Tags from a comma-separated string or a list: lower-cased, de-duplicated, in order; a bad one is refused."""
+    parts = tags.split(",") if isinstance(tags, str) else list(tags)
+    cleaned = list(dict.fromkeys(" ".join(str(tag).split()).lower() for tag in parts if str(tag).strip()))
+    for tag in cleaned:
+        if not _TAG.fullmatch(tag):
+            raise UserError(f"tag {tag!r}: use up to 32 letters, digits, spaces, '-', '_' or '.', starting with a "
+                            "letter or digit (e.g. 'billing', 'edge-case')")
+    if len(cleaned) > MAX_TAGS:
+        raise UserError(f"{len(cleaned)} tags given; a sample takes at most {MAX_TAGS}")
+    return cleaned
 
 
 def _as_sample(value: AlpacaSample | dict, where: str) -> AlpacaSample:
@@ -118,6 +137,20 @@ class StoredSample:
     status: SampleStatus
     reason: str
     updated: str
+    tags: list[str]
+
+    def matches(self, status: str | None = None, tag: str | None = None, text: str | None = None) -> bool:
+        """The review filter: a status ('all' or None for any), a tag, and words the sample contains."""
+        if status and status != "all" and self.status != status:
+            return False
+        if tag and tag not in self.tags:
+            return False
+        if text and text.strip():
+            haystack = " ".join([self.current.system, self.current.instruction, self.current.input,
+                                 self.current.output, *(t for turn in self.current.history for t in turn),
+                                 self.reason]).lower()
+            return all(word in haystack for word in text.lower().split())
+        return True
 
 
 @dataclass
@@ -165,12 +198,17 @@ class ReviewStore:
             raise UserError(
                 f"{self.path} was written by a newer Tunesmith (schema {version}); upgrade Tunesmith"
             )
-        if version < SCHEMA_VERSION:
-            with self._transaction():
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction():
+            if version == 0:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                for step in range(version, SCHEMA_VERSION):
+                    self._db.execute(_UPGRADES[step])
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -328,6 +366,7 @@ class ReviewStore:
             status=row["status"],
             reason=row["reason"],
             updated=row["updated"],
+            tags=json.loads(row["tags_json"]),
         )
 
     def sample(self, sample_id: int) -> StoredSample:
@@ -413,6 +452,43 @@ class ReviewStore:
         reason = self._require_reason(reason) if action == "reject" else ""
         self._decide(list(sample_ids), statuses[action], reason)  # type: ignore[arg-type]
         return len(sample_ids)
+
+    # --- tags (for filtering and coverage; not part of the exported sample) ----------------------------------
+
+    def set_tags(self, sample_id: int, tags: str | Iterable[str]) -> StoredSample:
+        """Replaces the sample's tags (comma-separated or a list); committed at once."""
+        cleaned = clean_tags(tags)
+        with self._transaction() as db:
+            if not db.execute("UPDATE samples SET tags_json = ? WHERE id = ?",
+                              (json.dumps(cleaned, ensure_ascii=False), sample_id)).rowcount:
+                raise UserError(f"no sample with id {sample_id}; refresh the batch and try again")
+        return self.sample(sample_id)
+
+    def bulk_tag(self, sample_ids: Sequence[int], tag: str, remove: bool = False) -> int:
+        """Adds (or removes) one tag on many samples at once, all or nothing; returns how many changed."""
+        cleaned = clean_tags([tag])
+        if len(cleaned) != 1:
+            raise UserError("give one tag to add or remove (e.g. 'billing')")
+        changed = 0
+        with self._transaction() as db:
+            for sample_id in sample_ids:
+                row = db.execute("SELECT tags_json FROM samples WHERE id = ?", (sample_id,)).fetchone()
+                if row is None:
+                    raise UserError(f"no sample with id {sample_id}; refresh the batch and try again")
+                tags = json.loads(row["tags_json"])
+                new = [t for t in tags if t != cleaned[0]] if remove else clean_tags([*tags, cleaned[0]])
+                if new != tags:
+                    db.execute("UPDATE samples SET tags_json = ? WHERE id = ?", (json.dumps(new), sample_id))
+                    changed += 1
+        return changed
+
+    def tag_counts(self, project_id: str, statuses: Sequence[SampleStatus] = ACCEPTED_STATUSES) -> dict[str, int]:
+        """How many of the project's samples (accepted ones by default) carry each tag, most common first."""
+        counts: dict[str, int] = {}
+        for sample in self.project_samples(project_id, statuses):
+            for tag in sample.tags:
+                counts[tag] = counts.get(tag, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     @staticmethod
     def _require_reason(reason: str) -> str:
