@@ -14,7 +14,15 @@ from agent.finetune_nodes import finetune_quick_replies
 from agent.schemas import ChatPause, ProfileExtraction, QuickReply
 from agent.state import AgentState, checked_resume, say
 from prompts import advisor as P
-from tools.advisor.profile import QUESTIONS, Question, TaskProfile, apply_answer, next_questions, unflatten
+from tools.advisor.keywords import describe_hints, read_profile_hints
+from tools.advisor.profile import (
+    QUESTION_BY_FIELD,
+    Question,
+    TaskProfile,
+    apply_answer,
+    next_questions,
+    unflatten,
+)
 from tools.advisor.recommend import APPROACH_TITLES, recommend
 from tools.errors import UserError
 from tools.llm import SETUP_HINT, describe_llm_error
@@ -26,7 +34,6 @@ if TYPE_CHECKING:
 
     from tools.generation.store import ReviewStore
 
-QUESTION_BY_FIELD = {q.field: q for q in QUESTIONS}
 QUESTION_WORDS = ("what", "why", "how", "should", "can", "when", "which", "is", "do", "does", "would", "could")
 YES = {"y", "yes", "yeah", "yep", "true", "sure", "correct", "right"}
 NO = {"n", "no", "nope", "false", "not really"}
@@ -88,7 +95,8 @@ class InterviewNodes:
                  "prompting (ICL), retrieval (RAG) and fine-tuning, then carry you through it.")
         if self.deps.chat_model is None:
             intro += ("\n\n_No LLM endpoint is configured, so I'll interview you with quick choices. Generating "
-                      f"samples and free-text understanding need an endpoint: {SETUP_HINT}_")
+                      f"samples, and free text beyond plain statements ('our docs change weekly', 'about 30 "
+                      f"examples'), need an endpoint: {SETUP_HINT}_")
         return {"messages": [say(intro)], "stage": "interview", "profile": {}, "asked": [], "notice": None}
 
     def plan_questions(self, state: AgentState) -> dict:
@@ -158,6 +166,9 @@ class InterviewNodes:
                 return self._apply({pending[0]: value}, state)
         if looks_like_question(text):
             return {"reply_kind": "question"}
+        hints = read_profile_hints(text)
+        if hints:
+            return {**self._apply({h.field: h.value for h in hints}, state), "messages": [say(describe_hints(hints))]}
         if "recommend" in text.lower():
             return {"reply_kind": "recommend"}
         return {"reply_kind": "unclear"}

@@ -178,3 +178,14 @@ def test_reopen_finishes_a_step_cut_short_and_view_never_runs_one(settings):
     assert session.graph.get_state(config).next == ("understand_reply",)
     reopened = session.reopen(view.thread_id)
     assert reopened.profile == {"requires_external_knowledge": True} and reopened.waiting
+
+
+def test_guided_mode_reads_plain_statements_and_skips_their_questions(settings):
+    session = session_with(settings)
+    view = session.new_conversation()
+    view = session.send(view.thread_id, "Turn support emails into a JSON ticket; we have ~30 examples")
+    assert view.profile == {"custom_tone_behavior_style": True, "labeled_data": "few", "task_diversity": "narrow"}
+    noted = next(m["content"] for m in reversed(view.messages) if "From your message I noted" in m["content"])
+    assert "(from “30 examples”)" in noted
+    asked = [m["content"] for m in view.messages if m["role"] == "assistant"][-1]
+    assert "worked examples" not in asked and "format" not in asked  # the next question is about something else

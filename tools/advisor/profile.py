@@ -150,6 +150,7 @@ QUESTIONS: tuple[Question, ...] = (
              YES_NO),
     Question("cost_complexity_expertise.finetuning_experience", "Has your team fine-tuned a model before?", YES_NO),
 )
+QUESTION_BY_FIELD = {q.field: q for q in QUESTIONS}
 
 
 def next_questions(profile: TaskProfile, asked: set[str] = frozenset(), limit: int = 2) -> list[Question]:
