@@ -257,3 +257,18 @@ def test_trained_qlora_run_evaluates_better_and_merges_in_full_precision(tmp_pat
     assert [chat(merged, p, max_new_tokens=4) for p in prompts] == [
         chat(tuned, p, max_new_tokens=4) for p in prompts
     ]
+
+
+def test_the_app_shows_metrics_and_every_example_side_by_side_with_model_text_escaped():
+    from ui.training_tab import evaluation_tables
+
+    result = {"eval_file": "ds/eval.json", "samples": 2,
+              "base": {"loss": 6.4, "perplexity": 601.2, "rouge_l": 0.0},
+              "tuned": {"loss": 1.25, "perplexity": 3.49, "rouge_l": 0.8125},
+              "side_by_side": [
+                  {"prompt": "Q1", "reference": "a | b", "base": "<script>x</script>", "tuned": "a | b"},
+                  {"prompt": "Q2\nline 2", "reference": "c", "base": "", "tuned": "c"}]}
+    text = evaluation_tables(result)
+    assert "| loss | 6.4 | 1.25 |" in text and "| rouge_l | 0 | 0.8125 |" in text
+    assert "| 1 | Q1 | a &#124; b | &lt;script&gt;x&lt;/script&gt; | a &#124; b |" in text
+    assert "| 2 | Q2<br>line 2 | c | _(empty)_ | c |" in text

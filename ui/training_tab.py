@@ -2,6 +2,7 @@
 resume, base-vs-tuned evaluation, a try-it chat with the tuned model, and export."""
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -13,6 +14,28 @@ from tools.errors import UserError
 
 PARAMETERS = ("method", "lora_r", "lora_alpha", "learning_rate", "epochs", "max_steps", "batch_size", "grad_accum",
               "max_seq_len")
+
+
+def _cell(text: str, limit: int = 400) -> str:
+    """Model output as one Markdown table cell: escaped (untrusted text), pipes kept, line breaks shown."""
+    text = html.escape(text if len(text) <= limit else text[:limit] + " …")
+    return text.replace("|", "&#124;").replace("\n", "<br>") or "_(empty)_"
+
+
+def evaluation_tables(result: dict) -> str:
+    """Base vs tuned: the metrics (lower loss/perplexity, higher overlap is better), then every example side by
+    side with its reference."""
+    lines = [f"**{result['samples']} eval samples from** `{result['eval_file']}`", "",
+             "| metric | base | tuned |", "|---|---:|---:|"]
+    for metric in ("loss", "perplexity", "rouge_l", "exact_match"):
+        base, tuned = result["base"].get(metric), result["tuned"].get(metric)
+        if base is not None:
+            lines.append(f"| {metric} | {base:.4g} | {tuned:.4g} |")
+    lines += ["", "| # | prompt | reference | base | tuned |", "|---|---|---|---|---|"]
+    for number, example in enumerate(result["side_by_side"], 1):
+        cells = [_cell(example[key]) for key in ("prompt", "reference", "base", "tuned")]
+        lines.append(f"| {number} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def progress_html(events: list[dict], status: str) -> str:
@@ -111,9 +134,7 @@ class TrainingTab:
         path = Path(run_dir) / "eval.json" if run_dir else None
         if not path or not path.exists():
             return "_The comparison with the base model appears here when training has finished._"
-        from tools.training.evaluate import format_report
-
-        return "```text\n" + format_report(json.loads(path.read_text(encoding="utf-8"))) + "\n```"
+        return evaluation_tables(json.loads(path.read_text(encoding="utf-8")))
 
     def try_it(self, thread_id: str, prompt: str, history: list) -> tuple[list, str]:
         from tools.training.inference import chat, load_tuned
