@@ -105,7 +105,8 @@ class FinetuneNodes:
         project = self.store.project(thread_id)
         out = project_dir(self.workspace, thread_id) / "dataset"
         try:
-            report = build_dataset(samples, out, system=project.system or None)
+            report = build_dataset(samples, out, system=project.system or None,
+                                   tag_counts=self.store.tag_counts(thread_id))
         except UserError as exc:
             return {"messages": [say(f"⚠️ {exc.message}")]}
         warnings = report.get("health", {}).get("warnings", [])

@@ -102,3 +102,15 @@ def test_conflicting_answers_to_the_same_question_are_flagged():
     assert report["conflicting_answers"] == {"count": 1, "examples": [["f:1", "f:2"]]}
     assert any("1 questions appear with different answers (e.g. f:1, f:2)" in w for w in report["warnings"])
     assert "- Questions with conflicting answers: 1" in render_report_markdown(report)
+
+
+def test_uneven_reviewer_tags_are_reported_and_warned():
+    samples = labelled({"a": 10, "b": 10})
+    report = health_report(samples, tag_counts={"billing": 16, "shipping": 3})
+    assert report["tags"] == {"billing": 16, "shipping": 3}
+    warning = next(w for w in report["warnings"] if "Reviewer tags" in w)
+    assert "'shipping' has 3 samples against 16 for 'billing'" in warning
+    assert "- Reviewer tags: billing: 16, shipping: 3" in render_report_markdown(report)
+    even = health_report(samples, tag_counts={"billing": 8, "shipping": 5})
+    assert not any("Reviewer tags" in w for w in even["warnings"])
+    assert health_report(samples)["tags"] is None

@@ -298,6 +298,7 @@ def test_export_builds_the_dataset_from_accepted_samples(studio, tmp_path):
     with studio.store() as store:  # make one accepted sample a copy of another: export reports the duplicate
         second, third = store.batch_samples(store.batches("bikes")[0].id)[1:3]
         store.edit(third.id, second.current)
+        store.set_tags(second.id, "gears")
 
     out_dir = tmp_path / "dataset"
     code, out, _ = studio("export", "bikes", "--out", str(out_dir), "--eval-fraction", "0.2")
@@ -307,6 +308,7 @@ def test_export_builds_the_dataset_from_accepted_samples(studio, tmp_path):
         assert (out_dir / name).is_file(), name
     report = json.loads((out_dir / "report.json").read_text())
     assert report["kept"] == 18 and report["drops"] == {"exact_duplicate": 1}
+    assert report["health"]["tags"] == {"gears": 1}  # the reviewer's tags travel into the health report
 
     from datasets import load_dataset
 

@@ -32,8 +32,11 @@ def build_dataset(
     seed: int = 42,
     clean_config: CleanConfig | None = None,
     max_bytes: int = MAX_FILE_BYTES,
+    tag_counts: dict[str, int] | None = None,
 ) -> dict:
-    """Builds the dataset folder and returns the report (also written to out_dir/report.json)."""
+    """Builds the dataset folder and returns the report (also written to out_dir/report.json).
+
+    tag_counts: reviewer tags of the accepted samples, reported for balance (tools.generation.store.tag_counts)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not inputs:
@@ -90,7 +93,7 @@ def build_dataset(
             "report_json": "report.json",
             "report_md": "report.md",
         },
-        "health": health_report(cleaned.samples, drops, cleaned.ids),
+        "health": health_report(cleaned.samples, drops, cleaned.ids, tag_counts),
     }
     (out / "report.json").write_text(
         json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

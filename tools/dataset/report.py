@@ -53,9 +53,13 @@ def unsupported_tokens(sample: AlpacaSample) -> list[str]:
 
 
 def health_report(
-    samples: list[AlpacaSample], drops: dict[str, int] | None = None, ids: list[str] | None = None
+    samples: list[AlpacaSample],
+    drops: dict[str, int] | None = None,
+    ids: list[str] | None = None,
+    tag_counts: dict[str, int] | None = None,
 ) -> dict:
-    """JSON-plain health report of kept samples; drops = {reason: count} from reading and cleaning."""
+    """JSON-plain health report of kept samples; drops = {reason: count} from reading and cleaning;
+    tag_counts = {tag: accepted samples carrying it} from review, when the samples were reviewed and tagged."""
     ids = ids or [f"sample:{i}" for i in range(1, len(samples) + 1)]
     drops = dict(drops or {})
     report = {
@@ -74,6 +78,7 @@ def health_report(
         "system_prompts": _system_prompts(samples),
         "conflicting_answers": _conflicting_answers(samples, ids),
         "multi_turn": _share([i for i, s in zip(ids, samples, strict=True) if s.history], len(samples)),
+        "tags": dict(tag_counts) if tag_counts else None,
     }
     report["warnings"] = _warnings(report)
     return report
@@ -164,6 +169,14 @@ def _warnings(report: dict) -> list[str]:
             f"Labels are imbalanced ({labels['imbalance_ratio']}:1 between the most and least common); "
             f"add examples of rare labels such as '{rare}' or down-sample the common ones."
         )
+    tags = report.get("tags")
+    if tags and len(tags) > 1 and max(tags.values()) >= IMBALANCE_RATIO * min(tags.values()):
+        rare, common = min(tags, key=tags.get), max(tags, key=tags.get)
+        warnings.append(
+            f"Reviewer tags are uneven: '{rare}' has {tags[rare]} samples against {tags[common]} for '{common}'; "
+            f"draft more '{rare}' samples if that case matters (an error note such as 'more {rare} cases' "
+            "steers the next batch)."
+        )
     refusals = report["refusals"]
     if refusals["share"] > REFUSAL_WARN_SHARE:
         warnings.append(
@@ -222,6 +235,8 @@ def render_report_markdown(report: dict) -> str:
     if health["labels"]:
         counts = ", ".join(f"{label}: {n}" for label, n in health["labels"]["counts"].items())
         lines.append(f"- Labels: {counts}")
+    if health.get("tags"):
+        lines.append("- Reviewer tags: " + ", ".join(f"{tag}: {n}" for tag, n in health["tags"].items()))
     lines.append(f"- Refusal-like answers: {health['refusals']['count']} ({health['refusals']['share']:.0%})")
     lines.append(
         f"- Possibly unsupported answers: {health['unsupported']['count']} "

@@ -372,6 +372,7 @@ def run_export(args: argparse.Namespace) -> int:
     with open_store() as store:
         project = find_project(store, args.project)
         samples = store.accepted_samples(project.id)
+        tag_counts = store.tag_counts(project.id)
         if not samples:
             raise UserError(
                 f"project {project.id!r} has no accepted samples yet; approve or edit some first: "
@@ -383,6 +384,7 @@ def run_export(args: argparse.Namespace) -> int:
         eval_fraction=args.eval_fraction,
         system=args.system or project.system or None,
         fmt=args.format,
+        tag_counts=tag_counts,
     )
     print_build_report(report, rows="accepted samples")
     return 0
