@@ -114,3 +114,12 @@ def test_uneven_reviewer_tags_are_reported_and_warned():
     even = health_report(samples, tag_counts={"billing": 8, "shipping": 5})
     assert not any("Reviewer tags" in w for w in even["warnings"])
     assert health_report(samples)["tags"] is None
+
+
+def test_numbers_an_instruction_asks_to_work_out_are_not_flagged_as_invented():
+    assert unsupported_tokens(AlpacaSample(instruction="Convert 5 kilometres to metres.",
+                                           output="5 kilometres is 5000 metres.")) == []
+    assert unsupported_tokens(AlpacaSample(instruction="Count the vowels in the word.", input="banana",
+                                           output="3")) == []
+    assert unsupported_tokens(AlpacaSample(instruction="When was the book written?", input="Pride and Prejudice",
+                                           output="Jane Austen wrote it in 1813.")) == ["1813", "Austen"]

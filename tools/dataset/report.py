@@ -28,6 +28,9 @@ _REFUSAL = re.compile(
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE_END = re.compile(r"[.!?:;\n]+")
 _WORD = re.compile(r"[^\W\d_][\w'-]*")
+# Instructions whose answers are numbers worked out from the question (counted, converted, summed...).
+_COMPUTES = re.compile(r"\b(?:calculate|compute|convert|round|count|sum|add|subtract|multiply|divide|how many|"
+                       r"how much|total|average|percent(?:age)?|estimate)\b", re.IGNORECASE)
 
 
 def length_stats(values: list[str]) -> dict[str, int]:
@@ -39,13 +42,16 @@ def length_stats(values: list[str]) -> dict[str, int]:
 
 def unsupported_tokens(sample: AlpacaSample) -> list[str]:
     """Numbers and mid-sentence capitalised words (likely names) in the output that appear nowhere in the
-    instruction, input, system or history. A heuristic: it flags facts that may have been invented."""
+    instruction, input, system or history. A heuristic: it flags facts that may have been invented (numbers are
+    not flagged when the instruction asks to count, convert or calculate them)."""
     context = " ".join(
         [sample.system, sample.instruction, sample.input, *(t for turn in sample.history for t in turn)]
     )
     context_numbers = {n.replace(",", "") for n in _NUMBER.findall(context)}
     context_words = set(canonical_text(context).split())
-    missing = [n for n in _NUMBER.findall(sample.output) if n.replace(",", "") not in context_numbers]
+    computed = _COMPUTES.search(sample.instruction) is not None  # numbers are the work, not invented facts
+    missing = [] if computed else [n for n in _NUMBER.findall(sample.output)
+                                   if n.replace(",", "") not in context_numbers]
     for sentence in _SENTENCE_END.split(sample.output):
         names = [w for w in _WORD.findall(sentence)[1:] if w[0].isupper() and w != "I"]  # not sentence starts
         missing += [w for w in names if not set(canonical_text(w).split()) <= context_words]
