@@ -88,15 +88,29 @@ class TrainingTab:
         return "\n".join(f"- **{m['name']}** — {m['reason']}" for m in models[:5])
 
     # --- progress -------------------------------------------------------------------------------------------
-    def poll(self, thread_id: str):
+    @staticmethod
+    def run_signature(run_dir: str | None, stage: str | None) -> list:
+        """What the panel shows depends on only these; equal signatures mean nothing to redraw."""
+        from tools.training.launch import run_status
+
+        if not run_dir:
+            return [None]
+        files = [Path(run_dir) / name for name in ("progress.jsonl", "train.log", "eval.json")]
+        return [run_dir, stage, run_status(run_dir), *(f.stat().st_size if f.exists() else -1 for f in files)]
+
+    def poll(self, thread_id: str, shown: list | None):
+        """Runs every second: redraws the panel only when the run's files or status changed since `shown`."""
         from tools.training.launch import read_progress, run_status, tail_log
 
-        view = self.session.view(thread_id) if thread_id else None  # read once per tick: this runs every second
+        view = self.session.view(thread_id) if thread_id else None  # read once per tick
         run_dir = view.run_dir if view else None
+        signature = self.run_signature(run_dir, view.stage if view else None)
         unchanged_chat = [gr.skip()] * len(self.chat_outputs)
+        if signature == shown:
+            return [gr.skip()] * 4 + unchanged_chat + [shown]
         if not run_dir:
             return [progress_html([], "not started"), pd.DataFrame({"step": [], "loss": []}), "", gr.skip(),
-                    *unchanged_chat]
+                    *unchanged_chat, signature]
         events = read_progress(run_dir)
         status = run_status(run_dir)
         losses = pd.DataFrame([{"step": e["step"], "loss": e["loss"]} for e in events
@@ -107,7 +121,7 @@ class TrainingTab:
         if finished:  # tell the agent once, so it evaluates and reports in the chat
             self.session.send(thread_id, {"text": "Training finished", "action": "training_finished"})
             chat = self.chat_outputs_fn(thread_id)
-        return [progress_html(events, status), losses, log, self.evaluation_markdown(run_dir), *chat]
+        return [progress_html(events, status), losses, log, self.evaluation_markdown(run_dir), *chat, signature]
 
     def cancel(self, thread_id: str) -> str:
         from tools.training.launch import cancel_run
@@ -216,7 +230,8 @@ class TrainingTab:
         suggest.click(self.suggest, [task, gpu], suggestions)
         propose.click(self.propose, [thread, base_model, *controls], chat_outputs + [plan])
         start.click(self.approve, thread, chat_outputs)
-        timer.tick(self.poll, thread, [progress, loss, log, evaluation, *chat_outputs])
+        shown = gr.State(None)  # the run signature last drawn (per browser tab)
+        timer.tick(self.poll, [thread, shown], [progress, loss, log, evaluation, *chat_outputs, shown])
         cancel.click(self.cancel, thread, run_note)
         resume.click(self.resume, thread, run_note)
         prompt.submit(self.try_it, [thread, prompt, tried], [tried, prompt])
