@@ -72,3 +72,8 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def settle(page) -> None:
+    """Waits until no Gradio event runs (all status trackers hidden again); timer polls show none."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=status-tracker]:not(.hide)')")

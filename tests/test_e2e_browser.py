@@ -8,7 +8,7 @@ from langchain_openai import ChatOpenAI
 
 from agent.nodes import AgentDeps
 from agent.session import Session, open_checkpointer
-from tests.browser_support import browser_page, needs_chromium, running_app, screenshot
+from tests.browser_support import browser_page, needs_chromium, running_app, screenshot, settle
 from tests.e2e_tickets import SEEDS, TicketLLM, all_texts
 from tools.generation.store import ReviewStore
 from tools.settings import Settings
@@ -36,11 +36,6 @@ def make_session(settings: Settings, stub: TicketLLM) -> Session:
                      answer_question=lambda q, p, m: f"Grounded: {q}",
                      store=ReviewStore(settings.workspace_file("tunesmith.db")), workspace=settings.workspace)
     return Session(settings, deps=deps, checkpointer=open_checkpointer(settings))
-
-
-def settle(page) -> None:
-    """Waits until no Gradio event runs (all status trackers hidden again); timer polls show none."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=status-tracker]:not(.hide)')")
 
 
 def chat_says(page, text: str, timeout: float = 30_000) -> None:

@@ -2,8 +2,7 @@
 tag one sample from its card; every change is in the store at once."""
 import pytest
 
-from tests.browser_support import browser_page, needs_chromium, running_app, screenshot, workspace_session
-from tests.test_e2e_browser import settle
+from tests.browser_support import browser_page, needs_chromium, running_app, screenshot, settle, workspace_session
 from tools.dataset.schema import AlpacaSample
 
 pytestmark = [pytest.mark.browser, needs_chromium]

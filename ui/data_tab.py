@@ -75,11 +75,8 @@ class DataTab:
             header += "  \nTags of accepted samples: " + " · ".join(f"{tag} {n}" for tag, n in coverage.items())
         return header
 
-    def shown_samples(self, thread_id: str, status: str, tag: str | None, text: str) -> list:
-        """The current batch's samples that pass the review filter (status, tag, words)."""
-        batch = self.current_batch(thread_id)
-        if batch is None:
-            return []
+    def shown_samples(self, batch, status: str, tag: str | None, text: str) -> list:
+        """The batch's samples that pass the review filter (status, tag, words)."""
         return [s for s in self.store.batch_samples(batch.id) if s.matches(status, tag or None, text)]
 
     def tag_choices(self, thread_id: str):
@@ -106,7 +103,7 @@ class DataTab:
         batch = self.current_batch(thread_id)
         if batch is None or batch.status != "open":
             return "⚠️ There is no open batch."
-        shown = self.shown_samples(thread_id, status, tag, text)
+        shown = self.shown_samples(batch, status, tag, text)
         try:
             if action == "tag":
                 count = self.store.bulk_tag([s.id for s in shown], reason)
@@ -222,7 +219,7 @@ class DataTab:
                     batch = self.current_batch(thread_id)
                     if batch is None:
                         return
-                    shown = self.shown_samples(thread_id, status, tag, text)
+                    shown = self.shown_samples(batch, status, tag, text)
                     if not shown:
                         gr.Markdown("_No sample matches the filter._")
                     for s in shown:

@@ -89,14 +89,12 @@ class TrainingTab:
 
     # --- progress -------------------------------------------------------------------------------------------
     @staticmethod
-    def run_signature(run_dir: str | None, stage: str | None) -> list:
+    def run_signature(run_dir: str | None, stage: str | None, status: str | None) -> list:
         """What the panel shows depends on only these; equal signatures mean nothing to redraw."""
-        from tools.training.launch import run_status
-
         if not run_dir:
             return [None]
         files = [Path(run_dir) / name for name in ("progress.jsonl", "train.log", "eval.json")]
-        return [run_dir, stage, run_status(run_dir), *(f.stat().st_size if f.exists() else -1 for f in files)]
+        return [run_dir, stage, status, *(f.stat().st_size if f.exists() else -1 for f in files)]
 
     def poll(self, thread_id: str, shown: list | None):
         """Runs every second: redraws the panel only when the run's files or status changed since `shown`."""
@@ -104,7 +102,8 @@ class TrainingTab:
 
         view = self.session.view(thread_id) if thread_id else None  # read once per tick
         run_dir = view.run_dir if view else None
-        signature = self.run_signature(run_dir, view.stage if view else None)
+        status = run_status(run_dir) if run_dir else None
+        signature = self.run_signature(run_dir, view.stage if view else None, status)
         unchanged_chat = [gr.skip()] * len(self.chat_outputs)
         if signature == shown:
             return [gr.skip()] * 4 + unchanged_chat + [shown]
@@ -112,7 +111,6 @@ class TrainingTab:
             return [progress_html([], "not started"), pd.DataFrame({"step": [], "loss": []}), "", gr.skip(),
                     *unchanged_chat, signature]
         events = read_progress(run_dir)
-        status = run_status(run_dir)
         losses = pd.DataFrame([{"step": e["step"], "loss": e["loss"]} for e in events
                                if e.get("event") == "log" and e.get("loss") is not None] or [{"step": 0, "loss": None}])
         log = tail_log(Path(run_dir) / "train.log", 15)

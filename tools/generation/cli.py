@@ -12,15 +12,7 @@ from tools.errors import UserError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("generate", help="draft one batch of training samples from seed examples")
-    parser.add_argument("--task", required=True, help="what the fine-tuned model must do")
-    parser.add_argument(
-        "--seeds",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="seed examples (Alpaca/ShareGPT/OpenAI JSON or JSONL, CSV)",
-    )
-    parser.add_argument("--n", type=int, default=20, help="samples in the batch (default 20)")
+    add_task_options(parser)
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="Alpaca JSON file to write")
     parser.add_argument(
         "--notes",
@@ -29,13 +21,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="error notes from earlier reviews: one per line, or a JSON list of strings",
     )
     parser.add_argument("--system", default="", help="system prompt the fine-tuned model will run with")
+    add_batch_options(parser)
+    parser.set_defaults(func=run_generate)
+
+
+def add_task_options(parser: argparse.ArgumentParser) -> None:
+    """--task and --seeds: what a batch is drafted from (`generate` and `studio new`)."""
+    parser.add_argument("--task", required=True, help="what the fine-tuned model must do")
+    parser.add_argument(
+        "--seeds",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="seed examples (Alpaca/ShareGPT/OpenAI JSON or JSONL, CSV)",
+    )
+
+
+def add_batch_options(parser: argparse.ArgumentParser) -> None:
+    """--n, --model and --max-attempts: how one batch is drafted (`generate` and `studio generate`)."""
+    parser.add_argument("--n", type=int, default=20, help="samples in the batch (default 20)")
     parser.add_argument(
         "--model", help="generation model (default: TUNESMITH_GENERATION_MODEL or the chat model)"
     )
     parser.add_argument(
         "--max-attempts", type=int, default=4, help="model calls before giving up (default 4)"
     )
-    parser.set_defaults(func=run_generate)
 
 
 def read_notes(path: Path) -> list[str]:

@@ -47,7 +47,8 @@ def learn_from_batch(store: ReviewStore, batch_id: int) -> list[str]:
 
     A batch already submitted (e.g. from the terminal while the app waited) is left as it is: its notes were
     added then, and the person may have edited them since."""
-    if store.batch(batch_id).status == "submitted":
-        return store.notes(store.batch(batch_id).project_id)
+    batch = store.batch(batch_id)
+    if batch.status == "submitted":
+        return store.notes(batch.project_id)
     batch = store.submit_batch(batch_id)
     return store.add_notes(batch.project_id, notes_from_reviews(store.batch_samples(batch_id)))

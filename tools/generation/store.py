@@ -484,11 +484,13 @@ class ReviewStore:
 
     def tag_counts(self, project_id: str, statuses: Sequence[SampleStatus] = ACCEPTED_STATUSES) -> dict[str, int]:
         """How many of the project's samples (accepted ones by default) carry each tag, most common first."""
-        counts: dict[str, int] = {}
-        for sample in self.project_samples(project_id, statuses):
-            for tag in sample.tags:
-                counts[tag] = counts.get(tag, 0) + 1
-        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+        rows = self._query(
+            "SELECT tag.value AS tag, COUNT(*) AS n FROM samples s JOIN batches b ON b.id = s.batch_id,"
+            " json_each(s.tags_json) AS tag WHERE b.project_id = ?"
+            f" AND s.status IN ({','.join('?' * len(statuses))}) GROUP BY tag.value ORDER BY n DESC, tag.value",
+            [project_id, *statuses],
+        )
+        return {row["tag"]: row["n"] for row in rows}
 
     @staticmethod
     def _require_reason(reason: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tools.errors import UserError
+from tools.generation.cli import add_batch_options, add_task_options
 
 if TYPE_CHECKING:
     from tools.generation.store import Project, ReviewStore
@@ -36,14 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "new", help="create a project (or update its task, seeds, system prompt, target)"
     )
     _project_argument(new)
-    new.add_argument("--task", required=True, help="what the fine-tuned model must do")
-    new.add_argument(
-        "--seeds",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="seed examples (Alpaca/ShareGPT/OpenAI JSON or JSONL, CSV)",
-    )
+    add_task_options(new)
     new.add_argument("--system", help="system prompt the fine-tuned model will run with")
     new.add_argument(
         "--target", type=int, help="accepted samples wanted (default 100, or the current target)"
@@ -52,13 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     generate = commands.add_parser("generate", help="draft the next batch with the generation model")
     _project_argument(generate)
-    generate.add_argument("--n", type=int, default=20, help="samples in the batch (default 20)")
-    generate.add_argument(
-        "--model", help="generation model (default: TUNESMITH_GENERATION_MODEL or the chat model)"
-    )
-    generate.add_argument(
-        "--max-attempts", type=int, default=4, help="model calls before giving up (default 4)"
-    )
+    add_batch_options(generate)
     generate.set_defaults(func=run_generate)
 
     review = commands.add_parser(
