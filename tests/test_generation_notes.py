@@ -31,7 +31,8 @@ def test_reject_reasons_become_deduplicated_notes_most_frequent_first():
         Review(sample("c"), sample("c"), "rejected", "too  vague"),
         Review(sample("d"), sample("d"), "approved"),
     ]
-    assert notes_from_reviews(reviews) == ["Avoid: Too vague", "Avoid: answer is made up"]
+    case = '(for cases like "Describe the weather")'
+    assert notes_from_reviews(reviews) == [f"Avoid: Too vague {case}", f"Avoid: answer is made up {case}"]
 
 
 def test_imperative_reasons_are_kept_as_written():
@@ -49,10 +50,11 @@ def test_shortened_outputs_and_replaced_words():
             edited("Rain", "Rain likely"),
         ]
     )
-    assert "Reviewers shortened outputs: keep them shorter and to the point." in notes
-    assert "In the output, write 'color' instead of 'colour'." in notes
-    assert "In the output, write 'warm coat' instead of 'coat'." in notes
-    assert "In the output, write 'Rain likely' instead of 'Rain'." in notes
+    general = [note.split(" (for cases like")[0] for note in notes]
+    assert "Reviewers shortened outputs: keep them shorter and to the point." in general
+    assert "In the output, write 'color' instead of 'colour'." in general
+    assert "In the output, write 'warm coat' instead of 'coat'." in general
+    assert "In the output, write 'Rain likely' instead of 'Rain'." in general
 
 
 def test_removed_phrases_whitespace_and_rewrites():
@@ -68,10 +70,11 @@ def test_removed_phrases_whitespace_and_rewrites():
             ),
         ]
     )
-    assert "Do not write 'Sure!' in the output." in notes
-    assert "Trim stray spaces and blank lines in the output." in notes
-    assert "In the output, write 'B' instead of 'A'." in notes
-    assert "Reviewers rewrote instructions: follow the seed examples more closely." in notes
+    general = [note.split(" (for cases like")[0] for note in notes]
+    assert "Do not write 'Sure!' in the output." in general
+    assert "Trim stray spaces and blank lines in the output." in general
+    assert "In the output, write 'B' instead of 'A'." in general
+    assert "Reviewers rewrote instructions: follow the seed examples more closely." in general
 
 
 def test_merge_keeps_the_persons_list_and_adds_only_new_notes():
@@ -80,3 +83,21 @@ def test_merge_keeps_the_persons_list_and_adds_only_new_notes():
         "Keep answers short"
     ]
     assert clean_notes(["  a  note ", "", "A note."]) == ["a note"]
+
+
+def test_notes_are_scoped_to_their_case_unless_marked_general():
+    ticket = AlpacaSample(instruction="Rate the urgency of the ticket", input="printer jam", output="medium")
+    fixed = ticket.model_copy(update={"output": "low"})
+    other = AlpacaSample(instruction="Rate the urgency of the ticket", input="server down", output="low")
+    notes = notes_from_reviews([
+        Review(ticket, fixed, "edited"),
+        Review(other, other, "rejected", "general: answers must be one word"),
+        Review(other, other, "rejected", "invents a ticket number"),
+        Review(other, other, "rejected", "conflict: sample 3 kept instead"),  # a resolution, not a lesson
+    ])
+    assert notes == [
+        "Avoid: answers must be one word",
+        'Avoid: invents a ticket number (for cases like "Rate the urgency of the ticket server down")',
+        "In the output, write 'low' instead of 'medium'. (for cases like \"Rate the urgency of the ticket printer "
+        'jam")',
+    ]

@@ -41,7 +41,7 @@ def test_two_rounds_carry_notes_forward(tmp_path, openai_stub):
         store.reject(second.id, "answer does not match the question")
         store.edit(third.id, {**third.current.to_record(), "output": "Answer 2, in short."})
         notes = learn_from_batch(store, batch.id)
-        assert notes[0] == "Avoid: answer does not match the question"
+        assert notes[0] == 'Avoid: answer does not match the question (for cases like "Generated question 1 on item17")'
 
         batch2, result2 = generate_next_batch(store, "t1", model, n=3, backoff_s=0)
         assert result2.complete and batch2.number == 2

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from tools.dataset.dedup import NearDuplicateIndex, canonical_text
+from tools.dataset.dedup import NearDuplicateIndex, canonical_text, group_near_duplicates
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 
@@ -45,6 +45,7 @@ class CleanResult:
     ids: list[str]
     drops: dict[str, int] = field(default_factory=dict)
     dropped_ids: dict[str, list[str]] = field(default_factory=dict)
+    dropped_rows: list[dict] = field(default_factory=list)  # {"id", "reason", "kept": id of the twin kept or None}
     fixes: dict[str, int] = field(default_factory=dict)
 
 
@@ -82,47 +83,76 @@ def normalize_sample(sample: AlpacaSample, config: CleanConfig) -> tuple[AlpacaS
         return None, fixes
 
 
-def dedup_texts(samples: list[AlpacaSample]) -> list[str]:
-    """The text compared for duplicates. An instruction shared by several samples (a template) is left out,
-    so that samples differing only in a short input are not mistaken for near duplicates."""
+def question_texts(samples: list[AlpacaSample]) -> list[str]:
+    """The question of each sample as compared for twins. An instruction shared by several samples (a template)
+    is left out when there is an input, so that samples differing only in a short input are not taken for twins."""
     counts = Counter(canonical_text(s.instruction) for s in samples)
     texts = []
     for s in samples:
-        question = s.input if counts[canonical_text(s.instruction)] > 1 else s.prompt_text()
+        template = counts[canonical_text(s.instruction)] > 1 and s.input.strip()
         turns = " ".join(f"{q} {a}" for q, a in s.history)
-        texts.append(f"{s.system} {turns} {question} {s.output}")
+        texts.append(f"{s.system} {turns} {s.input if template else s.prompt_text()}")
     return texts
 
 
+def dedup_texts(samples: list[AlpacaSample]) -> list[str]:
+    """The text compared for duplicates: the question (see question_texts) and the answer."""
+    return [f"{question} {s.output}" for question, s in zip(question_texts(samples), samples, strict=True)]
+
+
+def find_conflicts(samples: list[AlpacaSample], threshold: float = 0.8) -> list[list[int]]:
+    """Groups of indices whose questions are the same or nearly so while their answers differ (answers that are
+    near duplicates of each other count as one answer): contradictions a person has to resolve."""
+    conflicts = []
+    for group in group_near_duplicates(question_texts(samples), threshold):
+        if len(group) > 1 and len(group_near_duplicates([samples[i].output for i in group], threshold)) > 1:
+            conflicts.append(group)
+    return conflicts
+
+
 def clean_samples(
-    samples: list[AlpacaSample], ids: list[str] | None = None, config: CleanConfig | None = None
+    samples: list[AlpacaSample],
+    ids: list[str] | None = None,
+    config: CleanConfig | None = None,
+    ranks: list[int] | None = None,
+    protected: list[bool] | None = None,
 ) -> CleanResult:
-    """Normalise, then drop (in order) samples empty after cleaning, too long, exact and near duplicates."""
+    """Normalise, then drop (in order) samples empty after cleaning, too long, exact and near duplicates.
+
+    Among duplicates the highest rank survives (earliest on ties), so an edited sample outranks its unedited twin;
+    protected samples (a person kept them on purpose) are never dropped as duplicates. Kept order = input order."""
     config = config or CleanConfig()
     ids = ids or [f"sample:{i}" for i in range(1, len(samples) + 1)]
+    ranks = ranks or [0] * len(samples)
+    protected = protected or [False] * len(samples)
     result = CleanResult(samples=[], ids=[])
     fixes: Counter[str] = Counter()
-    normalized: list[tuple[str, AlpacaSample]] = []
-    for sample_id, sample in zip(ids, samples, strict=True):
+    normalized: list[tuple[int, AlpacaSample]] = []
+    for position, (sample_id, sample) in enumerate(zip(ids, samples, strict=True)):
         cleaned, made = normalize_sample(sample, config)
         fixes.update(made)
         reason = _limit_violation(cleaned, config)
         if reason:
             _drop(result, reason, sample_id)
         else:
-            normalized.append((sample_id, cleaned))
-    exact_keys: set[str] = set()
+            normalized.append((position, cleaned))
+    texts = dict(zip((p for p, _ in normalized), dedup_texts([s for _, s in normalized]), strict=True))
+    exact_keys: dict[str, str] = {}
     index = NearDuplicateIndex(config.near_duplicate_threshold)
-    for (sample_id, sample), text in zip(normalized, dedup_texts([s for _, s in normalized]), strict=True):
+    kept: list[tuple[int, AlpacaSample]] = []
+    for position, sample in sorted(normalized, key=lambda item: (-ranks[item[0]], -protected[item[0]], item[0])):
+        sample_id, text = ids[position], texts[position]
         exact_key = canonical_text(text)
-        if exact_key in exact_keys:
-            _drop(result, "exact_duplicate", sample_id)
-        elif index.add_if_new(sample_id, text) is not None:
-            _drop(result, "near_duplicate", sample_id)
-        else:
-            exact_keys.add(exact_key)
-            result.samples.append(sample)
-            result.ids.append(sample_id)
+        twin = exact_keys.get(exact_key) or index.find(text)
+        if twin is not None and not protected[position]:
+            _drop(result, "exact_duplicate" if exact_key in exact_keys else "near_duplicate", sample_id, twin)
+            continue
+        exact_keys.setdefault(exact_key, sample_id)
+        index.add(sample_id, text)
+        kept.append((position, sample))
+    for position, sample in sorted(kept, key=lambda item: item[0]):
+        result.samples.append(sample)
+        result.ids.append(ids[position])
     result.fixes = dict(fixes)
     return result
 
@@ -137,6 +167,7 @@ def _limit_violation(sample: AlpacaSample | None, config: CleanConfig) -> str | 
     return None
 
 
-def _drop(result: CleanResult, reason: str, sample_id: str) -> None:
+def _drop(result: CleanResult, reason: str, sample_id: str, kept: str | None = None) -> None:
     result.drops[reason] = result.drops.get(reason, 0) + 1
     result.dropped_ids.setdefault(reason, []).append(sample_id)
+    result.dropped_rows.append({"id": sample_id, "reason": reason, "kept": kept})

@@ -76,3 +76,25 @@ class NearDuplicateIndex:
         if earlier is None:
             self.add(key, text)
         return earlier
+
+
+def group_near_duplicates(texts: list[str], threshold: float = 0.8) -> list[list[int]]:
+    """Indices grouped by "is an exact or near duplicate of" (connected components via union-find), so that a
+    chain of near duplicates forms one group; groups and their members are in first-seen order."""
+    parent = list(range(len(texts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    index = NearDuplicateIndex(threshold)
+    for i, text in enumerate(texts):
+        for earlier in index.find_all(text):
+            parent[root(int(earlier))] = root(i)
+        index.add(str(i), text)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(texts)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())

@@ -63,9 +63,13 @@ def health_report(
     drops: dict[str, int] | None = None,
     ids: list[str] | None = None,
     tag_counts: dict[str, int] | None = None,
+    conflicts: list[list[str]] | None = None,
+    kept_on_purpose: set[str] | None = None,
 ) -> dict:
     """JSON-plain health report of kept samples; drops = {reason: count} from reading and cleaning;
-    tag_counts = {tag: accepted samples carrying it} from review, when the samples were reviewed and tagged."""
+    tag_counts = {tag: accepted samples carrying it} from review, when the samples were reviewed and tagged;
+    conflicts = id groups of questions with different answers found before the build kept one of each (counted
+    with those still among the kept samples, except the ones a person chose to keep: kept_on_purpose ids)."""
     ids = ids or [f"sample:{i}" for i in range(1, len(samples) + 1)]
     drops = dict(drops or {})
     report = {
@@ -82,7 +86,8 @@ def health_report(
         ),
         "unsupported": _unsupported(samples, ids),
         "system_prompts": _system_prompts(samples),
-        "conflicting_answers": _conflicting_answers(samples, ids),
+        "conflicting_answers": _conflicting_answers(samples, ids, conflicts or [], kept_on_purpose or set()),
+        "length_histogram": length_histogram([len(s.prompt_text()) + len(s.output) for s in samples]),
         "multi_turn": _share([i for i, s in zip(ids, samples, strict=True) if s.history], len(samples)),
         "tags": dict(tag_counts) if tag_counts else None,
     }
@@ -129,7 +134,20 @@ def _unsupported(samples: list[AlpacaSample], ids: list[str]) -> dict:
     return result
 
 
-def _conflicting_answers(samples: list[AlpacaSample], ids: list[str]) -> dict:
+def length_histogram(lengths: list[int], bins: int = 10) -> list[dict]:
+    """Counts of sample lengths (characters, question + answer) in equal-width bins: [{"from", "to", "count"}]."""
+    if not lengths:
+        return []
+    low, high = min(lengths), max(lengths)
+    width = max(1, math.ceil((high - low + 1) / bins))
+    counts = Counter((n - low) // width for n in lengths)
+    return [{"from": low + b * width, "to": low + (b + 1) * width - 1, "count": counts.get(b, 0)}
+            for b in range(max(counts) + 1)]
+
+
+def _conflicting_answers(
+    samples: list[AlpacaSample], ids: list[str], found: list[list[str]], kept_on_purpose: set[str]
+) -> dict:
     """Questions (same system, history, instruction and input) that appear with different answers."""
     answers: dict[str, dict[str, str]] = {}
     for sample_id, s in zip(ids, samples, strict=True):
@@ -137,7 +155,8 @@ def _conflicting_answers(samples: list[AlpacaSample], ids: list[str]) -> dict:
             " ".join([s.system, *(t for turn in s.history for t in turn), s.prompt_text()])
         )
         answers.setdefault(question, {}).setdefault(canonical_text(s.output), sample_id)
-    groups = [list(by_answer.values()) for by_answer in answers.values() if len(by_answer) > 1]
+    remaining = [list(by_answer.values()) for by_answer in answers.values() if len(by_answer) > 1]
+    groups = [*found, *(group for group in remaining if not set(group) <= kept_on_purpose)]
     return {"count": len(groups), "examples": groups[:EXAMPLES_SHOWN]}
 
 

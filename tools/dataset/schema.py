@@ -1,6 +1,8 @@
 """The Alpaca sample: the one record every reader produces and every writer consumes."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -35,3 +37,19 @@ class AlpacaSample(BaseModel):
     def prompt_text(self) -> str:
         """The question as one string: instruction, then input when there is one."""
         return f"{self.instruction}\n\n{self.input}" if self.input else self.instruction
+
+
+# Which twin a build keeps when samples duplicate or contradict each other: a person's edit beats a seed,
+# a seed beats a sample approved as generated.
+RANK_APPROVED, RANK_SEED, RANK_EDITED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ReviewedRow:
+    """A sample with where it came from: id links back to the review ("sample:17", "seed:2"); rank decides which
+    twin a build keeps; keep_both marks a conflict the person resolved by keeping every answer."""
+
+    sample: AlpacaSample
+    id: str
+    rank: int = RANK_APPROVED
+    keep_both: bool = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from tools.dataset.clean import dedup_texts
-from tools.dataset.dedup import NearDuplicateIndex
+from tools.dataset.dedup import group_near_duplicates
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 
@@ -44,21 +44,5 @@ def split_train_eval(
 
 
 def _duplicate_groups(samples: list[AlpacaSample], threshold: float) -> list[list[int]]:
-    """Connected components of "is a (near-)duplicate of" (union-find), so duplicate chains stay together."""
-    parent = list(range(len(samples)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    index = NearDuplicateIndex(threshold)
-    for i, text in enumerate(dedup_texts(samples)):
-        for earlier in index.find_all(text):
-            parent[root(int(earlier))] = root(i)
-        index.add(str(i), text)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(samples)):
-        groups.setdefault(root(i), []).append(i)
-    return list(groups.values())
+    """Groups of (near-)duplicates, so duplicate chains stay together."""
+    return group_near_duplicates(dedup_texts(samples), threshold)

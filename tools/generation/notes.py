@@ -1,4 +1,8 @@
-"""Error notes: short lessons drawn from reviews (reject reasons, what editors changed) for the next batch."""
+"""Error notes: short lessons drawn from reviews (reject reasons, what editors changed) for the next batch.
+
+A note is scoped to the case it came from ('... (for cases like "Rate the urgency: printer jam")'), so one edit
+does not push every later sample the same way; a reject reason written as "general: ..." (or "rule: ...") is a
+general rule, and a person makes any note general by deleting its "(for cases like ...)" part."""
 
 from __future__ import annotations
 
@@ -19,6 +23,10 @@ _IMPERATIVE = re.compile(
     r"^(avoid|do not|don't|never|always|use|keep|write|make|include|add|remove)\b", re.IGNORECASE
 )
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+_GENERAL = re.compile(r"^\s*(?:general|rule)\s*:\s*", re.IGNORECASE)
+RESOLUTION_REASON = "conflict:"  # a conflict resolved by rejecting a twin is no lesson for the model
+CASE_CHARS = 60
+CASES_SHOWN = 2
 
 
 class ReviewedSample(Protocol):
@@ -48,9 +56,25 @@ def merge_notes(existing: Sequence[str], new: Iterable[str]) -> list[str]:
     return clean_notes([*existing, *new])
 
 
+def case_label(sample: AlpacaSample) -> str:
+    """The case a note came from, short: the instruction (and input) as the reviewer saw it."""
+    text = " ".join(sample.prompt_text().split())
+    return text if len(text) <= CASE_CHARS else text[: CASE_CHARS - 1].rstrip() + "…"
+
+
+def scoped(note: str, cases: Sequence[str]) -> str:
+    """The note limited to the cases it came from (none given: a general rule)."""
+    shown = list(dict.fromkeys(cases))[:CASES_SHOWN]
+    return f"{note} (for cases like {' / '.join(f'{chr(34)}{c}{chr(34)}' for c in shown)})" if shown else note
+
+
+def is_general(reason: str) -> bool:
+    return bool(_GENERAL.match(reason))
+
+
 def note_from_reason(reason: str) -> str:
     """A reject reason as an instruction to the model: 'too vague' -> 'Avoid: too vague'."""
-    reason = " ".join(reason.split()).rstrip(".")
+    reason = " ".join(_GENERAL.sub("", reason).split()).rstrip(".")
     return reason[0].upper() + reason[1:] if _IMPERATIVE.match(reason) else f"Avoid: {reason}"
 
 
@@ -84,7 +108,9 @@ def _edit_notes(edits: Sequence[tuple[AlpacaSample, AlpacaSample]]) -> list[str]
     length_changes: Counter[tuple[str, str]] = Counter()
     rewrites: Counter[str] = Counter()
     whitespace: Counter[str] = Counter()
+    cases: dict[tuple, list[str]] = {}  # each lesson's key -> the cases it was drawn from
     for original, edited in edits:
+        before_counts = (dict(replacements), dict(removals), dict(length_changes), dict(rewrites), dict(whitespace))
         for name in EDITED_FIELDS:
             before, after = getattr(original, name), getattr(edited, name)
             if before == after:
@@ -107,6 +133,14 @@ def _edit_notes(edits: Sequence[tuple[AlpacaSample, AlpacaSample]]) -> list[str]
             removals.update((name, old) for old in removed)
             if rewritten and not length_change:  # a length note already says what the rewrite did
                 rewrites[name] += 1
+        for kind, (counter, earlier) in enumerate(zip((replacements, removals, length_changes, rewrites, whitespace),
+                                                      before_counts, strict=True)):
+            for key in counter:
+                if counter[key] != earlier.get(key, 0):
+                    cases.setdefault((kind, key), []).append(case_label(original))
+
+    def note(kind: int, key, text: str) -> str:
+        return scoped(text, cases.get((kind, key), []))
 
     notes = []
     for (name, change), _ in length_changes.most_common():
@@ -115,29 +149,38 @@ def _edit_notes(edits: Sequence[tuple[AlpacaSample, AlpacaSample]]) -> list[str]
             if change == "shortened"
             else "give fuller, more complete ones"
         )
-        notes.append(f"Reviewers {change} {name}s: {advice}.")
+        notes.append(note(2, (name, change), f"Reviewers {change} {name}s: {advice}."))
     for (name, old, new), _ in replacements.most_common():
-        notes.append(f"In the {name}, write '{new}' instead of '{old}'.")
+        notes.append(note(0, (name, old, new), f"In the {name}, write '{new}' instead of '{old}'."))
     for (name, old), _ in removals.most_common():
-        notes.append(f"Do not write '{old}' in the {name}.")
+        notes.append(note(1, (name, old), f"Do not write '{old}' in the {name}."))
     for name, _ in whitespace.most_common():
-        notes.append(f"Trim stray spaces and blank lines in the {name}.")
+        notes.append(f"Trim stray spaces and blank lines in the {name}.")  # tidiness holds everywhere
     for name, _ in rewrites.most_common():
-        notes.append(f"Reviewers rewrote {name}s: follow the seed examples more closely.")
+        notes.append(note(3, name, f"Reviewers rewrote {name}s: follow the seed examples more closely."))
     return notes
 
 
 def notes_from_reviews(reviews: Iterable[ReviewedSample]) -> list[str]:
-    """Deterministic notes from a batch's decisions: reject reasons (most frequent first), then edits."""
+    """Deterministic notes from a batch's decisions: reject reasons (most frequent first), then edits; each scoped
+    to the cases it came from unless the reason was marked general. Conflict resolutions teach nothing."""
     reasons: Counter[str] = Counter()
     first_wording: dict[str, str] = {}
+    reason_cases: dict[str, list[str]] = {}
+    general: set[str] = set()
     edits = []
     for review in reviews:
         if review.status == "rejected" and review.reason.strip():
-            key = canonical_text(review.reason)
+            if review.reason.startswith(RESOLUTION_REASON):
+                continue
+            key = canonical_text(_GENERAL.sub("", review.reason))
             first_wording.setdefault(key, review.reason)
             reasons[key] += 1
+            reason_cases.setdefault(key, []).append(case_label(review.original))
+            if is_general(review.reason):  # given once as general, the note is general
+                general.add(key)
         elif review.status == "edited":
             edits.append((review.original, review.current))
-    reason_notes = [note_from_reason(first_wording[key]) for key, _ in reasons.most_common()]
+    reason_notes = [scoped(note_from_reason(first_wording[key]), [] if key in general else reason_cases[key])
+                    for key, _ in reasons.most_common()]
     return clean_notes(reason_notes + _edit_notes(edits))

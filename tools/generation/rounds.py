@@ -7,6 +7,8 @@ from typing import Any
 from tools.errors import UserError
 from tools.generation.batch import DEFAULT_BATCH_SIZE, BatchResult, generate_batch
 from tools.generation.notes import notes_from_reviews
+from tools.generation.project_dataset import flag_twins
+from tools.generation.prompt import EXAMPLES_PER_PROMPT, build_batch_prompt, choose_seeds
 from tools.generation.store import Batch, ReviewStore
 
 
@@ -24,22 +26,31 @@ def generate_next_batch(
         raise UserError("the previous batch is still under review; submit it before generating the next one")
     if not project.seeds:
         raise UserError("the project has no seed examples; add a few (e.g. 20) first")
-    result = generate_batch(
-        chat_model,
-        project.task,
-        project.seeds,
-        n=n,
-        system=project.system,
-        notes=store.notes(project_id),
-        rejected=store.rejected_examples(project_id),
-        existing_texts=store.existing_texts(project_id),
-        seed_usage=project.seed_usage,
-        rng_seed=len(store.batches(project_id)),
-        **options,
-    )
+    result = generate_batch(chat_model, n=n, **_round_inputs(store, project_id), **options)
     store.record_seed_use(project_id, result.seed_indices)
     batch = store.add_batch(project_id, result.samples) if result.samples else None
+    if batch is not None:
+        flag_twins(store, project_id, batch)  # a question asked before is shown as such, never dropped unseen
     return batch, result
+
+
+def _round_inputs(store: ReviewStore, project_id: str) -> dict[str, Any]:
+    """What the next batch is asked with: task, seeds, system, notes, rejected examples, questions to avoid."""
+    project = store.project(project_id)
+    return {"task": project.task, "seeds": project.seeds, "system": project.system,
+            "notes": store.notes(project_id), "rejected": store.rejected_examples(project_id),
+            "existing_texts": store.existing_texts(project_id), "seed_usage": project.seed_usage,
+            "rng_seed": len(store.batches(project_id))}
+
+
+def next_batch_request(store: ReviewStore, project_id: str, n: int = DEFAULT_BATCH_SIZE) -> str:
+    """The request the next batch will send (its first attempt), word for word, so the reviewer can read it."""
+    inputs = _round_inputs(store, project_id)
+    seeds = inputs["seeds"]
+    chosen = choose_seeds(len(seeds), EXAMPLES_PER_PROMPT, inputs["seed_usage"], inputs["rng_seed"])
+    messages = build_batch_prompt(inputs["task"], [seeds[i] for i in chosen], n, inputs["system"], inputs["notes"],
+                                  inputs["rejected"], avoid_texts=inputs["existing_texts"])
+    return messages[-1]["content"]
 
 
 def learn_from_batch(store: ReviewStore, batch_id: int) -> list[str]:
