@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import os
 import sys
+from pathlib import Path
 
-from tools.errors import UserError
+from tools.errors import as_user_error
 
 # Each module exposes register(subparsers); the handler set with set_defaults(func=...) returns an exit status.
 SUBCOMMAND_MODULES = (
@@ -35,20 +38,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def named_files(args: argparse.Namespace) -> list[str]:
+    """The existing files a command was given (flags and positionals), so an error can say which one."""
+    values = []
+    for value in vars(args).values():
+        values.extend(value if isinstance(value, list) else [value])
+    files = []
+    for value in values:
+        if isinstance(value, (str, Path)) and str(value).strip():
+            try:
+                if Path(value).is_file():
+                    files.append(str(value))
+            except (OSError, ValueError):  # a name too long or with a NUL byte is no file
+                continue
+    return files
+
+
+def non_finite_flags(args: argparse.Namespace) -> str:
+    """A message naming every number flag given as nan or inf (float() accepts them; no setting means them)."""
+    bad = [f"--{name.replace('_', '-')} {value}" for name, value in vars(args).items()
+           if isinstance(value, float) and not math.isfinite(value)]
+    return f"{', '.join(bad)}: not a finite number; give a plain number such as 0.1 or 24" if bad else ""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command; every failure ends in a message and an exit status (2 usage, 1 content), never a traceback."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed the usage (or --help); return its status instead of exiting
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if bad := non_finite_flags(args):
+        print(f"error: {bad}", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the one error boundary of the CLI
+        error = as_user_error(exc, named_files(args))
+        if error is None:
+            if os.environ.get("TUNESMITH_DEBUG"):
+                raise
+            print(f"error: unexpected {type(exc).__name__}: {exc}. This is a bug in Tunesmith; run again with "
+                  "TUNESMITH_DEBUG=1 to see where it happened, and report it.", file=sys.stderr)
+            return 1
+        print(f"error: {error.message}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":

@@ -1,4 +1,12 @@
-"""Errors a person can act on: what is wrong, where, and how to fix it."""
+"""Errors a person can act on: what is wrong, where, and how to fix it; and the boundary that makes them."""
+from __future__ import annotations
+
+import errno
+import json
+from collections.abc import Sequence
+
+BAD_INPUT = 2  # what was given cannot be used: a wrong flag, path, permission or name, or a malformed file
+FAILED = 1  # the command ran and found problems (a check, preflight) or could not finish (busy database)
 
 
 class UserError(Exception):
@@ -7,7 +15,7 @@ class UserError(Exception):
     exit_code: 2 for bad input (usage, malformed files), 1 for a check that found problems.
     """
 
-    def __init__(self, message: str, exit_code: int = 2):
+    def __init__(self, message: str, exit_code: int = BAD_INPUT):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
@@ -15,3 +23,71 @@ class UserError(Exception):
 
 class LLMUnavailable(Exception):
     """The LLM endpoint is missing, unreachable or keeps failing; state is kept, the person is told."""
+
+
+def _which(files: Sequence[str]) -> str:
+    """'FILE' when the command named one file, else 'one of FILE, FILE' (or 'an input' when none)."""
+    if len(files) == 1:
+        return files[0]
+    return f"one of {', '.join(files)}" if files else "an input"
+
+
+# errno -> (what happened, how to fix it); {path} is the file the OS named.
+_OS_ERRORS = {
+    errno.EACCES: ("permission denied for {path}", "check its permissions (ls -l) or choose a path you may use"),
+    errno.EPERM: ("the operation is not permitted on {path}", "check its permissions or choose another path"),
+    errno.ENOENT: ("{path} does not exist", "check the path"),
+    errno.EISDIR: ("{path} is a folder where a file is needed", "pass a file path"),
+    errno.ENOTDIR: ("a part of {path} is a file, not a folder",
+                    "choose a path whose parent folders are folders (e.g. another --out)"),
+    errno.EEXIST: ("{path} already exists and is not a folder", "remove it or choose another path"),
+    errno.ENAMETOOLONG: ("the name {path} is too long for the file system",
+                         "use a shorter name (at most 255 characters per name)"),
+    errno.ENOSPC: ("the disk is full while writing {path}", "free some space and run the command again"),
+    errno.EROFS: ("{path} is on a read-only file system", "choose a writable folder"),
+}
+
+
+def _os_error(exc: OSError, files: Sequence[str]) -> UserError:
+    path = exc.filename if exc.filename is not None else _which(files)
+    path = str(path)
+    if len(path) > 120:
+        path = path[:60] + "…" + path[-40:]
+    what, fix = _OS_ERRORS.get(exc.errno, ("{path}: " + (exc.strerror or type(exc).__name__).lower(),
+                                           "check the path and its permissions"))
+    return UserError(f"{what.format(path=path)}; {fix}", BAD_INPUT)
+
+
+def as_user_error(exc: BaseException, files: Sequence[str] = ()) -> UserError | None:
+    """The message for an OS or parsing error that reached the CLI boundary, or None for anything else (a bug).
+
+    files: the files the command was given, so the message can say where the problem is.
+    """
+    import sqlite3
+
+    if isinstance(exc, UserError):
+        return exc
+    if isinstance(exc, OSError):
+        return _os_error(exc, files)
+    if isinstance(exc, RecursionError):
+        return UserError(f"{_which(files)} is nested too deeply to read (hundreds of brackets inside each "
+                         "other); a sample, profile or config needs only a few levels: flatten it", BAD_INPUT)
+    if isinstance(exc, UnicodeDecodeError):
+        return UserError(f"{_which(files)} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start}); re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)", BAD_INPUT)
+    if isinstance(exc, json.JSONDecodeError):
+        return UserError(f"{_which(files)} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+                         "fix the syntax there", BAD_INPUT)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        return UserError("the Tunesmith database is busy (another program is writing to it); nothing was "
+                         "changed; try again in a moment", FAILED)
+    if isinstance(exc, sqlite3.DatabaseError):
+        return UserError(f"the Tunesmith database cannot be used ({exc}); move the workspace's .db file aside "
+                         "and try again", FAILED)
+    if isinstance(exc, MemoryError):
+        return UserError(f"ran out of memory reading {_which(files)}; split it into smaller files",
+                         BAD_INPUT)
+    if type(exc).__module__.startswith("yaml"):
+        return UserError(f"{_which(files)} is not valid YAML ({str(exc).splitlines()[0]}); fix the syntax there",
+                         BAD_INPUT)
+    return None

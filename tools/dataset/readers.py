@@ -24,6 +24,8 @@ CSV_REQUIRED = ("instruction", "output")
 CSV_OPTIONAL = ("input", "system")
 SHAREGPT_USER = {"human", "user"}
 SHAREGPT_ASSISTANT = {"gpt", "assistant"}
+TOO_DEEP = ("is nested too deeply (hundreds of brackets inside each other); a sample needs only a few levels: "
+            "flatten it")
 RECORD_KEYS = {
     "alpaca": {"instruction", "input", "output", "system", "history"},
     "sharegpt": {"conversations", "system"},
@@ -108,7 +110,10 @@ def _read_utf8(path: Path, max_bytes: int) -> str:
             f"{path.name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit; "
             "split the file into smaller parts or raise the limit (--max-mb)"
         )
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror}); check its permissions (ls -l)") from None
     if not data.strip():
         raise UserError(
             f"{path.name}: the file is empty; add samples (one JSON object per line, or a JSON array)"
@@ -134,11 +139,15 @@ def _read_json_text(text: str, source: str, lines_expected: bool = False) -> Rea
                 f"{source}: broken JSON at line {exc.lineno}, column {exc.colno} (char {exc.pos}): "
                 f"{exc.msg}; fix the syntax there (often a missing comma, quote or bracket)"
             ) from None
+        except RecursionError:
+            raise UserError(f"{source}: {TOO_DEEP}") from None
         return _convert_records(list(enumerate(records, start=1)), container="json")
     try:
         whole = None if lines_expected else json.loads(stripped)
     except json.JSONDecodeError:
         whole = None
+    except RecursionError:
+        raise UserError(f"{source}: {TOO_DEEP}") from None
     if isinstance(whole, dict):
         return _convert_records([(1, whole)], container="json")
     return _read_jsonl(text)
@@ -152,6 +161,8 @@ def _read_jsonl(text: str) -> ReadResult:
             continue
         try:
             numbered.append((line_no, json.loads(line)))
+        except RecursionError:
+            problems.append(RowProblem(line_no, None, f"line {line_no} {TOO_DEEP}", code="too_deep"))
         except json.JSONDecodeError as exc:
             problems.append(
                 RowProblem(
@@ -175,6 +186,9 @@ def _convert_records(numbered: list[tuple[int, Any]], container: str) -> ReadRes
     for row, record in numbered:
         try:
             sample = _record_to_sample(record)
+        except RecursionError:  # e.g. a history nested hundreds of levels deep
+            result.problems.append(RowProblem(row, None, TOO_DEEP, "too_deep"))
+            continue
         except _RowError as err:
             result.problems.append(RowProblem(row, err.field, err.message, err.code))
             continue

@@ -45,11 +45,16 @@ def _pieces(paragraph: str, max_chars: int) -> list[str]:
     pieces: list[str] = []
     current = ""
     for sentence in split_sentences(paragraph):
-        while len(sentence) > max_chars:  # one huge "sentence": cut at the last space that fits
-            cut = sentence.rfind(" ", 0, max_chars)
-            cut = cut if cut > 0 else max_chars
-            pieces.append((current + " " + sentence[:cut]).strip() if current else sentence[:cut])
-            current, sentence = "", sentence[cut:].strip()
+        start = 0  # an offset, not slicing: re-copying the rest of a multi-MB single-line text is quadratic
+        while len(sentence) - start > max_chars:  # one huge "sentence": cut at the last space that fits
+            cut = sentence.rfind(" ", start, start + max_chars)
+            cut = cut if cut > start else start + max_chars
+            piece = sentence[start:cut]
+            pieces.append((current + " " + piece).strip() if current else piece)
+            current, start = "", cut
+            while start < len(sentence) and sentence[start] == " ":
+                start += 1
+        sentence = sentence[start:]
         if current and len(current) + 1 + len(sentence) > max_chars:
             pieces.append(current)
             current = ""

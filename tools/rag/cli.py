@@ -7,6 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+MAX_CHUNKS_PER_FILE = 2000  # tools.rag.index.MAX_CHUNKS_PER_FILE, repeated so --help stays fast
+MAX_NAME_CHARS = 100
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     rag = subparsers.add_parser("rag", help="index your documents and ask questions that cite them")
@@ -17,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     index.add_argument("--name", required=True, help="index name, e.g. support-docs")
     index.add_argument("--max-chars", type=int, default=1200, help="largest chunk, in characters")
     index.add_argument("--overlap", type=int, default=150, help="characters shared by neighbouring chunks")
+    index.add_argument("--max-chunks", type=int, default=MAX_CHUNKS_PER_FILE,
+                       help=f"chunks indexed per file at most (default {MAX_CHUNKS_PER_FILE}; embedding is slow)")
     index.set_defaults(func=run_index)
 
     ask = commands.add_parser("ask", help="answer a question from an index, citing its chunks")
@@ -34,6 +39,9 @@ def index_dir(name: str) -> Path:
 
     if not name.strip() or any(sep in name for sep in ("/", "\\")) or name.strip(".") == "":
         raise UserError(f"index name {name!r} must be a plain name without slashes, e.g. support-docs")
+    if len(name) > MAX_NAME_CHARS or not name.isprintable():
+        raise UserError(f"index name {name[:40]!r}... is {len(name)} characters long or has control characters; "
+                        f"use a plain name of at most {MAX_NAME_CHARS} characters, e.g. support-docs")
     return load_settings().workspace_file("rag", name)
 
 
@@ -43,16 +51,20 @@ def run_index(args: argparse.Namespace) -> int:
 
     if args.max_chars < 100 or not 0 <= args.overlap < args.max_chars // 2:
         raise UserError("--max-chars must be at least 100 and --overlap between 0 and half of --max-chars")
+    if args.max_chunks < 1:
+        raise UserError(f"--max-chunks must be at least 1 (got {args.max_chunks})")
     index = DocumentIndex(index_dir(args.name), args.name)
-    report = index.add_documents(args.docs, args.max_chars, args.overlap)
+    report = index.add_documents(args.docs, args.max_chars, args.overlap, args.max_chunks)
     for source, chunks in report.indexed.items():
         print(f"indexed {source}: {chunks} chunk{'s' if chunks != 1 else ''}")
+    for source, reason in report.truncated.items():
+        print(f"truncated {source}: {reason}", file=sys.stderr)
     for source, reason in report.skipped.items():
         print(f"skipped {source}: {reason}", file=sys.stderr)
     print(f"index {args.name!r} now holds {index.count()} chunks")
     if not report.indexed:
         raise UserError("no document was indexed; fix the files listed above and run the command again")
-    return 1 if report.skipped else 0
+    return 1 if report.skipped or report.truncated else 0
 
 
 def run_ask(args: argparse.Namespace) -> int:

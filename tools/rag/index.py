@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ from tools.rag.chunk import chunk_text
 from tools.rag.readers import read_document
 
 ADD_BATCH = 256  # chunks per chromadb add call
+# Embedding runs at ~10-100 chunks/s on a CPU: an 18 MB one-line file (~18k chunks) would take half an hour.
+MAX_CHUNKS_PER_FILE = 2000
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class IndexReport:
 
     indexed: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    truncated: dict[str, str] = field(default_factory=dict)  # files only partly indexed, and why
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,14 +55,40 @@ def collection_name(name: str) -> str:
     return f"docs-{cleaned}"[:512]
 
 
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _folder_files(folder: Path, report: IndexReport) -> list[Path]:
+    """Every file under folder, without following links out of it: a link leaving the folder is reported."""
+    root = folder.resolve()
+    files: list[Path] = []
+    for current, dirs, names in os.walk(folder, followlinks=False):
+        for name in sorted(dirs):
+            if (Path(current) / name).is_symlink():  # os.walk does not descend into it: say so
+                target = (Path(current) / name).resolve()
+                report.skipped[str(Path(current) / name)] = (
+                    f"a link to {target}, outside {folder}; not followed" if not _inside(target, root)
+                    else "a link to a folder inside the same folder; its files are indexed from there")
+        for name in names:
+            path = Path(current) / name
+            target = path.resolve()
+            if not _inside(target, root):
+                report.skipped[str(path)] = (f"a link to {target}, outside {folder}; not followed "
+                                             "(copy the file into the folder to index it)")
+            elif target.is_file():
+                files.append(path)
+    return sorted(files)
+
+
 def _expand(paths: list[Path], report: IndexReport) -> list[Path]:
     """Files to read: a folder gives every file in it (unsupported ones are then reported, not dropped)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*")) if p.is_file())
+            files.extend(_folder_files(path, report))
         elif path.exists():
-            files.append(path)
+            files.append(path)  # named by the person: read even when it is a link
         else:
             report.skipped[str(path)] = "no such file or folder; check the path"
     return files
@@ -78,9 +108,17 @@ class DocumentIndex:
         return self._collection.count()
 
     def add_documents(
-        self, paths: list[Path | str], max_chars: int = 1200, overlap: int = 150
+        self,
+        paths: list[Path | str],
+        max_chars: int = 1200,
+        overlap: int = 150,
+        max_chunks: int = MAX_CHUNKS_PER_FILE,
     ) -> IndexReport:
-        """Read, chunk and index each file (folders: their supported files); unreadable files are skipped."""
+        """Read, chunk and index each file (folders: their supported files); unreadable files are skipped.
+
+        Links inside a folder that lead out of it are skipped and reported; a file that makes more than
+        max_chunks chunks is indexed up to that many and reported as truncated.
+        """
         report = IndexReport()
         for path in _expand([Path(p) for p in paths], report):
             source = str(path.resolve())
@@ -92,6 +130,11 @@ class DocumentIndex:
             if not chunks:
                 report.skipped[source] = "no text found in the file"
                 continue
+            if len(chunks) > max_chunks:
+                report.truncated[source] = (
+                    f"only the first {max_chunks} of {len(chunks)} chunks were indexed (about "
+                    f"{max_chunks * max_chars // 1000} kB of text); split the file or raise --max-chunks")
+                chunks = chunks[:max_chunks]
             self._collection.delete(where={"source": source})  # re-indexing a file replaces its old chunks
             key = hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
             for start in range(0, len(chunks), ADD_BATCH):

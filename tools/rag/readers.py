@@ -72,12 +72,14 @@ def json_to_text(raw: str, path: Path) -> str:
     """A top-level array becomes one paragraph per item; anything else one 'key: value' line per leaf."""
     try:
         data = json.loads(raw)
+        items = data if isinstance(data, list) else [data]
+        return "\n\n".join("\n".join(_json_lines(item)) for item in items)
     except json.JSONDecodeError as exc:
         raise UserError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
-    items = data if isinstance(data, list) else [data]
-    return "\n\n".join("\n".join(_json_lines(item)) for item in items)
+    except RecursionError:
+        raise UserError(f"{path}: nested too deeply (hundreds of brackets inside each other); flatten it") from None
 
 
 def csv_to_text(raw: str, path: Path) -> str:
@@ -113,6 +115,8 @@ def read_document(path: Path) -> str:
         raise UserError(
             f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again"
         ) from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror}); check its permissions (ls -l)") from None
     if suffix in (".html", ".htm"):
         return html_to_text(raw)
     if suffix == ".json":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,7 +89,7 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_values(self) -> TrainConfig:
-        problems = _value_problems(self) + _method_problems(self)
+        problems = _value_problems(self) + _absurd_values(self) + _method_problems(self)
         if not problems:
             problems = _data_problems(self)
         if problems:
@@ -137,6 +138,24 @@ def _value_problems(c: TrainConfig) -> list[str]:
          f"compute_dtype={c.compute_dtype!r} is unknown; use one of {', '.join(COMPUTE_DTYPES)}"),
     ]
     return [message for failed, message in checks if failed]
+
+
+# Beyond these a value is a typo or a unit mix-up, not a choice (e.g. epochs=3000 for 3, lora_r=16000).
+ABSURD_LIMITS = {"lora_r": 4096, "lora_alpha": 65536, "epochs": 1000, "batch_size": 65536, "grad_accum": 65536,
+                 "max_seq_len": 2_097_152, "max_steps": 100_000_000, "warmup_steps": 100_000_000}
+
+
+def _absurd_values(c: TrainConfig) -> list[str]:
+    """NaN/infinite numbers (they pass every range check and fail only inside the trainer) and absurd sizes."""
+    problems = [f"{name}={value} is not a finite number; give a plain number (e.g. {field.default})"
+                for name, field in TrainConfig.model_fields.items()
+                if isinstance(value := getattr(c, name), float) and not math.isfinite(value)]
+    problems += [f"{name}={getattr(c, name)} is absurdly large (over {limit:,}); check for a typo"
+                 for name, limit in ABSURD_LIMITS.items()
+                 if math.isfinite(getattr(c, name)) and getattr(c, name) > limit]
+    if math.isfinite(c.learning_rate) and 0 < c.learning_rate < 1e-8:
+        problems.append(f"learning_rate={c.learning_rate} is too small to change the model; try 2e-4")
+    return problems
 
 
 def _changed(c: TrainConfig, names: tuple[str, ...]) -> list[str]:
