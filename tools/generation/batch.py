@@ -79,6 +79,14 @@ def coerce_sample(item: Any, system: str = "") -> AlpacaSample:
     return AlpacaSample.model_validate(fields)
 
 
+def sample_from_generated(item: Any, system: str) -> AlpacaSample:
+    """A generated item as a sample run with the person's system prompt: a `system` the model wrote is ignored,
+    so generated text can never replace (or, with no system prompt, add) the instructions the model runs with."""
+    if isinstance(item, dict):
+        item = {key: value for key, value in item.items() if key != "system"}
+    return coerce_sample(item, system)
+
+
 def _status_code(exc: BaseException) -> int | None:
     status = getattr(exc, "status_code", None)
     return status if isinstance(status, int) else None
@@ -196,7 +204,7 @@ def generate_batch(
                 dropped["surplus"] += len(items) - position
                 break
             try:
-                sample = coerce_sample(item, system)
+                sample = sample_from_generated(item, system)
             except (TypeError, ValueError) as exc:
                 dropped["invalid"] += 1
                 invalid.append(_describe_invalid(exc))
