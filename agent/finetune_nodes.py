@@ -5,29 +5,25 @@ because a node re-runs from its top when it is resumed.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph.types import interrupt
 
+from agent.actions import Action, PauseName, received
 from agent.schemas import QuickReply
-from agent.state import AgentState, checked_resume, say
+from agent.state import AgentState, say
 from tools.errors import UserError
 from tools.llm import SETUP_HINT
 
 if TYPE_CHECKING:
     from tools.generation.store import ReviewStore
+    from tools.workspace import Workspace
 
 BATCH_SIZE = 20
 
 
-
-def project_dir(workspace: Path, thread_id: str) -> Path:
-    return workspace / "projects" / thread_id
-
-
 class FinetuneNodes:
-    def __init__(self, store: ReviewStore | None, generation_model: Any, workspace: Path | None):
+    def __init__(self, store: ReviewStore | None, generation_model: Any, workspace: Workspace | None):
         self.store = store
         self.model = generation_model
         self.workspace = workspace
@@ -40,16 +36,21 @@ class FinetuneNodes:
         project = self.store.get_project(thread_id) if self.store else None
         if project is None or not project.seeds:
             return {"messages": [say("Add your task and a few seed examples in the **Data studio** tab first "
-                                      "(Save seeds), then ask me for a batch.")], "stage": "seeds"}
+                                      "(Save seeds), then ask me for a batch.")], "stay": True}
+        if (open_batch := self.store.open_batch(thread_id)) is not None:  # e.g. drafted by `tunesmith studio`
+            return {"messages": [say(f"Batch {open_batch.number} is still open for review in the **Data studio**: "
+                                      "decide each sample and press **Submit batch**; then I'll draft the next.")],
+                    "stage": "review", "review_batch_id": open_batch.id}
         if self.model is None:
             return {"messages": [say("Drafting samples needs an LLM endpoint. " + SETUP_HINT + " Meanwhile you "
-                                      "can import a finished dataset in the Data studio and build it.")]}
+                                      "can import a finished dataset in the Data studio and build it.")],
+                    "stay": True}
         try:
             batch, result = generate_next_batch(self.store, thread_id, self.model, n=BATCH_SIZE)
-        except UserError as exc:  # e.g. a batch is still under review
-            return {"messages": [say(f"⚠️ {exc.message}")]}
+        except UserError as exc:
+            return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
         if batch is None:
-            return {"messages": [say(f"⚠️ {result.message}")], "notice": result.message}
+            return {"messages": [say(f"⚠️ {result.message}")], "notice": result.message, "stay": True}
         text = (f"Batch {batch.number} is ready: {len(result.samples)} samples to review in the **Data studio**. "
                 "Approve, reject with a reason, or edit each one, then press **Submit batch**.")
         if not result.complete:
@@ -58,12 +59,10 @@ class FinetuneNodes:
 
     def review_batch(self, state: AgentState) -> dict:
         """Pauses until the person submits the batch; every decision is already saved by the app as it is made."""
-        reply = interrupt({"kind": "review", "stage": "review", "batch_id": state.get("review_batch_id"),
-                           "quick_replies": [QuickReply(label="Submit batch", reply={
-                               "text": "Submit batch", "action": "submit"}).model_dump()]})
-        reply = checked_resume(reply)
-        kind = "submit" if reply.get("action") == "submit" else "question"
-        return {"last_reply": reply, "reply_kind": kind, "messages": [{"role": "user", "content": reply["text"]}]}
+        raw = interrupt({"kind": "review", "stage": "review", "batch_id": state.get("review_batch_id"),
+                         "quick_replies": [QuickReply(label="Submit batch", reply={
+                             "text": "Submit batch", "action": Action.SUBMIT.value}).model_dump()]})
+        return received(raw, "review_batch")
 
     def record_feedback(self, state: AgentState, config) -> dict:
         """Closes the batch; reject reasons and edits become error notes for every later batch."""
@@ -76,10 +75,10 @@ class FinetuneNodes:
             pending = [s for s in samples if s.status == "pending"]
             if pending:
                 return {"messages": [say(f"{len(pending)} sample(s) still need a decision; review them, then "
-                                          "submit again.")], "reply_kind": "not_done"}
+                                          "submit again.")], "stay": True}
             notes = learn_from_batch(self.store, batch_id)
         except UserError as exc:
-            return {"messages": [say(f"⚠️ {exc.message}")], "reply_kind": "not_done"}
+            return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
         stats = {s.batch_id: s for s in self.store.batch_stats(thread_id)}[batch_id]
         accepted = len(self.store.accepted_samples(thread_id))
         target = self.store.project(thread_id).target_count
@@ -90,54 +89,66 @@ class FinetuneNodes:
         if notes:
             lines += ["", "Error notes for the next batches (edit them in the Data studio):"]
             lines += [f"- {n}" for n in notes]
-        return {"messages": [say("\n".join(lines))], "reply_kind": "target_reached" if accepted >= target else "more",
-                "stage": "seeds"}
+        return {"messages": [say("\n".join(lines))], "target_reached": accepted >= target, "stage": "seeds",
+                "review_batch_id": None}
 
     def build_training_dataset(self, state: AgentState, config) -> dict:
-        """Cleans, de-duplicates and splits the accepted samples into an Alpaca dataset with a health report."""
-        from tools.dataset.build import build_dataset
+        """A new dataset version from the accepted samples and seeds, with the studio's settings (format, eval
+        fraction, system prompt, seeds on/off) from the reply's config; earlier versions stay as they were."""
+        from tools.dataset.versions import BuildSettings, versions_root
+        from tools.generation.project_dataset import build_project_version
 
         thread_id = config["configurable"]["thread_id"]
-        samples = self.store.accepted_samples(thread_id) if self.store else []
-        if not samples:
+        if not self.store or self.store.get_project(thread_id) is None:
             return {"messages": [say("There are no accepted samples yet: review a batch or import a dataset "
-                                      "in the Data studio first.")]}
-        project = self.store.project(thread_id)
-        out = project_dir(self.workspace, thread_id) / "dataset"
+                                      "in the Data studio first.")], "stay": True}
+        choices = (state.get("last_reply") or {}).get("config") or {}
         try:
-            report = build_dataset(samples, out, system=project.system or None,
-                                   tag_counts=self.store.tag_counts(thread_id))
-        except UserError as exc:
-            return {"messages": [say(f"⚠️ {exc.message}")]}
+            report = build_project_version(self.store, thread_id, versions_root(self.workspace.project_dir(thread_id)),
+                                           BuildSettings(**choices))
+        except (UserError, TypeError) as exc:
+            return {"messages": [say(f"⚠️ {getattr(exc, 'message', exc)}")], "stay": True}
+        version = report["version"]
         warnings = report.get("health", {}).get("warnings", [])
-        lines = [f"Dataset built in `{out}`: {report['train']} train and {report['eval']} eval samples "
-                 f"({report['dropped']} dropped, each with its reason in the report)."]
+        lines = [f"Dataset version **{version['name']}** built ({report['format']}): {report['train']} train and "
+                 f"{report['eval']} eval samples ({report['dropped']} dropped, each listed with its reason in the "
+                 "Data studio)."]
         lines += [f"- ⚠️ {w}" for w in warnings] or ["- The health report found nothing to fix."]
         lines.append("Download it from the Data studio, prepare training, or draft more batches.")
-        return {"messages": [say("\n".join(lines))], "stage": "dataset", "dataset_dir": str(out)}
+        # a new dataset makes any checked plan stale: propose again before training on it
+        return {"messages": [say("\n".join(lines))], "stage": "dataset", "dataset_dir": version["path"],
+                "training_plan": None}
 
 
 def finetune_quick_replies(state: AgentState) -> list[QuickReply]:
     stage = state.get("stage")
     if stage == "seeds":
-        return [QuickReply(label="Generate a batch", reply={"text": "Generate a batch", "action": "generate"}),
-                QuickReply(label="Build the dataset", reply={"text": "Build the dataset", "action": "build_dataset"})]
+        return [quick("Generate a batch", Action.GENERATE), quick("Build the dataset", Action.BUILD_DATASET)]
     if stage == "dataset":
-        return [QuickReply(label="Prepare training", reply={"text": "Prepare training", "action": "prepare_training"}),
-                QuickReply(label="More batches", reply={"text": "More batches", "action": "generate"})]
+        return [quick("Prepare training", Action.PREPARE_TRAINING), quick("More batches", Action.GENERATE)]
     return []
 
 
-def route_after_review(state: AgentState) -> Literal["record_feedback", "answer_free_question"]:
-    return "record_feedback" if state.get("reply_kind") == "submit" else "answer_free_question"
+def quick(label: str, action: Action) -> QuickReply:
+    return QuickReply(label=label, reply={"text": label, "action": action.value})
+
+
+def route_back(state: AgentState) -> PauseName:
+    """Back to the pause the last reply came from: a question or a refusal never loses the person's place."""
+    return state.get("pause") or "wait_for_user"
 
 
 def route_after_feedback(state: AgentState) -> Literal["build_training_dataset", "wait_for_user", "review_batch"]:
-    kind = state.get("reply_kind")
-    if kind == "not_done":
+    if state.get("stay"):
         return "review_batch"
-    return "build_training_dataset" if kind == "target_reached" else "wait_for_user"
+    return "build_training_dataset" if state.get("target_reached") else "wait_for_user"
 
 
-def route_after_generation(state: AgentState) -> Literal["review_batch", "wait_for_user"]:
-    return "review_batch" if state.get("stage") == "review" else "wait_for_user"
+def route_after_generation(state: AgentState) -> Literal["review_batch", "wait_for_user", "approve_training"]:
+    if state.get("stage") == "review" and not state.get("stay"):
+        return "review_batch"
+    return route_back(state)
+
+
+def route_after_dataset(state: AgentState) -> Literal["wait_for_user", "review_batch", "approve_training"]:
+    return route_back(state) if state.get("stay") else "wait_for_user"

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph.types import interrupt
 
-from agent.finetune_nodes import finetune_quick_replies
+from agent.actions import Action, last_reply, received
+from agent.finetune_nodes import finetune_quick_replies, quick
 from agent.schemas import ChatPause, ProfileExtraction, QuickReply
-from agent.state import AgentState, checked_resume, say
+from agent.state import AgentState, say
 from prompts import advisor as P
 from tools.advisor.keywords import describe_hints, read_profile_hints
 from tools.advisor.profile import (
@@ -26,10 +27,9 @@ from tools.advisor.profile import (
 from tools.advisor.recommend import APPROACH_TITLES, recommend
 from tools.errors import UserError
 from tools.llm import SETUP_HINT, describe_llm_error
+from tools.workspace import Workspace
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from langchain_core.language_models import BaseChatModel
 
     from tools.generation.store import ReviewStore
@@ -48,10 +48,13 @@ class AgentDeps:
     chat_model: BaseChatModel | None = None
     generation_model: BaseChatModel | None = None  # drafts samples; defaults to chat_model
     store: ReviewStore | None = None  # projects, batches, review decisions, error notes (SQLite)
-    workspace: Path | None = None
+    workspace: Workspace | None = None  # a folder path is accepted and wrapped
     # (question, profile, chat_model) -> Markdown answer with citations
     answer_question: Callable[[str, dict | None, BaseChatModel | None], str] | None = None
 
+    def __post_init__(self) -> None:
+        if self.workspace is not None and not isinstance(self.workspace, Workspace):
+            self.workspace = Workspace(self.workspace)
 
 
 def _profile(state: AgentState) -> TaskProfile:
@@ -117,24 +120,20 @@ class InterviewNodes:
         return update
 
     def wait_for_user(self, state: AgentState) -> dict:
-        reply = interrupt(ChatPause(stage=state.get("stage", "interview"),
-                                    quick_replies=quick_replies_for(state)).model_dump())
-        reply = checked_resume(reply)
-        return {"last_reply": reply, "messages": [{"role": "user", "content": reply["text"]}], "notice": None}
+        raw = interrupt(ChatPause(stage=state.get("stage", "interview"),
+                                  quick_replies=quick_replies_for(state)).model_dump())
+        return received(raw, "wait_for_user")
 
     def understand_reply(self, state: AgentState) -> dict:
-        reply = state["last_reply"]
-        action = reply.get("action")
-        if action in ("recommend", "start_path", "start_finetune", "generate", "build_dataset", "prepare_training",
-                      "training_finished"):
-            return {"reply_kind": action}
-        if action == "skip":
-            return {"reply_kind": "answer"}
-        if action == "baseline" and isinstance(reply.get("baseline"), dict):
-            return {"baseline": reply["baseline"], "reply_kind": "recommend"}
-        if "field" in reply:
-            return self._apply({reply["field"]: reply["value"]}, state)
-        text = reply["text"]
+        """Reads typed text, a quick answer or a skip (the only actions routed here) into a `reading`."""
+        reply = last_reply(state)
+        if reply.action is Action.SKIP:
+            return {"reading": "answer"}
+        if reply.action is Action.ANSWER:
+            return self._apply({reply.field: reply.value}, state)
+        if reply.action is not Action.TEXT:
+            raise ValueError(f"understand_reply reads text and answers only, got {reply.action!r}")
+        text = reply.text
         if self.deps.chat_model is not None:
             try:
                 return self._extract_with_llm(text, state)
@@ -153,9 +152,9 @@ class InterviewNodes:
         ])
         update = self._apply(found.profile_fields(), state)
         if found.user_question:
-            update["reply_kind"] = "question"
+            update["reading"] = "question"
         elif found.wants_recommendation_now:
-            update["reply_kind"] = "recommend"
+            update["reading"] = "recommend"
         return update
 
     def _understand_without_llm(self, text: str, state: AgentState) -> dict:
@@ -165,13 +164,13 @@ class InterviewNodes:
             if value is not None:
                 return self._apply({pending[0]: value}, state)
         if looks_like_question(text):
-            return {"reply_kind": "question"}
+            return {"reading": "question"}
         hints = read_profile_hints(text)
         if hints:
             return {**self._apply({h.field: h.value for h in hints}, state), "messages": [say(describe_hints(hints))]}
         if "recommend" in text.lower():
-            return {"reply_kind": "recommend"}
-        return {"reply_kind": "unclear"}
+            return {"reading": "recommend"}
+        return {"reading": "unclear"}
 
     def _apply(self, fields: dict, state: AgentState) -> dict:
         """Valid answers update the profile; invalid ones are ignored (LLM output is untrusted)."""
@@ -183,8 +182,8 @@ class InterviewNodes:
                 continue
         flat = profile.known()
         changed = flat != (state.get("profile") or {})
-        kind = "recommend" if state.get("stage") == "recommended" and changed else "answer"
-        return {"profile": flat, "reply_kind": kind, "asked": sorted(set(state.get("asked") or []) | set(fields))}
+        reading = "recommend" if state.get("stage") == "recommended" and changed else "answer"
+        return {"profile": flat, "reading": reading, "asked": sorted(set(state.get("asked") or []) | set(fields))}
 
     def clarify(self, state: AgentState) -> dict:
         if self.deps.chat_model is None:
@@ -195,7 +194,7 @@ class InterviewNodes:
         return {"messages": [say(text)]}
 
     def answer_free_question(self, state: AgentState) -> dict:
-        question = state["last_reply"]["text"]
+        question = last_reply(state).text
         if self.deps.answer_question is None:
             return {"messages": [say("I can't look up guidance right now (no knowledge base is loaded).")]}
         answer = self.deps.answer_question(question, state.get("profile") or None, self.deps.chat_model)
@@ -223,7 +222,7 @@ class InterviewNodes:
     def start_path(self, state: AgentState) -> dict:
         """Moves to the first actionable step of the recommended path (RAG before fine-tuning in the hybrid)."""
         approach = (state.get("recommendation") or {}).get("approach", "icl")
-        if state.get("reply_kind") == "start_finetune" or approach == "fine-tune":
+        if last_reply(state).action is Action.START_FINETUNE or approach == "fine-tune":
             stage = "seeds"
         else:
             stage = "icl" if approach == "icl" else "rag"
@@ -260,51 +259,33 @@ def quick_replies_for(state: AgentState) -> list[QuickReply]:
     pending = state.get("pending_fields") or []
     if stage == "interview" and pending:
         question = QUESTION_BY_FIELD[pending[0]]
-        replies += [QuickReply(label=label, reply={"text": label, "field": question.field, "value": value})
+        replies += [QuickReply(label=label, reply={"text": label, "action": Action.ANSWER.value,
+                                                                "field": question.field, "value": value})
                     for label, value in question.choices]
-        replies.append(QuickReply(label="Don't know", reply={"text": "Don't know", "action": "skip"}))
+        replies.append(quick("Don't know", Action.SKIP))
     if stage in ("interview", "recommended"):
-        replies.append(QuickReply(label="Recommend now", reply={"text": "Recommend now", "action": "recommend"}))
+        replies.append(quick("Recommend now", Action.RECOMMEND))
     if stage == "recommended":
-        replies.append(QuickReply(label="Start this path", reply={"text": "Start this path", "action": "start_path"}))
+        replies.append(quick("Start this path", Action.START_PATH))
     approach = (state.get("recommendation") or {}).get("approach")
     if stage == "rag" and approach == "rag+fine-tune":
-        replies.append(QuickReply(label="Continue to fine-tuning",
-                                  reply={"text": "Continue to fine-tuning", "action": "start_finetune"}))
+        replies.append(quick("Continue to fine-tuning", Action.START_FINETUNE))
     return replies + finetune_quick_replies(state)
 
 
-def route_after_answer(state: AgentState) -> Literal["wait_for_user", "review_batch", "approve_training"]:
-    """A free question never loses the person's place: back to the pause they asked from."""
-    if state.get("stage") == "review":
-        return "review_batch"
-    if state.get("stage") == "training" and state.get("reply_kind") == "question" and not state.get("run_dir"):
-        return "approve_training"
-    return "wait_for_user"
+def route_after_reading(state: AgentState) -> Literal[
+        "answer_free_question", "recommend_approach", "clarify", "plan_questions", "wait_for_user"]:
+    match state.get("reading"):
+        case "question":
+            return "answer_free_question"
+        case "recommend":
+            return "recommend_approach"
+        case "unclear":
+            return "clarify"
+        case "answer":
+            return "plan_questions" if state.get("stage", "interview") == "interview" else "wait_for_user"
+    raise ValueError(f"unknown reading {state.get('reading')!r}")
 
 
 def route_after_plan(state: AgentState) -> Literal["wait_for_user", "recommend_approach"]:
     return "wait_for_user" if state.get("pending_fields") else "recommend_approach"
-
-
-ACTION_NODES = {"generate": "generate_samples", "build_dataset": "build_training_dataset",
-                "prepare_training": "prepare_training", "training_finished": "evaluate_training"}
-
-
-def route_after_reply(state: AgentState) -> Literal[
-        "answer_free_question", "recommend_approach", "start_path", "plan_questions", "clarify", "wait_for_user",
-        "generate_samples", "build_training_dataset", "prepare_training", "evaluate_training"]:
-    kind = state.get("reply_kind")
-    if kind in ACTION_NODES:
-        return ACTION_NODES[kind]
-    if kind == "question":
-        return "answer_free_question"
-    if kind == "recommend":
-        return "recommend_approach"
-    if kind == "start_finetune":
-        return "start_path"
-    if kind == "start_path":
-        return "start_path" if state.get("recommendation") else "recommend_approach"
-    if kind == "unclear":
-        return "clarify"
-    return "plan_questions" if state.get("stage", "interview") == "interview" else "wait_for_user"

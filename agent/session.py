@@ -1,27 +1,34 @@
-"""The only place that knows thread ids, checkpointers, Command(resume=...) and interrupts; the UI talks to this."""
+"""The only place that knows thread ids, checkpointers, Command(resume=...) and interrupts; the UI's only door.
+
+A person's button or message becomes an Action (re-exported here for the UI); `send` resumes the conversation
+with it. The run watcher, a background thread, notices a training run or its evaluation ending and sends the
+app's own action, so a run is recorded and evaluated whether zero or two browser tabs are open.
+"""
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from langgraph.types import Command
 
+from agent.actions import Action, Reply, parse_reply
+from agent.data_studio import DataStudio
 from agent.graph import build_graph
 from agent.nodes import STREAMED_NODES, AgentDeps
+from agent.training_nodes import observed_run_status
 from tools.settings import Settings
+from tools.workspace import Workspace
 
-CONVERSATIONS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    thread_id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-)"""
+__all__ = ["Action", "ConversationView", "Session", "open_checkpointer"]
+log = logging.getLogger(__name__)
+WATCH_INTERVAL_S = 2.0
 
 
 @dataclass
@@ -29,20 +36,26 @@ class ConversationView:
     """Everything the app shows for one conversation."""
 
     thread_id: str
-    messages: list[dict] = field(default_factory=list)
+    messages: list[dict] = field(default_factory=list)  # roles: user (the person), assistant, system (app events)
     profile: dict = field(default_factory=dict)
     recommendation: dict | None = None
+    baseline: dict | None = None
     quick_replies: list[dict] = field(default_factory=list)
     stage: str = "interview"
     notice: str | None = None
-    waiting: bool = False  # paused on an interrupt, ready for the person
+    waiting: bool = False  # paused, ready for the person
+    pause: str | None = None  # which pause: chat | review | approve_training
+    review_batch_id: int | None = None  # the batch open for review
+    dataset_dir: str | None = None  # the last built dataset
+    training_plan: dict | None = None  # config, preflight and its Markdown
     run_dir: str | None = None  # the training run in progress or last finished
+    run_phase: str | None = None  # training | evaluating | finished | stopped
+    evaluation: dict | None = None  # base vs tuned, once reported
 
 
-def default_deps(settings: Settings) -> AgentDeps:
+def default_deps(settings: Settings, workspace: Workspace) -> AgentDeps:
     """Real dependencies: the configured LLM (if any) and the guidance knowledge base."""
     from tools.errors import LLMUnavailable
-    from tools.generation.store import ReviewStore
     from tools.llm import build_chat_model
 
     try:
@@ -50,23 +63,22 @@ def default_deps(settings: Settings) -> AgentDeps:
         generator = build_chat_model(settings, model=settings.generation_model, temperature=0.8)
     except LLMUnavailable:
         model = generator = None
-    index_dir = settings.workspace / "guidance-index"
 
     def answer(question: str, profile: dict | None, chat_model) -> str:
         from tools.advisor.kb import answer_question, format_answer_markdown
 
         return format_answer_markdown(answer_question(question, profile=profile, chat_model=chat_model,
-                                                      persist_dir=index_dir))
+                                                      persist_dir=workspace.guidance_index))
 
     return AgentDeps(chat_model=model, generation_model=generator, answer_question=answer,
-                     store=ReviewStore(settings.workspace_file("tunesmith.db")), workspace=settings.workspace)
+                     store=workspace.open_store(), workspace=workspace)
 
 
 def open_checkpointer(settings: Settings):
     """SqliteSaver on the workspace's checkpoints.db (one thread per conversation; survives restarts)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    conn = sqlite3.connect(settings.workspace_file("checkpoints.db"), check_same_thread=False)
+    conn = sqlite3.connect(Workspace.from_settings(settings).checkpoints_db, check_same_thread=False)
     saver = SqliteSaver(conn)
     saver.setup()
     return saver
@@ -75,34 +87,44 @@ def open_checkpointer(settings: Settings):
 class Session:
     def __init__(self, settings: Settings, deps: AgentDeps | None = None, checkpointer=None):
         self.settings = settings
-        self.deps = deps if deps is not None else default_deps(settings)
+        self.workspace = Workspace.from_settings(settings)
+        self.deps = deps if deps is not None else default_deps(settings, self.workspace)
+        self.deps.workspace = self.deps.workspace or self.workspace
+        self.deps.store = self.deps.store or self.workspace.open_store()
+        self.store = self.deps.store
+        self.studio = DataStudio(self.store, self.workspace)  # the Data studio's actions that need no graph step
         self.checkpointer = checkpointer if checkpointer is not None else open_checkpointer(settings)
         self.graph = build_graph(self.deps).compile(checkpointer=self.checkpointer)
-        self._db = sqlite3.connect(settings.workspace_file("tunesmith.db"), check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(CONVERSATIONS_SCHEMA)
-        self._db.commit()
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
         self._running: set[str] = set()  # threads with a step in progress in this process
+        self._watched: set[str] = {c["thread_id"] for c in self.list_conversations()}  # checked once, then pruned
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def llm_configured(self) -> bool:
         return self.deps.chat_model is not None
 
+    @property
+    def chat_model(self):
+        """The conversation's LLM (None without an endpoint), for the tabs that try prompts and answers."""
+        return self.deps.chat_model
+
     def _config(self, thread_id: str) -> dict:
         return {"configurable": {"thread_id": thread_id}}
 
+    def _lock(self, thread_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(thread_id, threading.Lock())
+
+    # --- conversations --------------------------------------------------------------------------------------
     def list_conversations(self) -> list[dict]:
-        rows = self._db.execute("SELECT thread_id, title, updated FROM conversations ORDER BY updated DESC")
-        return [{"thread_id": t, "title": title, "updated": u} for t, title, u in rows]
+        return self.store.conversations()
 
     def new_conversation(self) -> ConversationView:
         thread_id = uuid.uuid4().hex[:12]
-        now = time.time()
-        with self._lock:
-            self._db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?)",
-                             (thread_id, time.strftime("New conversation · %d %b %H:%M"), now, now))
-            self._db.commit()
+        self.store.add_conversation(thread_id, time.strftime("New conversation · %d %b %H:%M"))
         self.graph.invoke({"messages": []}, self._config(thread_id))
         return self.view(thread_id)
 
@@ -110,7 +132,8 @@ class Session:
         """Opens a conversation; a step that a crash cut short is run to its end first (never one in progress)."""
         snapshot = self.graph.get_state(self._config(thread_id))
         if snapshot.next and not snapshot.interrupts and thread_id not in self._running:
-            self.graph.invoke(None, self._config(thread_id))
+            with self._lock(thread_id):
+                self.graph.invoke(None, self._config(thread_id))
         return self.view(thread_id)
 
     def view(self, thread_id: str) -> ConversationView:
@@ -123,39 +146,116 @@ class Session:
             messages=list(values.get("messages") or []),
             profile=dict(values.get("profile") or {}),
             recommendation=values.get("recommendation"),
+            baseline=values.get("baseline"),
             quick_replies=list(pause.get("quick_replies") or []),
             stage=values.get("stage", "interview"),
             notice=values.get("notice"),
             waiting=bool(snapshot.interrupts),
+            pause=pause.get("kind"),
+            review_batch_id=values.get("review_batch_id") if values.get("stage") == "review" else None,
+            dataset_dir=values.get("dataset_dir"),
+            training_plan=values.get("training_plan"),
             run_dir=values.get("run_dir"),
+            run_phase=values.get("run_phase"),
+            evaluation=values.get("evaluation"),
         )
 
+    # --- the person's actions -------------------------------------------------------------------------------
     def send(self, thread_id: str, reply: dict[str, Any] | str) -> ConversationView:
         """Resumes the conversation with the person's reply and runs to the next pause."""
         for _ in self.stream(thread_id, reply):
             pass
         return self.view(thread_id)
 
+    def act(self, thread_id: str, action: Action, text: str, tab: str | None = None, **payload) -> ConversationView:
+        """A button's action (tab: the tab it sits in, so the transcript shows it as an event, not as words)."""
+        return self.send(thread_id, {"action": action.value, "text": text, "tab": tab, **payload})
+
     def stream(self, thread_id: str, reply: dict[str, Any] | str) -> Iterator[str]:
         """Yields the assistant's text as it is generated (LLM tokens); the final state comes from view()."""
-        reply = {"text": reply} if isinstance(reply, str) else reply
-        free_text = "action" not in reply and "field" not in reply
-        self._touch(thread_id, reply.get("text", "") if free_text else "")
+        reply = parse_reply({"text": reply} if isinstance(reply, str) else reply)
+        if reply.by_app:
+            raise ValueError(f"{reply.action!r} is the app's own event, not something a person sends")
+        self.store.touch_conversation(thread_id, reply.text if reply.action is Action.TEXT else "")
+        with self._lock(thread_id):
+            yield from self._resume(thread_id, reply)
+
+    def _resume(self, thread_id: str, reply: Reply) -> Iterator[str]:
         self._running.add(thread_id)
         try:
-            stream = self.graph.stream(Command(resume=reply), self._config(thread_id), stream_mode="messages")
+            stream = self.graph.stream(Command(resume=reply.model_dump(mode="json")), self._config(thread_id),
+                                       stream_mode="messages")
             for chunk, meta in stream:
                 if meta.get("langgraph_node") in STREAMED_NODES and isinstance(getattr(chunk, "content", None), str):
                     if chunk.content:
                         yield chunk.content
         finally:
             self._running.discard(thread_id)
+            self._watched.add(thread_id)  # the step may have started a run
 
-    def _touch(self, thread_id: str, user_text: str) -> None:
-        """Bumps the conversation in the list; its title is the person's first typed message."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE conversations SET updated = ?, title = CASE WHEN title LIKE 'New conversation%' AND ? != '' "
-                "THEN ? ELSE title END WHERE thread_id = ?",
-                (time.time(), user_text, user_text[:60], thread_id))
-            self._db.commit()
+    # --- the run watcher ------------------------------------------------------------------------------------
+    def watch_runs_once(self) -> list[str]:
+        """One look at every conversation with a run or evaluation in flight; records what ended.
+
+        Returns the conversations it moved on. A conversation busy with the person's step is looked at next time."""
+        from tools.evaluation_job import evaluation_status, start_evaluation
+
+        moved = []
+        with self._locks_guard:
+            watched = sorted(self._watched)
+        for thread_id in watched:
+            values = self.graph.get_state(self._config(thread_id)).values or {}
+            phase, run_dir = values.get("run_phase"), values.get("run_dir")
+            if phase not in ("training", "evaluating") or not run_dir:
+                self._watched.discard(thread_id)
+                continue
+            news = None
+            if phase == "training" and observed_run_status(run_dir) not in ("running", "not_started"):
+                news = Reply(action=Action.RUN_ENDED)
+            elif phase == "evaluating":
+                status = evaluation_status(run_dir)
+                if status == "not_started":  # the app stopped between recording the end and starting it
+                    start_evaluation(run_dir)
+                elif status in ("done", "failed"):
+                    news = Reply(action=Action.EVALUATED)
+            if news is not None and self._deliver(thread_id, news):
+                moved.append(thread_id)
+        return moved
+
+    def _deliver(self, thread_id: str, news: Reply) -> bool:
+        lock = self._lock(thread_id)
+        if not lock.acquire(blocking=False):
+            return False
+        try:
+            if not self.graph.get_state(self._config(thread_id)).interrupts:
+                return False  # not paused (a step was cut short): reopen() finishes it first
+            for _ in self._resume(thread_id, news):
+                pass
+            return True
+        finally:
+            lock.release()
+
+    def start_watching(self, interval_s: float = WATCH_INTERVAL_S) -> None:
+        """Starts the watcher thread (once); the app calls this, tests call watch_runs_once()."""
+        if self._watcher is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    self.watch_runs_once()
+                except Exception:  # never let one bad run folder stop the watching of the others
+                    log.exception("run watcher")
+
+        self._watcher = threading.Thread(target=loop, name="tunesmith-run-watcher", daemon=True)
+        self._watcher.start()
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+
+    # --- what the tabs need beyond the conversation ---------------------------------------------------------
+    def dataset_dir(self, thread_id: str | None) -> Path:
+        return self.workspace.dataset_dir(thread_id)
+
+    def project_dir(self, thread_id: str | None) -> Path:
+        return self.workspace.project_dir(thread_id)

@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
+
+from agent.actions import PauseName
 
 
 class ChatMessage(TypedDict):
-    role: str  # "user" | "assistant"
+    role: str  # "user" (the person's words) | "assistant" | "system" (something the app did)
     content: str
+
+
+# How understand_reply read typed text or a quick answer (only wait_for_user's TEXT/ANSWER go through it).
+Reading = Literal["answer", "question", "recommend", "unclear"]
+# Where the last training run is: training → evaluating → finished, or stopped (failed, cancelled, died).
+RunPhase = Literal["training", "evaluating", "finished", "stopped"]
 
 
 class AgentState(TypedDict, total=False):
@@ -15,15 +23,19 @@ class AgentState(TypedDict, total=False):
     profile: dict[str, Any]  # TaskProfile fields given so far (unknowns left out)
     asked: list[str]  # profile fields already asked or skipped, so they are not asked again
     pending_fields: list[str]  # fields the last question asked about
-    last_reply: dict[str, Any]  # the resume value of the last interrupt
-    reply_kind: str  # how understand_reply classified it: answer | question | recommend | start_path | unclear
+    last_reply: dict[str, Any]  # the last Reply (agent.actions), as a plain dict
+    pause: PauseName  # the pause the last reply came from: where answers, refusals and events return to
+    reading: Reading  # how understand_reply read the last typed text or answer
+    stay: bool  # the last action changed nothing (refused or a side note): go back to the pause it came from
     recommendation: dict[str, Any] | None
     baseline: dict[str, Any] | None  # zero-shot vs few-shot measurement (tools.advisor.baseline), when made
-    stage: str  # where the journey is: interview | recommended | seeds | review | dataset | training | done
+    stage: str  # where the journey is: interview | recommended | seeds | rag | icl | review | dataset | training | done
     review_batch_id: int | None  # the batch the review pause is waiting on
+    target_reached: bool  # the last submitted batch brought the accepted samples to the project's target
     dataset_dir: str | None  # the last built dataset
-    training_plan: dict[str, Any] | None  # proposed config + preflight, awaiting approval
+    training_plan: dict[str, Any] | None  # proposed config + preflight (ok or not), awaiting approval
     run_dir: str | None  # the training run in progress or last finished
+    run_phase: RunPhase | None
     evaluation: dict[str, Any] | None  # base vs tuned on the eval split
     notice: str | None  # a plain-words problem to show (e.g. the LLM endpoint failed); state is kept
 
@@ -33,8 +45,6 @@ def say(text: str) -> ChatMessage:
     return {"role": "assistant", "content": text}
 
 
-def checked_resume(reply: Any) -> dict[str, Any]:
-    """Every pause is resumed with a dict carrying the person's words in 'text'; anything else is a bug."""
-    if not isinstance(reply, dict) or not isinstance(reply.get("text"), str):
-        raise ValueError(f"resume value must be a dict with a 'text' string, got {reply!r}")
-    return reply
+def event(text: str) -> ChatMessage:
+    """Something the app did or saw (a run finished, an evaluation ended), shown as such."""
+    return {"role": "system", "content": text}

@@ -1,23 +1,21 @@
 """Training path nodes: propose a config with preflight and memory estimate, pause for approval, launch the
-trainer subprocess, and report base-vs-tuned evaluation when the app says the run has finished."""
+trainer subprocess, record how the run ended (the session's watcher reports it), start the evaluation as its own
+process, report base vs tuned, and resume or cancel a run."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from langgraph.types import interrupt
 
-from agent.finetune_nodes import project_dir
-from agent.schemas import QuickReply
-from agent.state import AgentState, checked_resume, say
+from agent.actions import Action, received
+from agent.finetune_nodes import quick, route_back
+from agent.state import AgentState, event, say
 from tools.errors import UserError
+from tools.workspace import Workspace
 
-
-def next_run_dir(workspace: Path, thread_id: str) -> Path:
-    runs = project_dir(workspace, thread_id) / "runs"
-    number = 1 + max([int(p.name.split("-")[1]) for p in runs.glob("run-*") if p.name.split("-")[1].isdigit()],
-                     default=0)
-    return runs / f"run-{number}"
+STOPPED = ("failed", "cancelled", "interrupted")
 
 
 def render_plan_markdown(config: dict, preflight: dict, explanations: list) -> str:
@@ -32,8 +30,53 @@ def render_plan_markdown(config: dict, preflight: dict, explanations: list) -> s
     return "\n".join(lines)
 
 
+def observed_run_status(run_dir: str | Path) -> str:
+    """run_status, plus: a trainer that was launched (pid recorded) and died before its first event is
+    'interrupted', not 'not_started' forever."""
+    from tools.training.launch import PID_FILE, run_status
+
+    status = run_status(run_dir)
+    if status == "not_started" and (Path(run_dir) / PID_FILE).is_file():
+        return "interrupted"
+    return status
+
+
+def run_facts(run_dir: str | Path) -> dict:
+    """Step reached, planned steps, last loss and last message of a run, from its progress events."""
+    from tools.training.launch import read_progress
+
+    events = read_progress(run_dir)
+    steps = [e for e in events if isinstance(e.get("step"), int)]
+    losses = [e["loss"] for e in events if e.get("event") == "log" and e.get("loss") is not None]
+    return {"step": steps[-1]["step"] if steps else 0,
+            "max_steps": next((e["max_steps"] for e in reversed(steps) if e.get("max_steps")), None),
+            "loss": losses[-1] if losses else None,
+            "message": next((e.get("message") for e in reversed(events) if e.get("message")), None)}
+
+
+def describe_run_end(run_dir: str, status: str) -> str:
+    """One plain paragraph on how a run stopped and what to do next."""
+    from tools.training.launch import LOG_FILE, tail_log
+
+    name, facts = Path(run_dir).name, run_facts(run_dir)
+    at = f"step {facts['step']}/{facts['max_steps'] or '?'}"
+    if status == "done":
+        loss = f" (last loss {facts['loss']:.4f})" if facts["loss"] is not None else ""
+        return (f"Training of `{name}` finished at {at}{loss}. Comparing the tuned model with its base on the "
+                "held-out split in a separate process; the report follows here.")
+    if status == "cancelled":
+        return f"Training of `{name}` was cancelled at {at}. **Resume** continues from the last checkpoint."
+    if status == "failed":
+        return (f"Training of `{name}` failed at {at}: {facts['message'] or 'no message'}\n\n"
+                "Fix the cause, then press **Resume** (it continues from the last checkpoint) or "
+                "**Check and propose** a new run.")
+    return (f"The trainer of `{name}` stopped without a final report at {at} (its process is gone). Last lines "
+            f"of its log:\n\n```text\n{tail_log(Path(run_dir) / LOG_FILE, 8)}\n```\n\nPress **Resume** to continue "
+            "from the last checkpoint.")
+
+
 class TrainingNodes:
-    def __init__(self, workspace: Path | None):
+    def __init__(self, workspace: Workspace | None):
         self.workspace = workspace
 
     def prepare_training(self, state: AgentState, config) -> dict:
@@ -43,37 +86,37 @@ class TrainingNodes:
 
         thread_id = config["configurable"]["thread_id"]
         choices = dict(state["last_reply"].get("config") or {})
+        if state.get("run_phase") in ("training", "evaluating"):
+            name = Path(state["run_dir"]).name
+            return {"messages": [say(f"`{name}` is still {state['run_phase']}: wait for its report, or cancel it "
+                                      "in the **Training** tab, before proposing another run.")], "stay": True}
         if not state.get("dataset_dir"):
             return {"messages": [say("Build the dataset first (Data studio → Build), then prepare training.")],
-                    "reply_kind": "not_ready"}
+                    "stay": True}
         if not choices.get("base_model"):
             return {"messages": [say("Pick a base model in the **Training** tab (a local folder with the model and "
-                                      "its tokenizer) and press **Check and propose**.")], "reply_kind": "not_ready"}
+                                      "its tokenizer) and press **Check and propose**.")], "stay": True}
         try:
             train_config = TrainConfig(**choices, data_dir=state["dataset_dir"],
-                                       out_dir=next_run_dir(self.workspace, thread_id))
+                                       out_dir=self.workspace.next_run_dir(thread_id))
             report = run_preflight(train_config).to_dict()
         except UserError as exc:
-            return {"messages": [say(f"⚠️ {exc.message}")], "reply_kind": "not_ready"}
-        plan = {"config": train_config.model_dump(mode="json"), "preflight": report}
-        text = render_plan_markdown(plan["config"], report, explain_parameters(train_config))
-        return {"messages": [say(text)], "training_plan": plan, "stage": "training", "run_dir": None,
-                "reply_kind": "ready" if report["ok"] else "not_ready"}
+            return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
+        settings = train_config.model_dump(mode="json")
+        plan = {"config": settings, "preflight": report,
+                "markdown": render_plan_markdown(settings, report, explain_parameters(train_config))}
+        return {"messages": [say(plan["markdown"])], "training_plan": plan, "stage": "training", "run_dir": None,
+                "run_phase": None, "evaluation": None}
 
     def approve_training(self, state: AgentState) -> dict:
         """Pauses until the person approves the proposed run (or asks a question, or changes settings)."""
-        reply = interrupt({"kind": "approve_training", "stage": "training", "plan": state.get("training_plan"),
-                           "quick_replies": [
-                               QuickReply(label="Start training", reply={"text": "Start training",
-                                                                         "action": "approve"}).model_dump(),
-                               QuickReply(label="Change settings", reply={"text": "Change settings",
-                                                                          "action": "revise"}).model_dump()]})
-        reply = checked_resume(reply)
-        kind = {"approve": "approve", "revise": "revise"}.get(reply.get("action"), "question")
-        return {"last_reply": reply, "reply_kind": kind, "messages": [{"role": "user", "content": reply["text"]}]}
+        raw = interrupt({"kind": "approve_training", "stage": "training", "plan": state.get("training_plan"),
+                         "quick_replies": [quick("Start training", Action.APPROVE).model_dump(),
+                                           quick("Change settings", Action.REVISE).model_dump()]})
+        return received(raw, "approve_training")
 
     def start_training(self, state: AgentState) -> dict:
-        """Launches the trainer as a subprocess (no shell); the app follows its JSON-lines progress."""
+        """Launches the trainer as a subprocess (no shell); the session's watcher notices when it stops."""
         from tools.training.config import TrainConfig
         from tools.training.launch import start_training
 
@@ -84,37 +127,82 @@ class TrainingNodes:
             return {"messages": [say(f"⚠️ {exc.message}")]}
         return {"messages": [say(f"Training started (process {process.pid}) in `{train_config.out_dir}`. "
                                   "Follow the progress bar and loss curve in the **Training** tab; you can cancel "
-                                  "it there, and resume it if it stops.")],
-                "run_dir": str(train_config.out_dir), "stage": "training"}
+                                  "it there, and resume it if it stops. I'll report here when it ends, even if "
+                                  "you close the page.")],
+                "run_dir": str(train_config.out_dir), "run_phase": "training", "stage": "training"}
 
-    def evaluate_training(self, state: AgentState) -> dict:
-        """Compares the tuned model with its base on the eval split and reports in plain words."""
-        from tools.training.evaluate import evaluate_run, format_report
-        from tools.training.launch import run_status
+    def record_run_end(self, state: AgentState) -> dict:
+        """The watcher saw the run stop: say how, and start the evaluation (once) when it finished."""
+        from tools.evaluation_job import start_evaluation
 
         run_dir = state.get("run_dir")
-        if not run_dir or run_status(run_dir) != "done":
-            return {"messages": [say("The training run has not finished yet; I'll compare it when it has.")]}
+        status = observed_run_status(run_dir) if run_dir else "not_started"
+        if state.get("run_phase") != "training" or status not in ("done", *STOPPED):
+            return {"stay": True}  # stale news (e.g. the run was resumed meanwhile): nothing to record
+        if status == "done":
+            start_evaluation(run_dir)
+            return {"messages": [event(describe_run_end(run_dir, status))], "run_phase": "evaluating", "stay": True}
+        return {"messages": [event(describe_run_end(run_dir, status))], "run_phase": "stopped", "stay": True}
+
+    def record_evaluation(self, state: AgentState) -> dict:
+        """The evaluation process ended: report base vs tuned, or why it failed."""
+        from tools.evaluation_job import evaluation_failure, evaluation_status
+        from tools.training.evaluate import format_report
+
+        run_dir = state.get("run_dir")
+        status = evaluation_status(run_dir) if run_dir else "not_started"
+        if state.get("run_phase") != "evaluating" or status not in ("done", "failed"):
+            return {"stay": True}
+        if status == "failed":
+            return {"messages": [event(f"Evaluating `{Path(run_dir).name}` failed: {evaluation_failure(run_dir)}")],
+                    "run_phase": "finished", "stay": True}
+        result = json.loads((Path(run_dir) / "eval.json").read_text(encoding="utf-8"))
+        update = {"messages": [say("Training finished. Base vs tuned on the held-out split:\n\n```text\n"
+                                   + format_report(result) + "\n```\n\nTry the tuned model and export it in the "
+                                   "**Training** tab.")],
+                  "run_phase": "finished", "evaluation": result, "stay": True}
+        if state.get("stage") == "training":  # the person may have moved on meanwhile (more batches): keep that
+            update["stage"] = "done"
+        return update
+
+    def resume_training(self, state: AgentState) -> dict:
+        """Restarts a stopped run and says truthfully where from: its last complete checkpoint, or step 0."""
+        from tools.training.config import load_config
+        from tools.training.launch import CONFIG_FILE, append_event, start_training
+        from tools.training.train import last_complete_checkpoint
+
+        run_dir = state.get("run_dir")
+        status = observed_run_status(run_dir) if run_dir else None
+        if status not in STOPPED:
+            why = {None: "There is no run yet", "running": f"`{Path(run_dir or '').name}` is still training",
+                   "done": f"`{Path(run_dir or '').name}` has finished"}.get(status, "The run has not started")
+            return {"messages": [say(f"{why}: there is nothing to resume.")], "stay": True}
+        checkpoint = last_complete_checkpoint(Path(run_dir))
         try:
-            result = evaluate_run(run_dir)
+            config = load_config(Path(run_dir) / CONFIG_FILE)
+            # the new launch's first line: the old final event no longer describes the run
+            append_event(run_dir, "resumed", message="resumed by the person")
+            start_training(config, resume=True)
         except UserError as exc:
-            return {"messages": [say(f"⚠️ Evaluation failed: {exc.message}")]}
-        return {"messages": [say("Training finished. Base vs tuned on the held-out split:\n\n```text\n"
-                                  + format_report(result) + "\n```\n\nTry the tuned model and export it in the "
-                                  "**Training** tab.")],
-                "stage": "done", "evaluation": _json_plain(result)}
+            return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
+        name = Path(run_dir).name
+        where = (f"from its checkpoint at step {checkpoint.name.rsplit('-', 1)[-1]}" if checkpoint else
+                 "from step 0: no complete checkpoint had been saved, so training starts over")
+        return {"messages": [say(f"Resumed `{name}` {where}.")], "run_phase": "training", "stay": True}
+
+    def cancel_training(self, state: AgentState) -> dict:
+        from tools.training.launch import cancel_run
+
+        run_dir = state.get("run_dir")
+        if not run_dir or state.get("run_phase") != "training":
+            return {"messages": [say("Nothing is training right now.")], "stay": True}
+        message = cancel_run(run_dir)
+        phase = "stopped" if observed_run_status(run_dir) in STOPPED else state.get("run_phase")
+        return {"messages": [say(message)], "run_phase": phase, "stay": True}
 
 
-def _json_plain(result: dict) -> dict[str, Any]:
-    import json
-
-    return json.loads(json.dumps(result, default=str))
-
-
-def route_after_preparation(state: AgentState) -> Literal["approve_training", "wait_for_user"]:
-    return "approve_training" if state.get("reply_kind") == "ready" else "wait_for_user"
-
-
-def route_after_approval(state: AgentState) -> Literal["start_training", "wait_for_user", "answer_free_question"]:
-    kind = state.get("reply_kind")
-    return "start_training" if kind == "approve" else "wait_for_user" if kind == "revise" else "answer_free_question"
+def route_after_preparation(state: AgentState) -> Literal["approve_training", "wait_for_user", "review_batch"]:
+    """A GO plan waits for approval; a NO-GO plan leaves the approval; a refusal goes back where it came from."""
+    if state.get("stay"):
+        return route_back(state)
+    return "approve_training" if state["training_plan"]["preflight"]["ok"] else "wait_for_user"

@@ -382,7 +382,7 @@ def test_list_shows_terminal_and_app_projects(studio):
         store.save_project("3fa2c1d9e0ab", "Label reviews", SEEDS, target_count=50)
     with sqlite3.connect(studio.workspace / "tunesmith.db") as db:
         db.execute(
-            "CREATE TABLE conversations (thread_id TEXT PRIMARY KEY, title TEXT NOT NULL,"
+            "CREATE TABLE IF NOT EXISTS conversations (thread_id TEXT PRIMARY KEY, title TEXT NOT NULL,"
             " created REAL NOT NULL, updated REAL NOT NULL)"
         )
         db.execute("INSERT INTO conversations VALUES ('3fa2c1d9e0ab', 'Review labeller', 0, 0)")

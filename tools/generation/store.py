@@ -10,6 +10,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 from tools.generation.notes import clean_notes, merge_notes
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SampleStatus = Literal["pending", "approved", "rejected", "edited"]
 ACCEPTED_STATUSES = ("approved", "edited")
 
@@ -65,9 +66,18 @@ CREATE TABLE IF NOT EXISTS notes (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS samples_by_batch ON samples(batch_id, position);
+CREATE TABLE IF NOT EXISTS conversations (
+    thread_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
 """
 # Steps from each older schema version to the next; a fresh database gets _SCHEMA at once.
-_UPGRADES = {1: "ALTER TABLE samples ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]'"}
+# (v3: the app's conversation list, which the app kept in this file under its own CREATE before)
+_UPGRADES = {1: "ALTER TABLE samples ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]'",
+             2: "CREATE TABLE IF NOT EXISTS conversations (thread_id TEXT PRIMARY KEY, title TEXT NOT NULL, "
+                "created REAL NOT NULL, updated REAL NOT NULL)"}
 MAX_TAGS = 8
 _TAG = re.compile(r"[a-z0-9][a-z0-9 _.-]{0,31}")
 
@@ -235,6 +245,23 @@ class ReviewStore:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # --- the app's conversation list (one per LangGraph thread) ---------------------------------------------
+    def add_conversation(self, thread_id: str, title: str) -> None:
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?)", (thread_id, title, now, now))
+
+    def conversations(self) -> list[dict]:
+        rows = self._query("SELECT thread_id, title, updated FROM conversations ORDER BY updated DESC")
+        return [dict(row) for row in rows]
+
+    def touch_conversation(self, thread_id: str, first_words: str = "") -> None:
+        """Bumps a conversation to the top; a 'New conversation' takes the person's first typed words as title."""
+        with self._transaction() as db:
+            db.execute("UPDATE conversations SET updated = ?, title = CASE WHEN title LIKE 'New conversation%' "
+                       "AND ? != '' THEN ? ELSE title END WHERE thread_id = ?",
+                       (time.time(), first_words, first_words[:60], thread_id))
 
     # --- projects -------------------------------------------------------------------------------------------
 
