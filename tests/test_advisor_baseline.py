@@ -42,7 +42,8 @@ def test_too_few_examples_is_a_clear_error():
 
 
 def test_verdict_moves_the_recommendation():
-    profile = validate_profile({"custom_tone_behavior_style": True, "task_diversity": "narrow"})
+    profile = validate_profile({"custom_tone_behavior_style": True, "task_diversity": "narrow",
+                                "labeled_data": "hundreds"})
     assert recommend(profile).approach == "fine-tune"
     assert recommend(profile, baseline={"verdict": "good"}).approach == "icl"
     narrow = validate_profile({"task_diversity": "narrow", "labeled_data": "hundreds"})

@@ -31,11 +31,17 @@ def test_partial_profile_gets_a_recommendation(tmp_path, capsys):
 
 
 def test_readable_report(tmp_path, capsys):
-    path = write(tmp_path, json.dumps({"custom_tone_behavior_style": True}))
+    path = write(tmp_path, json.dumps({"custom_tone_behavior_style": True, "labeled_data": "hundreds"}))
     assert main(["advise", "--profile", path]) == 0
     out = capsys.readouterr().out
-    assert "Recommendation: Parameter-efficient fine-tuning (QLoRA) [fine-tune]" in out
-    assert "Next steps:" in out and "Assumed (you did not say):" in out
+    assert out.startswith("Recommendation: Parameter-efficient fine-tuning (QLoRA)\n")
+    assert "  - You said answers must follow a custom tone, vocabulary, behaviour or strict format: " in out
+    assert "What would change my mind:\n  - If the answers need knowledge the model can't have learned" in out
+    assert "What I assumed (you did not say):" in out and "Next steps:" in out
+    assert ('  - Budget: Medium (the middle answer). To change it, set "budget" to one of "low", "medium", "high" '
+            'under "cost_complexity_expertise" in your profile file.') in out
+    assert "How your answers add up: retrieval 0 points (not needed), fine-tuning 4 points (needed)" in out
+    assert "requires_external_knowledge" not in out.split("What I assumed")[0]  # no field names in the advice
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -72,15 +78,18 @@ def test_interactive_questions(monkeypatch, capsys):
 
 
 def test_interactive_reprompts_on_bad_answer(monkeypatch, capsys):
-    monkeypatch.setattr(sys, "stdin", io.StringIO("9\nabc\n2\n\n1\n"))
+    # No external knowledge, skipped dynamics, custom style: Yes, two skipped, hundreds of examples.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("9\nabc\n2\n\n1\n\n\n3\n"))
     assert main(["advise"]) == 0
     out = capsys.readouterr().out
     assert out.count("Please type a number from 1 to 2") == 2
-    assert "[fine-tune]" in out  # No external knowledge, skipped dynamics, custom style: Yes
+    assert "Recommendation: Parameter-efficient fine-tuning (QLoRA)" in out
+    assert "To change it, answer that question instead of pressing Enter." in out
 
 
 def test_console_script_runs_as_a_process(tmp_path):
-    path = write(tmp_path, json.dumps({"custom_tone_behavior_style": True, "task_diversity": "narrow"}))
+    path = write(tmp_path, json.dumps({"custom_tone_behavior_style": True, "task_diversity": "narrow",
+                                       "labeled_data": "hundreds"}))
     done = subprocess.run([sys.executable, "-m", "tools.cli", "advise", "--profile", path, "--json"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -62,7 +62,8 @@ def run_advise(args: argparse.Namespace) -> int:
     else:
         profile = interview_in_terminal()
     rec = recommend(profile)
-    print(json.dumps(rec.to_dict(), indent=2) if args.json else render_report(rec))
+    print(json.dumps(rec.to_dict(), indent=2) if args.json else
+          render_report(rec, changing="profile" if args.profile else "interview"))
     return 0
 
 

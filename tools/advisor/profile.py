@@ -123,32 +123,41 @@ class Question:
     field: str  # flattened name, e.g. "cost_complexity_expertise.budget"
     text: str
     choices: tuple[tuple[str, Any], ...]  # (label shown to the person, value stored)
+    topic: str = ""  # a short label for the answer, shown in the profile panel
+    example: str = ""  # a plain statement that answers it (the phrase table reads it), offered as a way to change it
 
 
 YES_NO = (("Yes", True), ("No", False))
 QUESTIONS: tuple[Question, ...] = (
     Question("requires_external_knowledge",
              "Does the model need knowledge it can't have learned in pre-training (your documents, products, "
-             "internal facts)?", YES_NO),
+             "internal facts)?", YES_NO, "Needs your own knowledge", "answers must come from our internal documents"),
     Question("data_dynamics", "How often does that knowledge change?",
-             (("Rarely (static)", "static"), ("Often (weekly or faster)", "dynamic"), ("No such data", "n/a"))),
+             (("Rarely (static)", "static"), ("Often (weekly or faster)", "dynamic"), ("No such data", "n/a")),
+             "How often that knowledge changes", "our docs change weekly"),
     Question("custom_tone_behavior_style",
              "Must answers follow a custom tone, vocabulary, behaviour or strict format (e.g. always valid JSON)?",
-             YES_NO),
+             YES_NO, "Custom tone or format", "replies must follow our brand voice"),
     Question("hallucination_tolerance", "How costly is a made-up answer?",
-             (("Very costly (low tolerance)", "low"), ("Somewhat", "medium"), ("Harmless (high tolerance)", "high"))),
-    Question("transparency_required", "Must answers cite where they come from?", YES_NO),
+             (("Very costly (low tolerance)", "low"), ("Somewhat", "medium"), ("Harmless (high tolerance)", "high")),
+             "Cost of a made-up answer", "it must never make things up"),
+    Question("transparency_required", "Must answers cite where they come from?", YES_NO,
+             "Answers cite their sources", "answers must cite sources"),
     Question("labeled_data", "How many worked examples (question + ideal answer) do you have?",
-             (("None", "none"), ("A few (under 100)", "few"), ("Hundreds", "hundreds"), ("Thousands", "thousands"))),
+             (("None", "none"), ("A few (under 100)", "few"), ("Hundreds", "hundreds"), ("Thousands", "thousands")),
+             "Worked examples", "we have about 300 examples"),
     Question("task_diversity", "How varied are the tasks the model must do?",
-             (("One narrow task", "narrow"), ("A few related tasks", "moderate"), ("Very broad", "broad"))),
+             (("One narrow task", "narrow"), ("A few related tasks", "moderate"), ("Very broad", "broad")),
+             "Variety of tasks", "it does one narrow task"),
     Question("scale_latency_pressure", "How much do cost per call and latency matter (call volume)?",
-             (("Little", "low"), ("Some", "medium"), ("A lot: high volume or real-time", "high"))),
+             (("Little", "low"), ("Some", "medium"), ("A lot: high volume or real-time", "high")),
+             "Volume and latency", "we handle millions of requests a day"),
     Question("cost_complexity_expertise.budget", "What budget do you have for compute and engineering?",
-             (("Low", "low"), ("Medium", "medium"), ("High", "high"))),
+             (("Low", "low"), ("Medium", "medium"), ("High", "high")), "Budget", "we have a tight budget"),
     Question("cost_complexity_expertise.search_expertise", "Has your team run a search/retrieval system before?",
-             YES_NO),
-    Question("cost_complexity_expertise.finetuning_experience", "Has your team fine-tuned a model before?", YES_NO),
+             YES_NO, "Search-system experience", "we already run Elasticsearch"),
+    Question("cost_complexity_expertise.finetuning_experience", "Has your team fine-tuned a model before?", YES_NO,
+             "Fine-tuning experience", "we have fine-tuned models before"),
 )
 QUESTION_BY_FIELD = {q.field: q for q in QUESTIONS}
 
@@ -160,6 +169,13 @@ def next_questions(profile: TaskProfile, asked: set[str] = frozenset(), limit: i
     if known.get("requires_external_knowledge") is False:  # no knowledge, nothing to change
         pending = [q for q in pending if q.field != "data_dynamics"]
     return pending[:limit]
+
+
+def choice_label(field: str, value: Any) -> str:
+    """The quick-reply label of a stored answer ('hundreds' -> 'Hundreds'); the value itself when it has none."""
+    question = QUESTION_BY_FIELD.get(field)
+    labels = {v: label for label, v in question.choices} if question else {}
+    return labels.get(value, str(value))
 
 
 def apply_answer(profile: TaskProfile, field: str, value: Any) -> TaskProfile:
