@@ -22,6 +22,7 @@ from agent.actions import Action, Reply, parse_reply
 from agent.data_studio import DataStudio
 from agent.graph import build_graph
 from agent.nodes import STREAMED_NODES, AgentDeps
+from agent.run_desk import RunDesk
 from agent.training_nodes import observed_run_status
 from tools.settings import Settings
 from tools.workspace import Workspace
@@ -101,6 +102,7 @@ class Session:
         self._watched: set[str] = {c["thread_id"] for c in self.list_conversations()}  # checked once, then pruned
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self.runs = RunDesk()  # the Training tab's reads and tools around a run
 
     @property
     def llm_configured(self) -> bool:
@@ -131,10 +133,30 @@ class Session:
     def reopen(self, thread_id: str) -> ConversationView:
         """Opens a conversation; a step that a crash cut short is run to its end first (never one in progress)."""
         snapshot = self.graph.get_state(self._config(thread_id))
+        if thread_id not in self._running and self._pause_for_open_batch(thread_id, snapshot):
+            return self.view(thread_id)
         if snapshot.next and not snapshot.interrupts and thread_id not in self._running:
             with self._lock(thread_id):
                 self.graph.invoke(None, self._config(thread_id))
         return self.view(thread_id)
+
+    def _pause_for_open_batch(self, thread_id: str, snapshot) -> bool:
+        """One truth after a crash (or a batch drafted by `tunesmith studio`): a batch open in the store means the
+        review pause, whatever the checkpoint says. The batch is committed before the checkpoint is written, so a
+        kill between the two leaves the graph behind the store; this moves it on as if the drafting step ended."""
+        from agent.state import say
+
+        batch = self.store.open_batch(thread_id) if self.store is not None else None
+        pause = snapshot.interrupts[0].value.get("kind") if snapshot.interrupts else None
+        if batch is None or pause == "review" or not snapshot.values:
+            return False
+        with self._lock(thread_id):
+            self.graph.update_state(self._config(thread_id), {
+                "messages": [say(f"Batch {batch.number} is open for review in the **Data studio**: decide each sample "
+                                 "and press **Submit batch**.")],
+                "stage": "review", "review_batch_id": batch.id, "stay": False}, as_node="generate_samples")
+            self.graph.invoke(None, self._config(thread_id))
+        return True
 
     def view(self, thread_id: str) -> ConversationView:
         """A pure read of the conversation's state (safe to call from pollers)."""

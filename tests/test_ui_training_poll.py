@@ -1,4 +1,6 @@
-"""The training panel's once-a-second poll redraws only when the run's files or status changed."""
+"""The training panel's once-a-second poll only reads, and redraws only when the run, the stage or the chat changed."""
+from agent.run_desk import RunDesk
+from agent.session import ConversationView
 from ui.training_tab import TrainingTab
 
 
@@ -6,9 +8,13 @@ def test_the_run_signature_changes_only_with_the_run(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "progress.jsonl").write_text('{"event": "start", "step": 0}\n')
+    tab = TrainingTab.__new__(TrainingTab)
+    tab.runs = RunDesk()
 
-    def signature(stage: str = "training", status: str = "running") -> list:
-        return TrainingTab.run_signature(str(run), stage, status)
+    def signature(stage: str = "training", phase: str = "training", messages: int = 3) -> list:
+        view = ConversationView("t", messages=[{"role": "assistant", "content": "x"}] * messages, stage=stage,
+                                run_dir=str(run), run_phase=phase)
+        return tab.run_signature(view)
 
     first = signature()
     assert signature() == first  # nothing new: the tick sends nothing
@@ -18,6 +24,7 @@ def test_the_run_signature_changes_only_with_the_run(tmp_path):
     second = signature()
     (run / "eval.json").write_text("{}")
     assert signature() != second
-    assert signature(stage="evaluated") != signature()
-    assert signature(status="done") != signature()
-    assert TrainingTab.run_signature(None, None, None) == [None]
+    assert signature(stage="done") != signature()
+    assert signature(phase="evaluating") != signature()
+    assert signature(messages=4) != signature()  # the watcher wrote to the chat: redraw it
+    assert tab.run_signature(None) == [None]

@@ -22,6 +22,7 @@ CSS = """
 
 def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
     session = session or Session(settings)
+    session.start_watching()  # the server, not a browser tab, notices runs ending and evaluates them
     advisor = AdvisorTab(session)
 
     def refresh_chat(thread_id: str) -> list:

@@ -7,8 +7,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from agent.finetune_nodes import project_dir
-from agent.session import Session
+from agent.session import Action, Session
 from tools.errors import LLMUnavailable, UserError
 from tools.llm import SETUP_HINT, describe_llm_error
 
@@ -20,12 +19,12 @@ class RetrievalTab:
     def _index(self, thread_id: str):
         from tools.rag.index import DocumentIndex
 
-        return DocumentIndex(project_dir(self.session.settings.workspace, thread_id) / "rag", name=f"docs-{thread_id}")
+        return DocumentIndex(self.session.project_dir(thread_id) / "rag", name=f"docs-{thread_id}")
 
     def index_files(self, thread_id: str, uploads) -> str:
         if not uploads:
             return "⚠️ Choose one or more documents (.txt, .md, .html, .json, .csv)."
-        docs = project_dir(self.session.settings.workspace, thread_id) / "docs"
+        docs = self.session.project_dir(thread_id) / "docs"
         docs.mkdir(parents=True, exist_ok=True)
         copies = []
         for upload in uploads:
@@ -48,7 +47,7 @@ class RetrievalTab:
         index = self._index(thread_id)
         if index.count() == 0:
             return "⚠️ Nothing is indexed yet: upload documents and press **Index**.", pd.DataFrame()
-        answer = index.answer(question, chat_model=self.session.deps.chat_model)
+        answer = index.answer(question, chat_model=self.session.chat_model)
         text = answer.text + (f"\n\n_{answer.note}_" if answer.note else "")
         hits = pd.DataFrame([{"#": i, "source": h.label, "score": round(h.score, 3), "text": h.text[:300]}
                              for i, h in enumerate(answer.citations, 1)])
@@ -80,7 +79,7 @@ class PromptTab:
         self.chat_outputs_fn = chat_outputs_fn
 
     def _examples(self, thread_id: str):
-        store = self.session.deps.store
+        store = self.session.store
         project = store.get_project(thread_id) if store and thread_id else None
         if project is None:
             raise UserError("add a task and examples in the Data studio (Save seeds) first")
@@ -101,28 +100,27 @@ class PromptTab:
         prompt = self.build_prompt(thread_id, query)
         if prompt.startswith("⚠️"):
             return prompt, ""
-        if self.session.deps.chat_model is None:
+        if self.session.chat_model is None:
             return prompt, f"Trying the prompt needs an LLM endpoint. {SETUP_HINT}"
         try:
-            return prompt, try_prompt(self.session.deps.chat_model, prompt, query)
+            return prompt, try_prompt(self.session.chat_model, prompt, query)
         except (LLMUnavailable, UserError) as exc:
             return prompt, f"⚠️ {exc}"
 
     def measure(self, thread_id: str):
         from tools.advisor.baseline import render_baseline_markdown, run_baseline
 
-        if self.session.deps.chat_model is None:
+        if self.session.chat_model is None:
             return [gr.skip()] * len(self.chat_outputs) + [f"Measuring needs an LLM endpoint. {SETUP_HINT}"]
         try:
             project, examples = self._examples(thread_id)
-            result = run_baseline(self.session.deps.chat_model, project.task, examples)
+            result = run_baseline(self.session.chat_model, project.task, examples)
         except UserError as exc:
             return [gr.skip()] * len(self.chat_outputs) + [f"⚠️ {exc.message}"]
         except Exception as exc:  # an LLM failure: say it plainly, nothing is lost
             return [gr.skip()] * len(self.chat_outputs) + [f"⚠️ {describe_llm_error(exc)}"]
         summary = {k: v for k, v in result.items() if k != "rows"}
-        self.session.send(thread_id, {"text": "Measured a baseline with my examples", "action": "baseline",
-                                      "baseline": summary})
+        self.session.act(thread_id, Action.BASELINE, "Measure zero-shot vs few-shot", tab="Prompt", baseline=summary)
         return self.chat_outputs_fn(thread_id) + [render_baseline_markdown(result)]
 
     def build(self, thread: gr.State, chat_outputs: list) -> None:

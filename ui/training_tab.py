@@ -3,17 +3,14 @@ resume, base-vs-tuned evaluation, a try-it chat with the tuned model, and export
 from __future__ import annotations
 
 import html
-import json
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from agent.session import Session
-from tools.errors import UserError
+from agent.session import Action, ConversationView, Session
 
-PARAMETERS = ("method", "lora_r", "lora_alpha", "learning_rate", "epochs", "max_steps", "batch_size", "grad_accum",
-              "max_seq_len")
+INTEGER_PARAMETERS = ("lora_r", "max_steps", "batch_size", "grad_accum", "max_seq_len")
+NO_PLAN = "_Choose a base model and press **Check and propose**._"
 
 
 def _cell(text: str, limit: int = 400) -> str:
@@ -51,150 +48,115 @@ def progress_html(events: list[dict], status: str) -> str:
             f"<small>{status} · step {step}/{total or '?'}{loss}</small></div>")
 
 
+def last_reply_text(view: ConversationView) -> str:
+    """What the assistant last said (a refusal, a resume note), shown next to the button that asked."""
+    return next((m["content"] for m in reversed(view.messages) if m["role"] != "user"), "")
+
+
 class TrainingTab:
     def __init__(self, session: Session, chat_outputs_fn):
         self.session = session
+        self.runs = session.runs
         self.chat_outputs_fn = chat_outputs_fn
-        self._processes: dict[str, object] = {}
 
     def run_dir(self, thread_id: str) -> str | None:
         return self.session.view(thread_id).run_dir if thread_id else None
 
     # --- proposal and approval ------------------------------------------------------------------------------
     def propose(self, thread_id: str, base_model: str, *values):
-        choices = {"base_model": (base_model or "").strip(), **dict(zip(PARAMETERS, values))}
-        choices = {k: (int(v) if k in ("lora_r", "max_steps", "batch_size", "grad_accum", "max_seq_len") else v)
-                   for k, v in choices.items() if v not in (None, "")}
-        self.session.send(thread_id, {"text": "Check and propose training", "action": "prepare_training",
-                                      "config": choices})
-        return self.chat_outputs_fn(thread_id) + [self.plan_markdown(thread_id)]
+        choices = {"base_model": (base_model or "").strip(), **dict(zip(self.parameter_names, values))}
+        choices = {k: (int(v) if k in INTEGER_PARAMETERS else v) for k, v in choices.items() if v not in (None, "")}
+        view = self.session.act(thread_id, Action.PREPARE_TRAINING, "Check and propose", tab="Training",
+                                config=choices)
+        return self.chat_outputs_fn(thread_id) + [self.plan_markdown(view)]
 
-    def plan_markdown(self, thread_id: str) -> str:
-        view = self.session.view(thread_id)
-        return next((m["content"] for m in reversed(view.messages) if m["content"].startswith("**Preflight**")),
-                    "_Choose a base model and press **Check and propose**._")
+    @staticmethod
+    def plan_markdown(view: ConversationView) -> str:
+        """The checked plan; when the last check was refused, that reason above the plan it left in place."""
+        plan = (view.training_plan or {}).get("markdown") or NO_PLAN
+        last = last_reply_text(view)
+        return plan if last == plan or last.startswith("**Preflight**") else f"{last}\n\n{plan}"
 
     def approve(self, thread_id: str):
-        self.session.send(thread_id, {"text": "Start training", "action": "approve"})
-        return self.chat_outputs_fn(thread_id)
+        view = self.session.act(thread_id, Action.APPROVE, "Start training", tab="Training")
+        return self.chat_outputs_fn(thread_id) + [last_reply_text(view)]
 
     def suggest(self, task: str, gpu_gb: float | None) -> str:
-        from tools.training.models import suggest_base_models
-
-        try:
-            models = suggest_base_models(task or "general", gpu_gb=gpu_gb or None)
-        except UserError as exc:
-            return f"⚠️ {exc.message}"
-        return "\n".join(f"- **{m['name']}** — {m['reason']}" for m in models[:5])
+        return self.runs.suggest_base_models(task, gpu_gb)
 
     # --- progress -------------------------------------------------------------------------------------------
-    @staticmethod
-    def run_signature(run_dir: str | None, stage: str | None, status: str | None) -> list:
+    def run_signature(self, view: ConversationView | None) -> list:
         """What the panel shows depends on only these; equal signatures mean nothing to redraw."""
-        if not run_dir:
+        if view is None:
             return [None]
-        files = [Path(run_dir) / name for name in ("progress.jsonl", "train.log", "eval.json")]
-        return [run_dir, stage, status, *(f.stat().st_size if f.exists() else -1 for f in files)]
+        return [*self.runs.signature(view.run_dir), view.stage, view.run_phase, len(view.messages)]
 
     def poll(self, thread_id: str, shown: list | None):
-        """Runs every second: redraws the panel only when the run's files or status changed since `shown`."""
-        from tools.training.launch import read_progress, run_status, tail_log
-
-        view = self.session.view(thread_id) if thread_id else None  # read once per tick
-        run_dir = view.run_dir if view else None
-        status = run_status(run_dir) if run_dir else None
-        signature = self.run_signature(run_dir, view.stage if view else None, status)
+        """Runs every second and only reads: the server's run watcher records the run's end and evaluates it;
+        this redraws the panel (and the chat, which the watcher may have written to) when something changed."""
+        view = self.session.view(thread_id) if thread_id else None
+        signature = self.run_signature(view)
         unchanged_chat = [gr.skip()] * len(self.chat_outputs)
         if signature == shown:
             return [gr.skip()] * 4 + unchanged_chat + [shown]
-        if not run_dir:
-            return [progress_html([], "not started"), pd.DataFrame({"step": [], "loss": []}), "", gr.skip(),
-                    *unchanged_chat, signature]
-        events = read_progress(run_dir)
-        losses = pd.DataFrame([{"step": e["step"], "loss": e["loss"]} for e in events
+        chat = self.chat_outputs_fn(thread_id) if view and shown and shown[-1] != len(view.messages) \
+            else unchanged_chat
+        if not view or not view.run_dir:
+            return [progress_html([], "not started"), pd.DataFrame({"step": [], "loss": []}), "",
+                    self.evaluation_markdown(view), *chat, signature]
+        run = self.runs.progress(view.run_dir)
+        losses = pd.DataFrame([{"step": e["step"], "loss": e["loss"]} for e in run.events
                                if e.get("event") == "log" and e.get("loss") is not None] or [{"step": 0, "loss": None}])
-        log = tail_log(Path(run_dir) / "train.log", 15)
-        finished = status == "done" and view.stage == "training"
-        chat = unchanged_chat
-        if finished:  # tell the agent once, so it evaluates and reports in the chat
-            self.session.send(thread_id, {"text": "Training finished", "action": "training_finished"})
-            chat = self.chat_outputs_fn(thread_id)
-        return [progress_html(events, status), losses, log, self.evaluation_markdown(run_dir), *chat, signature]
+        return [progress_html(run.events, run.status), losses, run.log,
+                self.evaluation_markdown(view, run.evaluation_note), *chat, signature]
 
-    def cancel(self, thread_id: str) -> str:
-        from tools.training.launch import cancel_run
+    def cancel(self, thread_id: str):
+        view = self.session.act(thread_id, Action.CANCEL_RUN, "Cancel", tab="Training")
+        return self.chat_outputs_fn(thread_id) + [last_reply_text(view)]
 
-        run_dir = self.run_dir(thread_id)
-        return cancel_run(run_dir) if run_dir else "Nothing is running."
-
-    def resume(self, thread_id: str) -> str:
-        from tools.training.config import load_config
-        from tools.training.launch import run_status, start_training
-
-        run_dir = self.run_dir(thread_id)
-        if not run_dir or run_status(run_dir) not in ("interrupted", "cancelled", "failed"):
-            return "There is no stopped run to resume."
-        try:
-            start_training(load_config(Path(run_dir) / "config.json"), resume=True)
-        except UserError as exc:
-            return f"⚠️ {exc.message}"
-        return "Resumed from the last checkpoint."
+    def resume(self, thread_id: str):
+        view = self.session.act(thread_id, Action.RESUME_RUN, "Resume", tab="Training")
+        return self.chat_outputs_fn(thread_id) + [last_reply_text(view)]
 
     # --- after the run --------------------------------------------------------------------------------------
     @staticmethod
-    def evaluation_markdown(run_dir: str | None) -> str:
-        path = Path(run_dir) / "eval.json" if run_dir else None
-        if not path or not path.exists():
-            return "_The comparison with the base model appears here when training has finished._"
-        return evaluation_tables(json.loads(path.read_text(encoding="utf-8")))
+    def evaluation_markdown(view: ConversationView | None, progress: str = "") -> str:
+        if view and view.evaluation:
+            return evaluation_tables(view.evaluation)
+        if view and view.run_phase == "evaluating":
+            return f"_Comparing base and tuned: {progress or 'starting'}…_"
+        return "_The comparison with the base model appears here when training has finished._"
 
     def try_it(self, thread_id: str, prompt: str, history: list) -> tuple[list, str]:
-        from tools.training.inference import chat, load_tuned
-
         run_dir = self.run_dir(thread_id)
         if not run_dir or not (prompt or "").strip():
             return history, prompt
-        try:
-            answer = chat(load_tuned(run_dir), prompt)
-        except UserError as exc:
-            answer = f"⚠️ {exc.message}"
+        answer = self.runs.try_tuned(run_dir, prompt)
         return history + [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}], ""
 
     def export(self, thread_id: str, merge: bool):
-        from tools.training.export import export_run
-
         run_dir = self.run_dir(thread_id)
         if not run_dir:
             return "⚠️ No finished run to export.", None
-        out = Path(run_dir) / ("export-merged" if merge else "export-adapter")
-        try:
-            written = export_run(run_dir, out, merge=merge)
-        except UserError as exc:
-            return f"⚠️ {exc.message}", None
-        serve = (out / "vllm_serve.sh").read_text(encoding="utf-8") if (out / "vllm_serve.sh").exists() else ""
-        files = [p for p in written.values() if Path(p).is_file()]
-        return f"Exported to `{out}`.\n\n```bash\n{serve.strip()}\n```", files
+        return self.runs.export(run_dir, merge)
 
     # --- layout ---------------------------------------------------------------------------------------------
     def build(self, thread: gr.State, chat_outputs: list) -> None:
-        from tools.training.config import TrainConfig
-
         self.chat_outputs = chat_outputs
-        fields = TrainConfig.model_fields
+        (_, _, base_model_why), *parameters = self.runs.parameters()
+        self.parameter_names = [name for name, _, _ in parameters]
         with gr.Row():
             with gr.Column(scale=2):
                 gr.Markdown("#### 1 · Base model and settings")
                 base_model = gr.Textbox(label="Base model (local folder with weights and tokenizer)",
-                                        info=fields["base_model"].description, elem_id="ts-base-model")
+                                        info=base_model_why, elem_id="ts-base-model")
                 with gr.Accordion("Which base model? Suggestions by task and GPU", open=False):
                     task = gr.Textbox(label="Task in a few words")
                     gpu = gr.Number(label="GPU memory (GB)", value=24)
                     suggest = gr.Button("Suggest", size="sm")
                     suggestions = gr.Markdown()
                 controls = []
-                for name in PARAMETERS:
-                    default = fields[name].default
-                    info = fields[name].description
+                for name, default, info in parameters:
                     if name == "method":
                         controls.append(gr.Radio(["qlora", "lora", "full"], value=default, label=name, info=info))
                     else:
@@ -210,7 +172,7 @@ class TrainingTab:
                 with gr.Row():
                     cancel = gr.Button("Cancel", size="sm", elem_id="ts-cancel")
                     resume = gr.Button("Resume", size="sm", elem_id="ts-resume")
-                run_note = gr.Markdown()
+                run_note = gr.Markdown(elem_id="ts-run-note")
                 log = gr.Textbox(label="Log", lines=6, max_lines=6, elem_id="ts-train-log")
         gr.Markdown("#### 4 · Result: base vs tuned, try it, export")
         evaluation = gr.Markdown(elem_id="ts-evaluation")
@@ -227,10 +189,10 @@ class TrainingTab:
 
         suggest.click(self.suggest, [task, gpu], suggestions)
         propose.click(self.propose, [thread, base_model, *controls], chat_outputs + [plan])
-        start.click(self.approve, thread, chat_outputs)
+        start.click(self.approve, thread, chat_outputs + [run_note])
         shown = gr.State(None)  # the run signature last drawn (per browser tab)
         timer.tick(self.poll, [thread, shown], [progress, loss, log, evaluation, *chat_outputs, shown])
-        cancel.click(self.cancel, thread, run_note)
-        resume.click(self.resume, thread, run_note)
+        cancel.click(self.cancel, thread, chat_outputs + [run_note])
+        resume.click(self.resume, thread, chat_outputs + [run_note])
         prompt.submit(self.try_it, [thread, prompt, tried], [tried, prompt])
         export.click(self.export, [thread, merge], [exported, export_files])

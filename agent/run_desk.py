@@ -1,0 +1,81 @@
+"""What the Training tab reads and does around a run, beyond the conversation: its progress, the parameter
+explanations, base-model suggestions, trying the tuned model and exporting it. Reached as `session.runs`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.errors import UserError
+
+PARAMETERS = ("method", "lora_r", "lora_alpha", "learning_rate", "epochs", "max_steps", "batch_size", "grad_accum",
+              "max_seq_len")
+
+
+@dataclass
+class RunProgress:
+    status: str  # not started | running | done | failed | cancelled | interrupted
+    events: list[dict] = field(default_factory=list)
+    log: str = ""
+    evaluation_note: str = ""  # the evaluation process's progress while it runs
+
+
+class RunDesk:
+    @staticmethod
+    def parameters() -> list[tuple[str, object, str]]:
+        """(name, default, why) of each setting the tab offers, from the explained config."""
+        from tools.training.config import TrainConfig
+
+        fields = TrainConfig.model_fields
+        return [(name, fields[name].default, fields[name].description) for name in ("base_model", *PARAMETERS)]
+
+    @staticmethod
+    def signature(run_dir: str | None) -> list:
+        """Sizes of the files the panel shows: equal signatures mean nothing to redraw."""
+        if not run_dir:
+            return [None]
+        names = ("progress.jsonl", "train.log", "eval.json", "evaluation.jsonl")
+        return [run_dir, *((Path(run_dir) / n).stat().st_size if (Path(run_dir) / n).exists() else -1
+                           for n in names)]
+
+    @staticmethod
+    def progress(run_dir: str | None) -> RunProgress:
+        from tools.evaluation_job import evaluation_progress
+        from tools.training.launch import LOG_FILE, read_progress, run_status, tail_log
+
+        if not run_dir:
+            return RunProgress("not started")
+        return RunProgress(run_status(run_dir), read_progress(run_dir), tail_log(Path(run_dir) / LOG_FILE, 15),
+                           evaluation_progress(run_dir))
+
+    @staticmethod
+    def suggest_base_models(task: str, gpu_gb: float | None) -> str:
+        from tools.training.models import suggest_base_models
+
+        try:
+            models = suggest_base_models(task or "general", gpu_gb=gpu_gb or None)
+        except UserError as exc:
+            return f"⚠️ {exc.message}"
+        return "\n".join(f"- **{m['name']}** — {m['reason']}" for m in models[:5])
+
+    @staticmethod
+    def try_tuned(run_dir: str, prompt: str) -> str:
+        from tools.training.inference import chat, load_tuned
+
+        try:
+            return chat(load_tuned(run_dir), prompt)
+        except UserError as exc:
+            return f"⚠️ {exc.message}"
+
+    @staticmethod
+    def export(run_dir: str, merge: bool) -> tuple[str, list[str] | None]:
+        """Writes the adapter (or the merged model) with a vLLM serve script; returns a note and the files."""
+        from tools.training.export import export_run
+
+        out = Path(run_dir) / ("export-merged" if merge else "export-adapter")
+        try:
+            written = export_run(run_dir, out, merge=merge)
+        except UserError as exc:
+            return f"⚠️ {exc.message}", None
+        serve = (out / "vllm_serve.sh").read_text(encoding="utf-8") if (out / "vllm_serve.sh").exists() else ""
+        files = [p for p in written.values() if Path(p).is_file()]
+        return f"Exported to `{out}`.\n\n```bash\n{serve.strip()}\n```", files
