@@ -1,0 +1,52 @@
+"""The layout's arrows, read from the source with ast: ui → agent.session → agent → tools; tools never import agent
+or ui; agent never imports ui; ui takes from tools only presentation helpers and plain errors."""
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# What the UI may take from tools: drawings, titles, wording and errors (no stores, models or training).
+UI_TOOLS_ALLOWED = {"tools.advisor.flow_diagram", "tools.advisor.recommend", "tools.advisor.baseline",
+                    "tools.errors", "tools.llm", "tools.settings"}
+# Known debts, each named so it can only shrink: the Data studio and the Retrieval/Prompt tabs still call these
+# tools themselves instead of through the session.
+UI_TOOLS_DEBT = {"tools.dataset.schema", "tools.dataset.versions", "tools.dataset.readers", "tools.rag.index",
+                 "tools.icl.prompt"}
+
+
+def imports_of(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def package_imports(package: str) -> dict[str, set[str]]:
+    return {str(p.relative_to(ROOT)): imports_of(p) for p in (ROOT / package).rglob("*.py")}
+
+
+def test_tools_never_import_agent_or_ui():
+    for path, names in package_imports("tools").items():
+        bad = {n for n in names if n.split(".")[0] in ("agent", "ui")}
+        assert not bad, f"{path} imports {bad}: tools are used by the agent and the UI, never the other way"
+
+
+def test_agent_never_imports_ui():
+    for path, names in package_imports("agent").items():
+        assert not {n for n in names if n.split(".")[0] == "ui"}, f"{path} imports the UI"
+
+
+def test_ui_talks_to_the_agent_only_through_the_session():
+    for path, names in package_imports("ui").items():
+        agent = {n for n in names if n.split(".")[0] == "agent"}
+        assert agent <= {"agent.session"}, f"{path} reaches around the session: {agent - {'agent.session'}}"
+        tools = {n for n in names if n.split(".")[0] == "tools"}
+        extra = tools - UI_TOOLS_ALLOWED - UI_TOOLS_DEBT
+        assert not extra, f"{path} uses tools directly ({extra}); go through the session"
+
+
+def test_the_debt_list_names_only_imports_that_still_exist():
+    used = set().union(*package_imports("ui").values())
+    assert UI_TOOLS_DEBT <= used, f"paid off, remove from UI_TOOLS_DEBT: {UI_TOOLS_DEBT - used}"
