@@ -184,20 +184,55 @@ class BatchStats:
         return (self.approved + self.edited) / self.decided if self.decided else None
 
 
+BUSY_TIMEOUT_S = 5.0  # how long one try waits for another writer's lock (the app, `tunesmith studio`)
+BUSY_TRIES = 3
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
+class StoreBusy(UserError):
+    """Another program held the database's write lock for every try; nothing was written."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"{path.name} is busy: another program (the app or `tunesmith studio`) is writing to it; "
+                         "nothing was saved; try again in a moment", exit_code=1)
+
+
+class DecisionConflict(UserError):
+    """The sample changed since the reviewer saw it; nothing was overwritten. current: what it is now."""
+
+    def __init__(self, current: StoredSample):
+        why = f" ({current.reason})" if current.reason else ""
+        super().__init__(f"sample {current.position + 1} was changed since you saw it: it is now {current.status}"
+                         f"{why}; nothing was overwritten. Keep that decision, or decide again to replace it",
+                         exit_code=1)
+        self.current = current
+
+
+def _decision(sample: StoredSample) -> tuple:
+    """What a reviewer decides on: the status, the reason and the (possibly edited) sample."""
+    return sample.status, sample.reason, sample.current
+
+
 class ReviewStore:
     """SQLite-backed projects, batches, samples and notes; safe to share between threads (one lock)."""
 
-    def __init__(self, db_path: str | Path):
+    def __init__(self, db_path: str | Path, busy_timeout_s: float | None = None):
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                       timeout=BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            if _is_busy(exc):
+                raise StoreBusy(self.path) from None
             raise UserError(
                 f"{self.path} is not a usable Tunesmith database ({exc}); move it aside"
             ) from None
@@ -224,13 +259,24 @@ class ReviewStore:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic, immediately committed change (autocommit mode otherwise)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _begin(self) -> None:
+        """Takes the write lock: each try waits up to the busy timeout for another writer, then StoreBusy."""
+        for _ in range(BUSY_TRIES):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+        raise StoreBusy(self.path)
 
     def _query(self, sql: str, params: Sequence = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -427,58 +473,78 @@ class ReviewStore:
         status: SampleStatus,
         reason: str = "",
         current: AlpacaSample | None = None,
-    ) -> None:
+        seen: StoredSample | None = None,
+        only_from: SampleStatus | None = None,
+    ) -> int:
+        """Writes one decision on each sample in one transaction; returns how many were changed.
+
+        Compare-and-set: with `seen` (the sample as the reviewer saw it), a sample decided or edited since raises
+        DecisionConflict and nothing is written; with `only_from`, samples no longer in that status are left as
+        they are (someone decided them meanwhile).
+        """
         now = _now()
+        changed = 0
         with self._transaction() as db:
             for sample_id in sample_ids:
-                if current is None:
-                    changed = db.execute(
-                        "UPDATE samples SET status = ?, reason = ?, current_json = original_json, updated = ?"
-                        " WHERE id = ?",
-                        (status, reason, now, sample_id),
-                    ).rowcount
-                else:
-                    changed = db.execute(
-                        "UPDATE samples SET status = ?, reason = ?, current_json = ?, updated = ?"
-                        " WHERE id = ?",
-                        (status, reason, _sample_json(current), now, sample_id),
-                    ).rowcount
-                if not changed:  # rolls the whole bulk action back
+                row = db.execute("SELECT * FROM samples WHERE id = ?", (sample_id,)).fetchone()
+                if row is None:  # rolls the whole bulk action back
                     raise UserError(f"no sample with id {sample_id}; refresh the batch and try again")
+                stored = self._stored(row)
+                if seen is not None and _decision(stored) != _decision(seen):
+                    raise DecisionConflict(stored)
+                if only_from is not None and stored.status != only_from:
+                    continue
+                current_json = _sample_json(current) if current is not None else row["original_json"]
+                db.execute(
+                    "UPDATE samples SET status = ?, reason = ?, current_json = ?, updated = ? WHERE id = ?",
+                    (status, reason, current_json, now, sample_id),
+                )
+                changed += 1
+        return changed
 
-    def approve(self, sample_id: int) -> StoredSample:
-        """Accepts the sample as generated (undoing any earlier edit or rejection)."""
-        self._decide([sample_id], "approved")
+    def approve(self, sample_id: int, seen: StoredSample | None = None) -> StoredSample:
+        """Accepts the sample as generated (undoing any earlier edit or rejection).
+
+        seen: the sample as the reviewer saw it; if it changed since, DecisionConflict (nothing overwritten).
+        """
+        self._decide([sample_id], "approved", seen=seen)
         return self.sample(sample_id)
 
-    def reject(self, sample_id: int, reason: str) -> StoredSample:
+    def reject(self, sample_id: int, reason: str, seen: StoredSample | None = None) -> StoredSample:
         """Rejects the sample; the reason is required because it becomes an error note for the next batch."""
-        self._decide([sample_id], "rejected", self._require_reason(reason))
+        self._decide([sample_id], "rejected", self._require_reason(reason), seen=seen)
         return self.sample(sample_id)
 
-    def edit(self, sample_id: int, new_sample: AlpacaSample | dict) -> StoredSample:
+    def edit(self, sample_id: int, new_sample: AlpacaSample | dict, seen: StoredSample | None = None) -> StoredSample:
         """Accepts the sample with the person's corrections (identical to the original counts as approved)."""
         edited = _as_sample(new_sample, f"edited sample {sample_id}")
         if edited == self.sample(sample_id).original:
-            return self.approve(sample_id)
-        self._decide([sample_id], "edited", current=edited)
+            return self.approve(sample_id, seen)
+        self._decide([sample_id], "edited", current=edited, seen=seen)
         return self.sample(sample_id)
 
-    def reset(self, sample_id: int) -> StoredSample:
+    def reset(self, sample_id: int, seen: StoredSample | None = None) -> StoredSample:
         """Undoes a decision: the sample is pending again, as generated."""
-        self._decide([sample_id], "pending")
+        self._decide([sample_id], "pending", seen=seen)
         return self.sample(sample_id)
 
     def bulk(
-        self, sample_ids: Sequence[int], action: Literal["approve", "reject", "reset"], reason: str = ""
+        self,
+        sample_ids: Sequence[int],
+        action: Literal["approve", "reject", "reset"],
+        reason: str = "",
+        only_pending: bool = False,
     ) -> int:
-        """Applies one decision to many samples at once, all or nothing; returns how many were changed."""
+        """Applies one decision to many samples at once, all or nothing; returns how many were changed.
+
+        only_pending: leave samples someone decided since they were listed as they are (not overwritten).
+        """
         statuses = {"approve": "approved", "reject": "rejected", "reset": "pending"}
         if action not in statuses:
             raise UserError(f"unknown bulk action {action!r}; use approve, reject or reset")
         reason = self._require_reason(reason) if action == "reject" else ""
-        self._decide(list(sample_ids), statuses[action], reason)  # type: ignore[arg-type]
-        return len(sample_ids)
+        return self._decide(list(sample_ids), statuses[action], reason,  # type: ignore[arg-type]
+                            only_from="pending" if only_pending else None)
 
     # --- tags (for filtering and coverage; not part of the exported sample) ----------------------------------
 

@@ -20,11 +20,11 @@ from pydantic import ValidationError
 
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
-from tools.generation.store import Batch, ReviewStore, StoredSample
+from tools.generation.store import Batch, DecisionConflict, ReviewStore, StoredSample
 
 ACTION_PROMPT = "[a]pprove  [r]eject  [e]dit  [t]ag  [s]kip  [A]pprove all remaining  [q]uit > "
 END_OF_TEXT = "."  # a line with only this ends a multi-line answer
-Outcome = Literal["decided", "skipped", "quit", "approved_all"]
+Outcome = Literal["decided", "kept", "skipped", "quit", "approved_all"]
 
 
 def ask(prompt: str) -> str:
@@ -189,29 +189,48 @@ class BatchReview:
                     return "approved_all"
                 continue
             answer = answer.lower()
-            if answer == "a":
-                self.store.approve(stored.id)
-                print("approved")
-            elif answer == "r":
-                reason = self._ask_reason()
-                self.store.reject(stored.id, reason)
-                print(f"rejected: {reason}")
-            elif answer == "e":
-                edited = self._edit(stored.current)
-                if edited is None:
+            if answer in ("a", "r", "e"):
+                outcome = self._decide(stored, answer)
+                if outcome is None:
                     continue
-                self.store.edit(stored.id, edited)
-                print("edited version saved")
-            elif answer == "t":
+                return outcome
+            if answer == "t":
                 self._tag(stored.id)
-                continue
             elif answer == "s":
                 return "skipped"
             elif answer == "q":
                 return "quit"
             else:
                 print("please answer a, r, e, t, s, A or q")
+
+    def _decide(self, stored: StoredSample, answer: str) -> Outcome | None:
+        """Saves approve/reject/edit as a compare-and-set on what was shown; None: ask about this sample again."""
+        if answer == "r":
+            reason = self._ask_reason()
+            save, said = (lambda seen: self.store.reject(stored.id, reason, seen)), f"rejected: {reason}"
+        elif answer == "e":
+            edited = self._edit(stored.current)
+            if edited is None:
+                return None
+            save, said = (lambda seen: self.store.edit(stored.id, edited, seen)), "edited version saved"
+        else:
+            save, said = (lambda seen: self.store.approve(stored.id, seen)), "approved"
+        seen = stored
+        while True:
+            try:
+                save(seen)
+            except DecisionConflict as conflict:  # the app (or another terminal) decided it meanwhile
+                print(conflict.message)
+                print(format_sample(conflict.current.current))
+                if not confirm("replace that decision with yours? [y/N] ", False):
+                    print("kept the other decision")
+                    return "kept"
+                seen = conflict.current
                 continue
+            except UserError as exc:  # e.g. the database stayed busy: nothing saved, ask again
+                print(exc.message)
+                return None
+            print(said)
             self.decisions += 1
             return "decided"
 
@@ -243,7 +262,13 @@ class BatchReview:
             f"approve all {len(ids)} remaining sample(s) of batch {self.batch.number}? [y/N] ", False
         ):
             return False
-        self.store.bulk(ids, "approve")
-        self.decisions += len(ids)
-        print(f"approved {len(ids)} sample(s)")
+        try:
+            approved = self.store.bulk(ids, "approve", only_pending=True)
+        except UserError as exc:
+            print(exc.message)
+            return False
+        self.decisions += approved
+        left = len(ids) - approved
+        kept = f"; {left} decided elsewhere meanwhile kept as they are" if left else ""
+        print(f"approved {approved} sample(s){kept}")
         return True
