@@ -15,20 +15,45 @@ SETUP_HINT = (
 )
 
 
+# The longest a person waits on an endpoint that does not answer, retries included: the client's retries of one call
+# and the batch loop's calls share this one budget instead of multiplying (4 client tries x 4 calls x 60 s was 16 min).
+LLM_DEADLINE_S = 120.0
+
+
+def call_budget(settings: Settings) -> tuple[float, int]:
+    """(seconds per try, client retries) such that one call, retries included, ends within the deadline.
+
+    The deadline is LLM_DEADLINE_S, or one try when TUNESMITH_LLM_TIMEOUT is set longer (a slow local model)."""
+    timeout = settings.tunesmith_llm_timeout
+    deadline = max(LLM_DEADLINE_S, timeout)
+    return timeout, min(settings.tunesmith_llm_retries, max(0, int(deadline // timeout) - 1))
+
+
+def deadline_note(settings: Settings) -> str:
+    """What the person is told before a call: how long at most before they hear back."""
+    timeout, retries = call_budget(settings)
+    total = timeout * (retries + 1)
+    limit = f"{total / 60:.0f} min" if total >= 90 else f"{total:.0f} s"
+    return (f"gives up after about {limit} if the endpoint does not answer "
+            "(TUNESMITH_LLM_TIMEOUT x (1 + TUNESMITH_LLM_RETRIES), capped at 2 min)")
+
+
 def build_chat_model(settings: Settings, model: str | None = None, temperature: float = 0.2) -> BaseChatModel:
-    """ChatOpenAI for the configured endpoint; the client retries timeouts, 429 and 5xx with backoff."""
+    """ChatOpenAI for the configured endpoint; the client retries timeouts, 429 and 5xx with backoff, within the
+    call budget (call_budget)."""
     if not settings.llm_configured:
         raise LLMUnavailable(f"No LLM endpoint is configured. {SETUP_HINT}")
     from langchain_openai import ChatOpenAI  # heavy import, only when a model is really built
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    timeout, retries = call_budget(settings)
     return ChatOpenAI(
         model=model or settings.tunesmith_chat_model,
         base_url=settings.openai_base_url,
         api_key=key,
         temperature=temperature,
-        timeout=settings.tunesmith_llm_timeout,
-        max_retries=settings.tunesmith_llm_retries,
+        timeout=timeout,
+        max_retries=retries,
     )
 
 

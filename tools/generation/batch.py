@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tools import llm
 from tools.dataset.dedup import NearDuplicateIndex
 from tools.dataset.schema import AlpacaSample
 from tools.errors import LLMUnavailable, UserError
@@ -137,13 +138,16 @@ def generate_batch(
     rng_seed: int = 0,
     backoff_s: float = 1.0,
     examples_per_prompt: int = EXAMPLES_PER_PROMPT,
+    deadline_s: float | None = None,
 ) -> BatchResult:
     """Asks chat_model for n new samples until exactly n are valid and new, or max_attempts calls are spent.
 
     Each sample is validated as AlpacaSample; exact/near duplicates of seeds, existing_texts (accepted and
     pending questions, see dedup_text) and of each other are dropped. LLM failures are retried with
     exponential backoff (backoff_s, 2*backoff_s, ...); failures that persist end the batch as incomplete with
-    a plain message, keeping what was already valid. seed_usage (seed index -> times shown) steers which seeds
+    a plain message, keeping what was already valid. A failed call is asked again only within deadline_s of the
+    start (default tools.llm.LLM_DEADLINE_S): the client has already retried it, so an endpoint that does not
+    answer costs one budget, not max_attempts of them. seed_usage (seed index -> times shown) steers which seeds
     are shown; result.seed_indices says which were.
     """
     if n < 1:
@@ -166,6 +170,8 @@ def generate_batch(
         index.add(f"seed:{i}", dedup_text(seed))
 
     caller = _BatchCaller(chat_model)
+    started = time.monotonic()
+    deadline_s = llm.LLM_DEADLINE_S if deadline_s is None else deadline_s
     accepted: list[AlpacaSample] = []
     dropped: Counter[str] = Counter()
     errors: list[str] = []
@@ -190,9 +196,13 @@ def generate_batch(
             errors.append(f"attempt {attempts}: {exc}")
             continue
         except Exception as exc:  # noqa: BLE001  any LLM/client failure becomes a message, never a lost batch
-            errors.append(f"attempt {attempts}: {describe_llm_error(exc)}")
             log.warning("batch attempt %d failed: %r", attempts, exc)
-            if isinstance(exc, LLMUnavailable) or _status_code(exc) in _FATAL_STATUSES:
+            elapsed = time.monotonic() - started
+            out_of_time = elapsed >= deadline_s
+            errors.append(f"attempt {attempts}: {describe_llm_error(exc)}"
+                          + (f" Gave up after {elapsed:.0f} s (the time limit for one batch's calls)"
+                             if out_of_time else ""))
+            if out_of_time or isinstance(exc, LLMUnavailable) or _status_code(exc) in _FATAL_STATUSES:
                 break
             if attempts < max_attempts and backoff_s > 0:
                 time.sleep(backoff_s * 2 ** (attempts - 1))

@@ -179,6 +179,8 @@ def run_new(args: argparse.Namespace) -> int:
 def run_generate(args: argparse.Namespace) -> int:
     from tools.generation.cli import generation_model
     from tools.generation.rounds import generate_next_batch
+    from tools.llm import deadline_note
+    from tools.settings import load_settings
 
     with open_store() as store:
         project = find_project(store, args.project)
@@ -190,6 +192,8 @@ def run_generate(args: argparse.Namespace) -> int:
                 f"review and submit it first: `tunesmith studio review {project.id}`"
             )
         chat_model = generation_model(args.model)
+        print(f"drafting {args.n} samples with {chat_model.model_name}; {deadline_note(load_settings())}",
+              flush=True)
         batch, result = generate_next_batch(
             store, project.id, chat_model, n=args.n, max_attempts=args.max_attempts
         )
