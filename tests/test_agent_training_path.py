@@ -1,5 +1,5 @@
 """The training part of the graph on a tiny model: proposal with preflight, approval pause (a free question keeps
-the place), the trainer subprocess, then base-vs-tuned evaluation when the app reports the run finished."""
+the place), the trainer subprocess, then the session's watcher records the end and runs the real evaluation process."""
 import time
 
 import pytest
@@ -55,7 +55,11 @@ def test_training_path_in_the_graph(tmp_path):
         time.sleep(1)
     assert run_status(run_dir) == "done"
 
-    view = session.send(tid, {"text": "Training finished", "action": "training_finished"})
+    deadline = time.monotonic() + 300
+    while session.view(tid).evaluation is None and time.monotonic() < deadline:
+        session.watch_runs_once()  # what the app's watcher thread does every two seconds
+        time.sleep(1)
+    view = session.view(tid)
     report = view.messages[-1]["content"]
     assert report.startswith("Training finished. Base vs tuned") and "tuned" in report and "loss" in report
     assert view.stage == "done"
