@@ -87,13 +87,17 @@ def _encode(ids: np.ndarray, mask: np.ndarray, w: dict[str, np.ndarray]) -> np.n
 
 def embed(texts: list[str], batch_size: int = 32) -> np.ndarray:
     """Unit-length 384-d float32 vectors, one row per text (mean pooling over tokens, then L2 normalisation)."""
+    from threadpoolctl import threadpool_limits
+
     model = load_model()
     rows = []
-    for start in range(0, len(texts), batch_size):
-        encodings = model.tokenizer.encode_batch(list(texts[start:start + batch_size]))
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
-        hidden = _encode(ids, mask, model.weights)
-        pooled = (hidden * mask[..., None]).sum(1) / np.clip(mask.sum(1, keepdims=True), 1e-9, None)
-        rows.append(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))
+    # Matrices this small run 2-4x faster on one BLAS thread than on several, and more so on a busy machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, len(texts), batch_size):
+            encodings = model.tokenizer.encode_batch(list(texts[start:start + batch_size]))
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
+            hidden = _encode(ids, mask, model.weights)
+            pooled = (hidden * mask[..., None]).sum(1) / np.clip(mask.sum(1, keepdims=True), 1e-9, None)
+            rows.append(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))
     return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 384), dtype=np.float32)

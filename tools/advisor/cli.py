@@ -68,7 +68,7 @@ def run_advise(args: argparse.Namespace) -> int:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from tools.advisor.kb import answer_question
+    from tools.advisor.kb import answer_question, format_answer_text
     from tools.errors import LLMUnavailable
     from tools.llm import build_chat_model
     from tools.settings import load_settings
@@ -85,7 +85,5 @@ def run_ask(args: argparse.Namespace) -> int:
         citations = [vars(c) if hasattr(c, "__dict__") else c for c in answer.citations]
         print(json.dumps({"answer": answer.text, "citations": citations, "note": answer.note}, indent=2, default=str))
     else:
-        print(answer.text)
-        if answer.note:
-            print(f"\n({answer.note})")
+        print(format_answer_text(answer))
     return 0

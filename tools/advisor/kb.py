@@ -1,23 +1,29 @@
 """The guidance knowledge base: short passages on adapting LLMs, searched by meaning; answers cite them.
 
 Passages live in tools/advisor/knowledge/*.md: a front matter block (id, title, source), then 80-200 words.
+Their vectors (each passage and each of its sentences) ship prebuilt in knowledge/index.npz, so the first question
+only embeds itself (numpy MiniLM, no torch): about a second instead of a minute. When the passages change, the index
+is rebuilt once into the workspace; `python -m tools.advisor.kb` rebuilds the shipped one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from prompts.ask import ASK_REQUEST, ASK_SYSTEM_PROMPT
 from tools.errors import UserError
-from tools.rag.answer import Answer, answer_with_fallback, key_sentences, number_sources
+from tools.rag.answer import Answer, answer_with_fallback, number_sources, split_sentences
 
 KNOWLEDGE_DIR = Path(__file__).parent / "knowledge"
-COLLECTION = "tunesmith-guidance"
+INDEX_FILE = "index.npz"  # in the knowledge folder (shipped) or in the workspace's guidance-index folder (rebuilt)
 REQUIRED_FIELDS = ("id", "title", "source")
 
 
@@ -167,44 +173,102 @@ def _content_hash(passages: list[Passage]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def build_index(passages: list[Passage]) -> dict[str, np.ndarray]:
+    """Unit vectors of every passage (title + text) and of every sentence, with the passages' content hash."""
+    from tools.embeddings import embed_texts  # torch batches faster; same vectors as the numpy query side
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(embed_texts(texts), dtype=np.float32)
+
+    owners, sentences = [], []
+    for number, passage in enumerate(passages):
+        for sentence in split_sentences(passage.text):
+            owners.append(number)
+            sentences.append(sentence)
+    return {
+        "content_hash": np.array(_content_hash(passages)),
+        "passage_vectors": embed([f"{p.title}. {p.text}" for p in passages]),
+        "sentence_vectors": embed(sentences),
+        "sentence_owner": np.array(owners, dtype=np.int32),
+    }
+
+
+def _read_index(path: Path, content_hash: str) -> dict[str, np.ndarray] | None:
+    """The index stored at path, or None when it is missing, unreadable or built from other passages."""
+    try:
+        with np.load(path) as data:
+            index = {name: data[name] for name in data.files}
+    except (OSError, ValueError, KeyError):
+        return None
+    return index if str(index.get("content_hash")) == content_hash else None
+
+
+def write_index(index: dict[str, np.ndarray], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:  # np.savez on a name would append ".npz"
+        np.savez_compressed(handle, **index)
+
+
 class GuidanceKB:
-    """The passages in a chromadb collection; re-indexed only when their content changes."""
+    """The passages and their vectors: the shipped index, else one kept in persist_dir, else built there once."""
 
     def __init__(self, persist_dir: Path | str | None = None, knowledge_dir: Path = KNOWLEDGE_DIR):
-        from tools.embeddings import chroma_client, open_collection
+        passages = load_passages(knowledge_dir)
+        self.passages = {p.id: p for p in passages}
+        self._order = [p.id for p in passages]
+        content_hash = _content_hash(passages)
+        kept = Path(persist_dir) / INDEX_FILE if persist_dir is not None else None
+        index = _read_index(knowledge_dir / INDEX_FILE, content_hash) or (kept and _read_index(kept, content_hash))
+        self.reindexed = index is None
+        if index is None:
+            index = build_index(passages)
+            if kept is not None:
+                write_index(index, kept)
+        self._passage_vectors = index["passage_vectors"].astype(np.float32)
+        self._sentence_vectors = index["sentence_vectors"].astype(np.float32)
+        self._sentence_owner = index["sentence_owner"]
+        self._sentences = [s for p in passages for s in split_sentences(p.text)]
 
-        self.passages = {p.id: p for p in load_passages(knowledge_dir)}
-        content_hash = _content_hash(list(self.passages.values()))
-        self._client = chroma_client(persist_dir)
-        collection = open_collection(self._client, COLLECTION)
-        self.reindexed = (collection.metadata or {}).get("content_hash") != content_hash
-        if self.reindexed:
-            self._client.delete_collection(COLLECTION)
-            collection = open_collection(self._client, COLLECTION, metadata={"content_hash": content_hash})
-            passages = list(self.passages.values())
-            collection.add(
-                ids=[p.id for p in passages],
-                documents=[f"{p.title}. {p.text}" for p in passages],
-                metadatas=[{"title": p.title, "source": p.source} for p in passages],
-            )
-        self._collection = collection
-
-    def search(self, question: str, k: int = 4) -> list[Passage]:
-        """The k passages closest in meaning to the question, best first."""
-        from tools.embeddings import cosine_score
+    def embed_question(self, question: str) -> np.ndarray:
+        from tools.embeddings_numpy import embed
 
         if not question.strip():
             raise UserError("the question is empty; ask something, e.g. 'should I fine-tune or use RAG?'")
+        return embed([question])[0]
+
+    def search(self, question: str, k: int = 4, vector: np.ndarray | None = None) -> list[Passage]:
+        """The k passages closest in meaning to the question, best first (vector: the question's, if known)."""
         if k < 1:
             raise UserError(f"k must be at least 1 (got {k})")
-        found = self._collection.query(query_texts=[question], n_results=min(k, len(self.passages)))
-        return [
-            _with_score(self.passages[pid], cosine_score(dist))
-            for pid, dist in zip(found["ids"][0], found["distances"][0])
-        ]
+        vector = self.embed_question(question) if vector is None else vector
+        scores = self._passage_vectors @ vector
+        best = np.argsort(-scores, kind="stable")[: min(k, len(self._order))]
+        return [_with_score(self.passages[self._order[i]], round(float(scores[i]), 4)) for i in best]
+
+    def key_sentences(self, vector: np.ndarray, passage_id: str, limit: int = 2) -> str:
+        """The passage's `limit` sentences closest to the question vector, in their original order."""
+        number = self._order.index(passage_id)
+        rows = np.flatnonzero(self._sentence_owner == number)
+        if len(rows) <= limit:
+            return " ".join(self._sentences[i] for i in rows)
+        best = sorted(rows[np.argsort(-(self._sentence_vectors[rows] @ vector), kind="stable")[:limit]])
+        return " ".join(self._sentences[i] for i in best)
 
     def get(self, passage_id: str) -> Passage:
         return self.passages[passage_id]
+
+
+_open_lock = threading.Lock()
+_open: dict[tuple[str, str], GuidanceKB] = {}
+
+
+def open_kb(persist_dir: Path | str | None = None, knowledge_dir: Path = KNOWLEDGE_DIR) -> GuidanceKB:
+    """The knowledge base, loaded once per process and kept (the app answers every question from the same one)."""
+    key = (str(persist_dir), str(knowledge_dir))
+    with _open_lock:
+        if key not in _open:
+            _open[key] = GuidanceKB(persist_dir, knowledge_dir)
+        return _open[key]
 
 
 def _with_score(passage: Passage, score: float) -> Passage:
@@ -229,21 +293,21 @@ def profile_hints(profile: dict[str, Any] | None) -> list[ProfileHint]:
 
 
 def default_kb() -> GuidanceKB:
-    """The knowledge base kept in the workspace (indexed on first use)."""
+    """The knowledge base of the workspace (a rebuilt index is kept there), loaded once per process."""
     from tools.settings import load_settings
 
-    return GuidanceKB(load_settings().workspace_file("guidance-index"))
+    return open_kb(load_settings().workspace_file("guidance-index"))
 
 
-def _extractive_answer(question: str, passages: list[Passage], hints: list[ProfileHint]) -> str:
+def _extractive_answer(kb: GuidanceKB, vector: np.ndarray, passages: list[Passage], hints: list[ProfileHint]) -> str:
+    """The closest sentences of each passage, cited as [n]; the sources themselves are listed by the renderer."""
     lines = ["From Tunesmith's guidance notes:"]
     for number, passage in enumerate(passages, start=1):
-        lines.append(f"[{number}] {passage.title}: {key_sentences(question, passage.text)}")
+        lines.append(f"[{number}] {passage.title}: {kb.key_sentences(vector, passage.id)}")
     numbers = {p.id: n for n, p in enumerate(passages, start=1)}
     if hints:
         lines.append("For your project:")
         lines.extend(f"- {hint.advice} [{numbers[hint.passage_id]}]" for hint in hints)
-    lines.append("Sources: " + "; ".join(f"[{n}] {p.source}" for n, p in enumerate(passages, start=1)))
     return "\n".join(lines)
 
 
@@ -262,8 +326,9 @@ def answer_question(
     Never raises on an LLM failure; Answer.note says why the answer is extractive. The knowledge base is `kb`,
     else the one stored in persist_dir, else the workspace's.
     """
-    kb = kb or (GuidanceKB(persist_dir) if persist_dir is not None else default_kb())
-    passages = kb.search(question, k)
+    kb = kb or (open_kb(persist_dir) if persist_dir is not None else default_kb())
+    vector = kb.embed_question(question)
+    passages = kb.search(question, k, vector=vector)
     hints = profile_hints(profile)
     for hint in hints:  # a profile answer that matters brings its passage along, so the advice can cite it
         if hint.passage_id not in {p.id for p in passages}:
@@ -278,7 +343,7 @@ def answer_question(
         chat_model,
         ASK_SYSTEM_PROMPT,
         request,
-        lambda: _extractive_answer(question, passages, hints),
+        lambda: _extractive_answer(kb, vector, passages, hints),
     )
 
 
@@ -289,3 +354,18 @@ def format_answer_markdown(answer: Answer) -> str:
     if answer.note:
         lines += ["", f"_{answer.note}_"]
     return "\n".join(lines)
+
+
+def format_answer_text(answer: Answer) -> str:
+    """The answer for a terminal: its text, the numbered sources with their addresses, then the note if any."""
+    lines = [answer.text, "", "Sources:"]
+    lines += [f"  [{n}] {p.title}: {p.source}" for n, p in enumerate(answer.citations, start=1)]
+    if answer.note:
+        lines += ["", f"({answer.note})"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # rebuild the shipped index after editing the passages
+    target = KNOWLEDGE_DIR / INDEX_FILE
+    write_index(build_index(load_passages()), target)
+    print(f"wrote {target}")
