@@ -50,4 +50,4 @@ def test_a_hanging_endpoint_costs_one_budget_and_the_person_is_told_first(
     assert out.splitlines()[0].startswith("drafting 20 samples with") and "gives up after about 1 s" in out
     assert "did not answer in time" in err and "Gave up after" in err
     assert len(openai_stub.requests) == 2  # one call and its one retry; before: 4 tries x 4 calls = 16
-    assert elapsed < 6
+    assert elapsed < 15  # before: ~30 s at these settings (16 tries with the client's and the loop's backoff)

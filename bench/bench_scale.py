@@ -1,0 +1,74 @@
+"""Build time and peak memory of `tunesmith dataset build` at 1k / 10k / 100k (/ 1e6) rows.
+
+Each size runs in its own process (peak RSS of that process alone); rows are distinct Alpaca samples in JSONL.
+Writes its figures under "dataset_build_scale" in bench/results.json, keeping every other key.
+
+    python bench/bench_scale.py [--sizes 1000 10000 100000] [--timeout 900]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+WORDS = ("river", "copper", "lantern", "orchard", "signal", "harbor", "meadow", "cipher", "quarry", "violet",
+         "glacier", "ember", "saddle", "turbine", "pepper", "falcon", "marble", "nectar", "prism", "tundra")
+# The child builds and reports its own peak RSS (ru_maxrss is in kB on Linux).
+CHILD = ("import json, resource, sys; from tools.cli import main; code = main(sys.argv[1:]); "
+         "print(json.dumps({'exit': code, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+
+
+def write_rows(path: Path, n: int, seed: int = 0) -> int:
+    """n distinct, realistic-length samples as JSONL; returns the file size in bytes."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            words = " ".join(rng.choice(WORDS) for _ in range(12))
+            out.write(json.dumps({"instruction": f"Summarise note {i}: {words}", "input": "",
+                                  "output": f"Note {i} is about {words.split()[0]} and {words.split()[-1]}."}) + "\n")
+    return path.stat().st_size
+
+
+def run_size(n: int, folder: Path, timeout_s: float) -> dict:
+    data = folder / f"rows-{n}.jsonl"
+    size = write_rows(data, n)
+    start = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, "-c", CHILD, "dataset", "build", str(data), "--out",
+                               str(folder / f"out-{n}"), "--max-mb", "2000"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"rows": n, "input_mb": round(size / 1e6, 1), "seconds": None, "peak_mb": None,
+                "note": f"did not finish within {timeout_s:.0f} s"}
+    seconds = time.perf_counter() - start
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"rows": n, "input_mb": round(size / 1e6, 1), "seconds": round(seconds, 1),
+            "peak_mb": round(report["peak_mb"]), "exit": report["exit"],
+            "summary": next((line for line in done.stdout.splitlines() if line.startswith("read ")), "")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--timeout", type=float, default=900, help="seconds allowed per size")
+    args = parser.parse_args()
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="tunesmith-scale-") as tmp:
+        for n in args.sizes:
+            figures.append(run_size(n, Path(tmp), args.timeout))
+            print(json.dumps(figures[-1]), flush=True)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["dataset_build_scale"] = {"measured": time.strftime("%Y-%m-%d %H:%M"), "machine": "2-core CPU",
+                                      "sizes": figures}
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
