@@ -54,6 +54,16 @@ class DataStudio:
         batch, twins = import_for_review(self.store, thread_id, result.samples)
         return batch.number, len(result.samples), twins, [p.describe() for p in result.problems]
 
+    def submit_open_batch(self, thread_id: str) -> tuple[int, list[str]]:
+        """Closes the open batch when no review pause waits on it (an imported batch, or one the conversation is
+        not paused on): (batch number, the notes now in force)."""
+        from tools.generation.rounds import learn_from_batch
+
+        batch = self.store.open_batch(thread_id) if thread_id and self.store.get_project(thread_id) else None
+        if batch is None:
+            raise UserError("no batch is open for review: generate a batch or import rows first")
+        return batch.number, learn_from_batch(self.store, batch.id)
+
     def conflicts(self, thread_id: str) -> list[Conflict]:
         from tools.generation.project_dataset import project_conflicts
 
