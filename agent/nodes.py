@@ -24,7 +24,13 @@ from tools.advisor.profile import (
     next_questions,
     unflatten,
 )
-from tools.advisor.recommend import APPROACH_TITLES, recommend
+from tools.advisor.recommend import (
+    APPROACH_TITLES,
+    Recommendation,
+    assumption_lines,
+    recommend,
+    render_markdown,
+)
 from tools.errors import UserError
 from tools.llm import SETUP_HINT, describe_llm_error
 from tools.workspace import Workspace
@@ -103,6 +109,9 @@ class InterviewNodes:
         return {"messages": [say(intro)], "stage": "interview", "profile": {}, "asked": [], "notice": None}
 
     def plan_questions(self, state: AgentState) -> dict:
+        still_open = [f for f in state.get("pending_fields") or [] if f not in (state.get("profile") or {})]
+        if still_open and state.get("last_reply") and last_reply(state).action is Action.ANSWER:
+            return {"pending_fields": still_open}  # one of two questions answered by a button: wait for the other
         limit = 2 if self.deps.chat_model else 1
         questions = next_questions(_profile(state), set(state.get("asked") or []), limit=limit)
         if not questions:
@@ -212,7 +221,8 @@ class InterviewNodes:
                 text = self._llm(P.EXPLAIN_RECOMMENDATION.format(
                     approach=rec["approach"], profile=json.dumps(state.get("profile") or {}),
                     reasons="\n".join(rec["reasons"]), warnings="\n".join(rec["warnings"]),
-                    next_steps="\n".join(rec["next_steps"])), state)
+                    next_steps="\n".join(rec["next_steps"]), changes="\n".join(rec.get("changes") or []),
+                    assumed="\n".join(assumption_lines(Recommendation(**rec)))), state)
                 return {"messages": [say(text)]}
             except Exception as exc:
                 update["notice"] = describe_llm_error(exc)
@@ -245,11 +255,7 @@ PATH_INSTRUCTIONS = {
 
 
 def render_recommendation_markdown(rec: dict) -> str:
-    lines = [f"**My recommendation: {APPROACH_TITLES[rec['approach']]}**", "", "Why:"]
-    lines += [f"- {r}" for r in rec["reasons"]]
-    lines += ["", "Watch out:"] + [f"- {w}" for w in rec["warnings"]]
-    lines += ["", "Next steps:"] + [f"{i}. {s}" for i, s in enumerate(rec["next_steps"], 1)]
-    return "\n".join(lines)
+    return render_markdown(rec, lead="My recommendation: ")
 
 
 def quick_replies_for(state: AgentState) -> list[QuickReply]:
@@ -258,10 +264,12 @@ def quick_replies_for(state: AgentState) -> list[QuickReply]:
     stage = state.get("stage", "interview")
     pending = state.get("pending_fields") or []
     if stage == "interview" and pending:
-        question = QUESTION_BY_FIELD[pending[0]]
-        replies += [QuickReply(label=label, reply={"text": label, "action": Action.ANSWER.value,
-                                                                "field": question.field, "value": value})
-                    for label, value in question.choices]
+        for field in pending:  # two questions asked at once get two sets, each labelled with its topic
+            question = QUESTION_BY_FIELD[field]
+            topic = f"{question.topic}: " if len(pending) > 1 else ""
+            replies += [QuickReply(label=topic + label, reply={"text": topic + label, "action": Action.ANSWER.value,
+                                                               "field": question.field, "value": value})
+                        for label, value in question.choices]
         replies.append(quick("Don't know", Action.SKIP))
     if stage in ("interview", "recommended"):
         replies.append(quick("Recommend now", Action.RECOMMEND))

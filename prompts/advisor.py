@@ -45,6 +45,13 @@ EXPLAIN_RECOMMENDATION = """The decision rules recommend <approach>{approach}</a
 <next_steps>
 {next_steps}
 </next_steps>
-Explain this recommendation to the user in plain words, applied to their task, in under 180 words: what to do, why
-(use the reasons; do not add new ones), what to watch out for, and what the next step is. Mention which unknown answer
-would change the advice, if the reasons name one. Use short Markdown paragraphs or bullets."""
+<what_would_change_it>
+{changes}
+</what_would_change_it>
+<assumed>
+{assumed}
+</assumed>
+Explain this recommendation to the user in plain words, applied to their task, in under 200 words: what to do, why
+(use the reasons; do not add new ones), what to watch out for, and what the next step is. Say what you assumed for
+the questions they did not answer and that they can correct it, and which different answer would change the advice.
+Speak about their task, never about field names or scores. Use short Markdown paragraphs or bullets."""

@@ -29,7 +29,7 @@ ISSUES = [("arrived with a cracked lid", "damaged", "high"), ("was charged twice
           ("is missing its power cable", "missing_part", "medium")]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "the weekend", "next week"]
 EXTRACTION = {"custom_tone_behavior_style": True, "task_diversity": "narrow", "labeled_data": "few",
-              "requires_external_knowledge": False, "data_dynamics": "static",
+              "scale_latency_pressure": "high", "requires_external_knowledge": False, "data_dynamics": "static",
               "wants_recommendation_now": False}
 CHAT_TEXT = "Noted. Tell me anything else about the task, or press Recommend now."
 

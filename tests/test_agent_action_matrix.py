@@ -48,6 +48,7 @@ def make(tmp_path, monkeypatch):
         if position == "interview":
             return session, tid
         session.send(tid, {"text": "Yes", "field": "custom_tone_behavior_style", "value": True})
+        session.send(tid, {"text": "Hundreds", "field": "labeled_data", "value": "hundreds"})  # style + data: fine-tune
         session.send(tid, {"text": "Recommend now", "action": "recommend"})
         if position == "recommended":
             return session, tid

@@ -50,6 +50,7 @@ def test_fine_tune_path_end_to_end(tmp_path, stub):
     view = session.new_conversation()
     tid = view.thread_id
     session.send(tid, {"text": "Yes", "field": "custom_tone_behavior_style", "value": True})
+    session.send(tid, {"text": "Hundreds", "field": "labeled_data", "value": "hundreds"})  # style + data: fine-tune
     view = session.send(tid, {"text": "Recommend now", "action": "recommend"})
     assert view.recommendation["approach"] == "fine-tune"
     view = session.send(tid, {"text": "Start this path", "action": "start_path"})

@@ -106,8 +106,8 @@ def test_changing_an_answer_after_the_recommendation_updates_it(settings):
     view = session.new_conversation()
     view = session.send(view.thread_id, {"text": "Recommend now", "action": "recommend"})
     assert view.recommendation["approach"] == "icl"
-    model_free = session.send(view.thread_id, {"text": "Yes", "field": "custom_tone_behavior_style", "value": True})
-    assert model_free.recommendation["approach"] == "fine-tune"
+    model_free = session.send(view.thread_id, {"text": "Yes", "field": "requires_external_knowledge", "value": True})
+    assert model_free.recommendation["approach"] == "rag"
 
 
 def test_unreachable_llm_gives_a_clear_message_and_keeps_state(settings):

@@ -9,8 +9,9 @@ from tools.settings import Settings
 PROFILES = {
     "icl": [],
     "rag": [("requires_external_knowledge", True)],
-    "fine-tune": [("custom_tone_behavior_style", True)],
-    "rag+fine-tune": [("requires_external_knowledge", True), ("custom_tone_behavior_style", True)],
+    "fine-tune": [("custom_tone_behavior_style", True), ("labeled_data", "hundreds")],
+    "rag+fine-tune": [("requires_external_knowledge", True), ("custom_tone_behavior_style", True),
+                      ("labeled_data", "hundreds")],
 }
 FIRST_STAGE = {"icl": ("icl", "Prompt"), "rag": ("rag", "Retrieval"), "fine-tune": ("seeds", "Data studio"),
                "rag+fine-tune": ("rag", "Retrieval")}

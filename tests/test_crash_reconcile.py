@@ -46,6 +46,7 @@ CHILD = textwrap.dedent("""
     session = Session(settings, deps=deps, checkpointer=saver)
     tid = session.new_conversation().thread_id
     session.send(tid, {"text": "Yes", "field": "custom_tone_behavior_style", "value": True})
+    session.send(tid, {"text": "Hundreds", "field": "labeled_data", "value": "hundreds"})  # style + data: fine-tune
     session.send(tid, {"text": "Recommend now", "action": "recommend"})
     session.send(tid, {"text": "Start this path", "action": "start_path"})
     store.save_project(tid, "Write taglines", json.loads(sys.argv[2]), target_count=30)
@@ -105,6 +106,7 @@ def test_batch_opened_elsewhere_moves_the_conversation_to_review(tmp_path):
     session, store = open_session(settings)
     tid = session.new_conversation().thread_id
     session.send(tid, {"text": "Yes", "field": "custom_tone_behavior_style", "value": True})
+    session.send(tid, {"text": "Hundreds", "field": "labeled_data", "value": "hundreds"})  # style + data: fine-tune
     session.send(tid, {"text": "Recommend now", "action": "recommend"})
     session.send(tid, {"text": "Start this path", "action": "start_path"})
     assert session.view(tid).pause != "review"

@@ -15,7 +15,8 @@ from tools.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
 
-TASK_MESSAGE = "Turn support emails into a JSON ticket with a strict schema; we have ~30 examples"
+TASK_MESSAGE = ("Turn support emails into a JSON ticket with a strict schema; we have ~30 examples and thousands of "
+                "emails a day")
 TASK = ("Turn a customer support email into a JSON ticket with customer, product, order_id, category and "
         "priority.")
 # card position (0-based) -> the reason a reviewer types before pressing Reject
@@ -89,8 +90,8 @@ def test_fine_tune_journey_in_the_browser(tmp_path):
         page.locator("#ts-send").click()
         chat_says(page, TASK_MESSAGE)
         profile = page.locator("#ts-profile")
-        expect(profile).to_contain_text("custom_tone_behavior_style: true")
-        expect(profile).to_contain_text('task_diversity: "narrow"')
+        expect(profile).to_contain_text("Custom tone or format: Yes")
+        expect(profile).to_contain_text("Variety of tasks: One narrow task")
         settle(page)
         screenshot(page, "e2e-01-task-described")
         page.get_by_role("button", name="Recommend now").click()

@@ -23,7 +23,7 @@ def test_guided_interview_in_the_browser_survives_restart(tmp_path):
         page.get_by_text("No LLM endpoint is configured").first.wait_for()
         page.locator("#ts-quick-0").click()  # "Yes": needs external knowledge
         page.get_by_role("button", name="Often (weekly or faster)").click()
-        page.locator("#ts-profile").get_by_text("data_dynamics").wait_for()
+        page.locator("#ts-profile").get_by_text("How often that knowledge changes").wait_for()
         page.locator("#ts-input textarea").fill("Should I fine-tune or use RAG?")
         page.locator("#ts-send").click()
         page.get_by_text("Grounded: Should I fine-tune or use RAG? [1]").wait_for()
@@ -32,6 +32,11 @@ def test_guided_interview_in_the_browser_survives_restart(tmp_path):
         taken = page.locator('#ts-flow rect[data-node="rag"]')
         assert taken.get_attribute("data-taken") == "true"
         assert page.locator('#ts-flow rect[data-node="icl"]').get_attribute("data-taken") == "false"
+        text_px = page.evaluate("() => { const svg = document.querySelector('#ts-flow svg'); return "
+                                "svg.getBoundingClientRect().width / svg.viewBox.baseVal.width * "
+                                "parseFloat(svg.getAttribute('font-size')); }")
+        assert text_px >= 12, f"flow picture text is {text_px:.1f} px"
+        page.locator("#ts-recommendation").get_by_text("What I assumed (you did not say):").wait_for()
         assert "ts-step-on" in page.locator(".ts-step", has_text="2 · Recommendation").get_attribute("class")
         screenshot(page, "advisor-recommendation")
 

@@ -1,15 +1,14 @@
 """The advisor tab: chat with quick replies beside the profile, the recommendation and the decision flow."""
 from __future__ import annotations
 
-import json
-
 import gradio as gr
 
 from agent.session import ConversationView, Session
 from tools.advisor.flow_diagram import render_flow_svg
-from tools.advisor.recommend import APPROACH_TITLES
+from tools.advisor.profile import QUESTION_BY_FIELD, QUESTIONS, choice_label
+from tools.advisor.recommend import APPROACH_TITLES, render_markdown_body
 
-MAX_QUICK_REPLIES = 8
+MAX_QUICK_REPLIES = 12  # two questions asked at once: two sets of choices, skip and "Recommend now"
 STEPS = ["1 · Your task", "2 · Recommendation", "3 · Build it", "4 · Train", "5 · Use it"]
 STEP_OF_STAGE = {"interview": 0, "recommended": 1, "seeds": 2, "review": 2, "dataset": 2, "rag": 2, "icl": 2,
                  "training": 3, "done": 4}
@@ -25,20 +24,22 @@ def render_stepper(stage: str) -> str:
 
 
 def render_profile(profile: dict) -> str:
+    """Each known answer under its question's short label, worded as the quick replies word it."""
     if not profile:
         return "_Nothing known yet. Answer a question or describe your task._"
-    return "\n".join(f"- **{k.replace('cost_complexity_expertise.', '')}**: `{json.dumps(v)}`"
-                     for k, v in sorted(profile.items()))
+    lines = []
+    for field, value in profile.items():
+        question = QUESTION_BY_FIELD.get(field)
+        topic = question.topic if question else "Approach you have in mind"
+        answer = APPROACH_TITLES.get(value, value) if field == "preferred_approach" else choice_label(field, value)
+        lines.append((QUESTIONS.index(question) if question else len(QUESTIONS), f"- **{topic}:** {answer}"))
+    return "\n".join(line for _, line in sorted(lines))
 
 
 def render_recommendation(rec: dict | None) -> str:
     if not rec:
         return "_No recommendation yet._"
-    lines = [f"### {APPROACH_TITLES[rec['approach']]}", ""]
-    lines += [f"- {r}" for r in rec["reasons"]]
-    if rec.get("assumed"):
-        lines += ["", f"_Assumed for {len(rec['assumed'])} unanswered question(s); see the reasons above._"]
-    return "\n".join(lines)
+    return f"### {APPROACH_TITLES[rec['approach']]}\n\n" + render_markdown_body(rec, brief=True)
 
 
 class AdvisorTab:

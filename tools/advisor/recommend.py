@@ -130,7 +130,9 @@ def what_would_change(answers: dict[str, Any], assumed: dict[str, dict[str, Any]
     ordered = [q for q in QUESTIONS if q.field in assumed] + [q for q in QUESTIONS if q.field not in assumed]
     for question in ordered:
         seen: set[str] = set()
-        for _, value in question.choices:
+        values = [value for _, value in question.choices]
+        here = values.index(answers[question.field]) if answers[question.field] in values else 0
+        for value in sorted(values, key=lambda v: abs(values.index(v) - here)):  # the nearest different answer first
             if value == answers[question.field]:
                 continue
             other, _, _ = decide({**answers, question.field: value})
@@ -221,8 +223,12 @@ HOW_TO_CHANGE = {
 def assumption_lines(rec: Recommendation, changing: str = "chat") -> list[str]:
     """One line per assumed answer: the question's label, the answer used, why, and how to change it."""
     how = HOW_TO_CHANGE[changing]
-    return [f"{a['topic']}: {a['label']} ({a['why']}). To change it, {how(name, a)}."
-            for name, a in rec.assumed.items()]
+    lines = []
+    for name, a in rec.assumed.items():
+        question = QUESTION_BY_FIELD[name]  # recommendations saved by older versions lack topic/label/example
+        a = {"topic": question.topic, "label": choice_label(name, a["value"]), "example": question.example, **a}
+        lines.append(f"{a['topic']}: {a['label']} ({a['why']}). To change it, {how(name, a)}.")
+    return lines
 
 
 def render_report(rec: Recommendation, changing: str = "profile") -> str:
@@ -242,10 +248,15 @@ def render_report(rec: Recommendation, changing: str = "profile") -> str:
     return "\n".join(lines)
 
 
-def render_markdown(rec: dict, brief: bool = False) -> str:
-    """The recommendation for the app (a Recommendation as a dict); brief leaves out warnings, steps and sources."""
+def render_markdown(rec: dict, brief: bool = False, lead: str = "") -> str:
+    """The recommendation for the app (a Recommendation as a dict) under a bold title."""
+    return f"**{lead}{APPROACH_TITLES[rec['approach']]}**\n\n" + render_markdown_body(rec, brief)
+
+
+def render_markdown_body(rec: dict, brief: bool = False) -> str:
+    """Why, what would change it, (warnings, next steps,) assumptions, scoreboard (, sources); brief: the side panel."""
     rec_obj = Recommendation(**rec)
-    lines = [f"**{APPROACH_TITLES[rec_obj.approach]}**", "", "Why:"] + [f"- {r}" for r in rec_obj.reasons]
+    lines = ["Why:"] + [f"- {r}" for r in rec_obj.reasons]
     if rec_obj.changes:
         lines += ["", "What would change my mind:"] + [f"- {c}" for c in rec_obj.changes]
     if not brief:
