@@ -491,13 +491,13 @@ class DataTab:
         for button, action in ((f_approve, "approve"), (f_reject, "reject"), (f_save, "edit")):
             button.click(lambda t, p, r, i, x, o, action=action: self.focus_decide(t, p, action, r, i, x, o),
                          [thread, position, f_reason, f_instruction, f_input, f_output], focus_outputs,
-                         show_progress="hidden").then(self.conflicts_key, thread, conflicts_refresh)
+                         show_progress="hidden", queue=False).then(self.conflicts_key, thread, conflicts_refresh)
         f_reason.submit(lambda t, p, r, i, x, o: self.focus_decide(t, p, "reject", r, i, x, o),
                         [thread, position, f_reason, f_instruction, f_input, f_output], focus_outputs,
-                        show_progress="hidden")
+                        show_progress="hidden", queue=False)
         for button, step in ((f_prev, -1), (f_next, 1)):
             button.click(lambda t, p, step=step: self.focus_move(t, p, step), [thread, position], focus_outputs,
-                         show_progress="hidden")
+                         show_progress="hidden", queue=False)
         for button, action in ((approve_all, "approve"), (reject_all, "reject"), (tag_all, "tag")):
             button.click(lambda t, r, *f, action=action: self.bulk(t, action, r, *f), [thread, bulk_reason, *filters],
                          bulk_status).then(bump, refresh, refresh).then(self.review_header, thread, header)
