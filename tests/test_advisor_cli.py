@@ -78,13 +78,14 @@ def test_interactive_questions(monkeypatch, capsys):
 
 
 def test_interactive_reprompts_on_bad_answer(monkeypatch, capsys):
-    # No external knowledge, skipped dynamics, custom style: Yes, two skipped, hundreds of examples.
-    monkeypatch.setattr(sys, "stdin", io.StringIO("9\nabc\n2\n\n1\n\n\n3\n"))
+    # No external knowledge (so no question on how it changes), custom style: Yes, two skipped, hundreds of examples.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("9\nabc\n2\n1\n\n\n3\n"))
     assert main(["advise"]) == 0
     out = capsys.readouterr().out
     assert out.count("Please type a number from 1 to 2") == 2
     assert "Recommendation: Parameter-efficient fine-tuning (QLoRA)" in out
     assert "To change it, answer that question instead of pressing Enter." in out
+    assert "How often does that knowledge change?" not in out
 
 
 def test_console_script_runs_as_a_process(tmp_path):

@@ -26,6 +26,8 @@ def interview_in_terminal(read=input, write=print) -> TaskProfile:
     profile = TaskProfile()
     write("Answer with a number, or press Enter if you don't know.\n")
     for question in QUESTIONS:
+        if question.field == "data_dynamics" and profile.requires_external_knowledge is False:
+            continue  # no knowledge of their own, so nothing to change
         write(question.text)
         for i, (label, _) in enumerate(question.choices, 1):
             write(f"  {i}) {label}")
