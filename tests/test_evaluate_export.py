@@ -208,7 +208,7 @@ def test_compare_candidates_ranks_local_models(run_dir, tmp_path):
     scored = [row for row in rows if "error" not in row]
     assert len(scored) == 2 and all(math.isfinite(row["nats_per_char"]) for row in scored)
     assert scored[0]["nats_per_char"] <= scored[1]["nats_per_char"]
-    assert rows[-1]["model"] == str(tmp_path / "missing") and "not found locally" in rows[-1]["error"]
+    assert rows[-1]["model"] == str(tmp_path / "missing") and "is not on this machine" in rows[-1]["error"]
 
 
 @pytest.mark.slow
@@ -235,8 +235,11 @@ def test_trained_qlora_run_evaluates_better_and_merges_in_full_precision(tmp_pat
         base_model=str(base),
         data_dir=data,
         out_dir=tmp_path / "run",
-        max_steps=20,
-        learning_rate=1e-2,
+        method="qlora",
+        max_steps=60,
+        learning_rate=3e-3,
+        lr_scheduler="constant",
+        lora_dropout=0.0,
         batch_size=4,
         grad_accum=1,
         max_seq_len=128,

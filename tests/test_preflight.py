@@ -93,18 +93,16 @@ def _model_copy(tiny_model: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def test_missing_chat_template_fails(tiny_model, tmp_path):
+def test_base_model_without_chat_template_gets_the_projects(tiny_model, tmp_path):
     model = _model_copy(tiny_model, tmp_path)
     (model / "chat_template.jinja").unlink(missing_ok=True)
     tok_config = json.loads((model / "tokenizer_config.json").read_text())
     tok_config.pop("chat_template", None)
     (model / "tokenizer_config.json").write_text(json.dumps(tok_config))
     report, checks = _report(model, _write_data(tmp_path / "data", _rows(60)), tmp_path)
-    assert not report.ok
-    assert (
-        checks["chat template / EOS"].status == "fail"
-        and "no chat template" in checks["chat template / EOS"].message
-    )
+    check = checks["chat template / EOS"]
+    assert report.ok and check.status == "ok"
+    assert "### Instruction / ### Response ended by '<|im_end|>', added by Tunesmith" in check.message
 
 
 def test_eos_token_mismatch_fails(tiny_model, tmp_path):
@@ -131,7 +129,7 @@ def test_generation_config_eos_mismatch_fails(tiny_model, tmp_path):
 def test_missing_model_fails_clearly(tmp_path):
     report, checks = _report(tmp_path / "no-such-model", _write_data(tmp_path / "data", _rows(60)), tmp_path)
     assert not report.ok
-    assert checks["base model"].status == "fail" and "not found locally" in checks["base model"].message
+    assert checks["base model"].status == "fail" and "is not on this machine" in checks["base model"].message
     report, checks = _report("some-org/not-downloaded-7b", tmp_path / "data", tmp_path)
     assert checks["base model"].status == "fail"
 

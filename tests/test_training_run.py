@@ -15,9 +15,10 @@ import pytest
 from tools.cli import main as tunesmith
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
-from tools.training import launch, train
+from tools.training import launch, template, train
 from tools.training.config import TrainConfig, save_config
 from tools.training.launch import append_event, read_progress, run_status, start_training
+from tools.training.template import IGNORE_INDEX
 
 SAMPLES = [
     {"instruction": "What is the capital of Zorbia?", "output": "The capital of Zorbia is Quelm."},
@@ -76,7 +77,7 @@ def greedy_answers(model, tokenizer) -> list[str]:
     """The model's greedy reply to each sample's conversation, up to and including the end-of-turn token."""
     answers = []
     for sample in SAMPLES:
-        conversation = train.alpaca_to_messages(AlpacaSample.model_validate(sample))[:-1]
+        conversation = template.sample_messages(AlpacaSample.model_validate(sample), with_answer=False)
         inputs = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, return_tensors="pt",
                                                return_dict=True)
         output = model.generate(**inputs, max_new_tokens=24, do_sample=False)
@@ -98,7 +99,7 @@ def load_4bit(path):
 def test_alpaca_rows_become_chat_messages():
     sample = AlpacaSample(instruction="Summarise", input="Long text.", output="Short.", system="Be brief.",
                           history=[("Hi", "Hello!")])
-    assert train.alpaca_to_messages(sample) == [
+    assert template.sample_messages(sample) == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
         {"role": "user", "content": "Summarise\n\nLong text."}, {"role": "assistant", "content": "Short."},
@@ -118,27 +119,82 @@ def test_bad_training_row_is_reported_with_its_number(tmp_path):
         train.read_alpaca_file(path)
 
 
+def answer_text(tokenizer, encoded) -> str:
+    return tokenizer.decode([t for t, label in zip(encoded.input_ids, encoded.labels) if label != IGNORE_INDEX])
+
+
 def test_template_without_generation_tags_falls_back_to_completion_only(base_model):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base_model)
-    samples = [AlpacaSample.model_validate(s) for s in SAMPLES]
-    dataset, mode = train.build_dataset(samples, tokenizer)
-    assert mode == "assistant_only" and dataset[3]["messages"][-1]["content"] == "Its mountain is Brask."
+    sample = AlpacaSample.model_validate(SAMPLES[3])
+    assert template.loss_mode(tokenizer) == "assistant_only"  # both answers, each with its end-of-turn
+    assert answer_text(tokenizer, template.encode_sample(tokenizer, sample)) == (
+        "Quelm is in Zorbia.<|im_end|>Its mountain is Brask.<|im_end|>")
     tokenizer.chat_template = tokenizer.chat_template.replace("{% generation %}", "").replace(
         "{% endgeneration %}", "")
-    dataset, mode = train.build_dataset(samples, tokenizer)
-    assert mode == "completion_only"
-    assert dataset[3]["completion"] == [{"role": "assistant", "content": "Its mountain is Brask."}]
-    assert [m["role"] for m in dataset[3]["prompt"]] == ["user", "assistant", "user"]
-    assert train.eos_ends_assistant_turn(tokenizer)
+    assert template.loss_mode(tokenizer) == "completion_only"  # the final answer only
+    assert answer_text(tokenizer, template.encode_sample(tokenizer, sample)) == "Its mountain is Brask.<|im_end|>"
+    assert template.eos_ends_assistant_turn(tokenizer)
+
+
+def test_base_model_without_template_gets_the_projects_and_learns_to_stop(base_model):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
     tokenizer.chat_template = None
-    with pytest.raises(UserError, match="has no chat template"):
-        train.build_dataset(samples, tokenizer)
+    assert "Instruction / ### Response" in template.ensure_chat_template(tokenizer)
+    encoded = template.encode_sample(tokenizer, AlpacaSample.model_validate(SAMPLES[1]))
+    assert tokenizer.decode(encoded.input_ids).startswith("<s>### Instruction:\nTranslate to Zorbian\n\nhello")
+    assert answer_text(tokenizer, encoded) == "Hello is vashka in Zorbian.<|im_end|>"
+    assert template.eos_ends_assistant_turn(tokenizer)
+
+
+def test_gemma_vocabulary_gets_gemma_turns_with_end_of_turn_as_eos():
+    from tools.training.tiny_model import build_tiny_tokenizer
+
+    tokenizer = build_tiny_tokenizer(["<start_of_turn> <end_of_turn>"])
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"]})
+    tokenizer.chat_template = None
+    assert template.ensure_chat_template(tokenizer).startswith("Gemma turns")
+    sample = AlpacaSample(instruction="Q?", output="A.", system="Be brief.")
+    encoded = template.encode_sample(tokenizer, sample)
+    assert tokenizer.decode(encoded.input_ids) == (
+        "<s><start_of_turn>user\nBe brief.\n\nQ?<end_of_turn>\n<start_of_turn>model\nA.<end_of_turn>\n")
+    assert answer_text(tokenizer, encoded) == "A.<end_of_turn>"
+    assert tokenizer.eos_token == "<end_of_turn>" and template.eos_ends_assistant_turn(tokenizer)
+
+
+def test_packed_batch_has_no_padding_and_keeps_only_answer_positions():
+    batch = train.PackedBatch()([{"input_ids": [5, 6, 7], "labels": [-100, -100, 7]},
+                                 {"input_ids": [8, 9], "labels": [-100, 9]}])
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1]]  # restarting positions: separate sequences
+    assert batch["logits_to_keep"].tolist() == [1, 3]  # the positions that predict 7 and 9
+
+
+def test_packed_loss_equals_the_loss_of_each_sample_alone(base_model):
+    """Samples packed in one row must not attend to each other: the loss is the same as unpacked."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.float32).eval()
+    encoded = [template.encode_sample(tokenizer, AlpacaSample.model_validate(s)) for s in SAMPLES]
+    features = [{"input_ids": e.input_ids, "labels": e.labels} for e in encoded]
+    with torch.no_grad():
+        batch = train.PackedBatch()(features)
+        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
+                       logits_to_keep=batch["logits_to_keep"], use_cache=False).logits[0]
+        packed = torch.nn.functional.cross_entropy(logits, batch["labels"][0, batch["logits_to_keep"] + 1],
+                                                   reduction="sum")
+        alone = sum(model(input_ids=torch.tensor([f["input_ids"]]), labels=torch.tensor([f["labels"]])).loss
+                    * (sum(label != IGNORE_INDEX for label in f["labels"])) for f in features)
+    assert packed.item() == pytest.approx(alone.item(), rel=1e-4)
 
 
 def test_unknown_base_model_says_the_hub_is_unreachable(tmp_path):
-    with pytest.raises(UserError, match="not found locally and the hub is unreachable"):
+    with pytest.raises(UserError, match="is not on this machine and the hub cannot be reached"):
         train.check_base_model("no-such-org/no-such-model-xyz")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="has no config.json"):
@@ -165,7 +221,7 @@ def test_qlora_learns_the_answers_and_the_adapter_loads_with_plain_peft(base_mod
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    config = tiny_config(base_model, data_dir, max_steps=60, save_steps=30, batch_size=4)
+    config = tiny_config(base_model, data_dir, method="qlora", max_steps=60, save_steps=30, batch_size=4)
     metrics = train.main(config)
 
     run = config.out_dir
@@ -176,7 +232,7 @@ def test_qlora_learns_the_answers_and_the_adapter_loads_with_plain_peft(base_mod
     assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("log") == 60
     assert [e["step"] for e in events_of(run, "checkpoint")] == [30, 60]
     start, first_log = events_of(run, "start")[0], events_of(run, "log")[0]
-    assert "slow" in start["message"] and start["max_steps"] == 60
+    assert "no GPU found" in start["message"] and start["max_steps"] == 60
     assert first_log["loss"] > events_of(run, "log")[-1]["loss"]
     assert {"step", "max_steps", "epoch", "loss", "learning_rate", "time"} <= first_log.keys()
     assert (run / "checkpoints" / "checkpoint-60" / "optimizer.pt").is_file()
@@ -189,6 +245,41 @@ def test_qlora_learns_the_answers_and_the_adapter_loads_with_plain_peft(base_mod
     tuned = PeftModel.from_pretrained(base, run / "adapter")
     # Each answer is reproduced and ends with the EOS token, so the tuned model stops.
     assert greedy_answers(tuned, tokenizer) == [s["output"] + "<|im_end|>" for s in SAMPLES]
+
+
+def test_auto_settings_pick_what_is_fast_on_a_cpu(base_model, data_dir):
+    config = tiny_config(base_model, data_dir)
+    assert (config.method, config.gradient_checkpointing) == ("lora", False)  # this machine has no GPU
+    assert tiny_config(base_model, data_dir, method="qlora", gradient_checkpointing=True).method == "qlora"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method, fields, output", [
+    ("freeze", {"train_top_layers": 1}, "model"),
+    ("prompt_tuning", {"num_virtual_tokens": 4}, "adapter"),
+    ("p_tuning", {"num_virtual_tokens": 4}, "adapter"),
+])
+def test_other_methods_train_only_what_they_name(base_model, data_dir, method, fields, output):
+    lora_defaults = {"lora_dropout": 0.05}  # these methods refuse LoRA settings
+    metrics = train.main(tiny_config(base_model, data_dir, method=method, max_steps=3, **lora_defaults, **fields))
+    assert metrics["method"] == method and metrics["steps"] == 3
+    assert (data_dir.parent / "run" / output).is_dir()
+    if method == "freeze":  # one of the two layers plus the final norm
+        assert 0 < metrics["trainable_params"] < 128 * 128 * 12
+
+
+@pytest.mark.slow
+def test_a_new_round_continues_from_the_parent_adapter(base_model, data_dir, tmp_path):
+    first = train.main(tiny_config(base_model, data_dir, max_steps=20))
+    parent = data_dir.parent / "run"
+    second = tiny_config(base_model, data_dir, max_steps=2).updated(out_dir=tmp_path / "run-2", parent_run=parent)
+    metrics = train.main(second)
+    assert metrics["parent_run"] == str(parent)
+    start = events_of(tmp_path / "run-2", "start")[0]
+    assert "continuing from the adapter of" in start["message"]
+    assert metrics["train_loss"] < first["train_loss"]  # it starts from what the first round learned
+    with pytest.raises(UserError, match="parent_run continues a LoRA adapter"):
+        tiny_config(base_model, data_dir, method="full", lora_dropout=0.05, parent_run=parent)
 
 
 @pytest.mark.slow
@@ -226,9 +317,9 @@ def test_base_model_without_generation_tags_trains_on_the_final_answer(base_mode
 def test_out_of_memory_is_explained_keeps_the_checkpoint_and_resume_continues(base_model, data_dir,
                                                                               monkeypatch):
     import torch
-    from trl import SFTTrainer
+    from transformers import Trainer
 
-    real_step = SFTTrainer.training_step
+    real_step = Trainer.training_step
 
     def step_that_runs_out_of_memory(self, *args, **kwargs):
         if self.state.global_step == 3:
@@ -237,7 +328,7 @@ def test_out_of_memory_is_explained_keeps_the_checkpoint_and_resume_continues(ba
 
     config = tiny_config(base_model, data_dir)
     config_file = save_config(config, config.out_dir / "config.json")
-    monkeypatch.setattr(SFTTrainer, "training_step", step_that_runs_out_of_memory)
+    monkeypatch.setattr(Trainer, "training_step", step_that_runs_out_of_memory)
     assert train.run_cli(["--config", str(config_file)]) == 1
     error = read_progress(config.out_dir)[-1]
     assert error["event"] == "error" and error["error_type"] == "OutOfMemoryError"
@@ -245,7 +336,7 @@ def test_out_of_memory_is_explained_keeps_the_checkpoint_and_resume_continues(ba
     assert run_status(config.out_dir) == "failed"
     assert train.last_complete_checkpoint(config.out_dir).name == "checkpoint-3"
 
-    monkeypatch.setattr(SFTTrainer, "training_step", real_step)
+    monkeypatch.setattr(Trainer, "training_step", real_step)
     assert train.run_cli(["--config", str(config_file)]) == 2  # a fresh start would overwrite the checkpoints
     assert "already holds checkpoints; resume with --resume" in read_progress(config.out_dir)[-1]["message"]
     metrics = train.main(config, resume=True)
@@ -257,13 +348,13 @@ def test_out_of_memory_is_explained_keeps_the_checkpoint_and_resume_continues(ba
 
 @pytest.mark.slow
 def test_full_disk_while_saving_a_checkpoint_is_explained(base_model, data_dir, monkeypatch):
-    from trl import SFTTrainer
+    from transformers import Trainer
 
     def save_on_a_full_disk(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     config = tiny_config(base_model, data_dir, max_steps=2, save_steps=1)
-    monkeypatch.setattr(SFTTrainer, "_save_checkpoint", save_on_a_full_disk)
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save_on_a_full_disk)
     assert train.run_cli(["--config", str(save_config(config, config.out_dir / "config.json"))]) == 1
     error = read_progress(config.out_dir)[-1]
     assert error["event"] == "error" and error["message"].startswith("the disk is full while writing to")
@@ -379,7 +470,7 @@ def test_cli_refuses_when_preflight_fails_and_on_unknown_models(base_model, data
     assert "[fail] sample count: only 4 samples (fix: add samples)" in printed and "[warn] memory" in printed
     assert not (data_dir.parent / "cli-run" / "progress.jsonl").exists()
     code = tunesmith(["train", "--base-model", "nobody/nothing-7b", "--data", str(data_dir), "--out", out])
-    assert code == 2 and "not found locally and the hub is unreachable" in capsys.readouterr().err
+    assert code == 2 and "is not on this machine and the hub cannot be reached" in capsys.readouterr().err
     code = tunesmith(["train", "--base-model", str(base_model), "--data", str(data_dir), "--out", out,
                       "--lora-alpha", "0"])
     assert code == 2 and "lora_alpha=0.0 must be above 0" in capsys.readouterr().err

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,15 @@ LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "cons
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16", "float16")
 LORA_ONLY_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
 QLORA_ONLY_FIELDS = ("double_quant",)
+ADAPTER_METHODS = ("qlora", "lora", "prompt_tuning", "p_tuning")
+
+
+def has_gpu() -> bool:
+    """A CUDA GPU is visible, judged without importing torch (the CLI and UI stay quick to start)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return gpus.is_dir() and any(gpus.iterdir())
 
 
 class TrainConfig(BaseModel):
@@ -28,9 +38,13 @@ class TrainConfig(BaseModel):
         "Folder with train.json (and optionally eval.json) in Alpaca format, from the dataset tool."))
     out_dir: Path = Field(description=(
         "Run folder where progress, checkpoints, the adapter and metrics are written."))
-    method: Literal["qlora", "lora", "full"] = Field("qlora", description=(
-        "qlora: small adapters on a 4-bit base (least memory); lora: adapters on a full-precision "
-        "base; full: update every weight (most memory, risks forgetting)."))
+    method: Literal["auto", "qlora", "lora", "full", "freeze", "prompt_tuning", "p_tuning"] = Field(
+        "auto", description=(
+            "auto: qlora on a GPU, lora on a CPU (4-bit weights are de-quantised at every step there); "
+            "qlora: small adapters on a 4-bit base (least GPU memory); lora: adapters on a full-precision "
+            "base; full: update every weight (most memory, risks forgetting); freeze: update only the top "
+            "layers (train_top_layers); prompt_tuning / p_tuning: learn a few virtual prompt tokens, for very "
+            "small data (tens of examples)."))
     lora_r: int = Field(16, description=(
         "Adapter rank: how much the adapters can learn. 8-64 is typical; higher = more memory."))
     lora_alpha: float = Field(32, description=(
@@ -58,8 +72,17 @@ class TrainConfig(BaseModel):
     packing: bool = Field(False, description=(
         "Pack several short samples into one sequence to waste less compute on padding."))
     seed: int = Field(42, description="Random seed, so a run can be repeated with the same result.")
-    gradient_checkpointing: bool = Field(True, description=(
-        "Recompute activations instead of storing them: much less memory, ~20-30% slower."))
+    gradient_checkpointing: bool | None = Field(None, description=(
+        "Recompute activations instead of storing them: much less memory, ~20-30% slower. Unset: on with a "
+        "GPU, off on a CPU (memory is plentiful there and time is short)."))
+    train_top_layers: int = Field(2, description=(
+        "freeze only: how many of the top layers learn; the rest stay as they are (fewer = faster, safer)."))
+    num_virtual_tokens: int = Field(20, description=(
+        "prompt_tuning / p_tuning only: how many learned tokens are put before every prompt."))
+    parent_run: Path | None = Field(None, description=(
+        "Continue from this earlier run's adapter (a new round of data on top of the last one)."))
+    cpu_threads: int = Field(0, description=(
+        "CPU threads for training without a GPU; 0 = one per core."))
     save_steps: int = Field(50, description=(
         "Save a resumable checkpoint every this many steps (one is always saved at the end)."))
     logging_steps: int = Field(1, description="Report the loss every this many steps.")
@@ -74,11 +97,23 @@ class TrainConfig(BaseModel):
         except ValidationError as exc:
             raise UserError(_describe_validation_error(exc)) from None
 
-    @field_validator("data_dir", "out_dir")
+    @field_validator("data_dir", "out_dir", "parent_run")
     @classmethod
-    def _absolute(cls, path: Path) -> Path:
+    def _absolute(cls, path: Path | None) -> Path | None:
         # Absolute paths keep the run working when the trainer subprocess starts in another folder.
-        return Path(path).expanduser().resolve()
+        return None if path is None else Path(path).expanduser().resolve()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_auto(cls, data: Any) -> Any:
+        """'auto' settings become what suits this machine, so the saved config says what really ran."""
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("method", "auto") == "auto":
+                data["method"] = "qlora" if has_gpu() else "lora"
+            if data.get("gradient_checkpointing") is None:
+                data["gradient_checkpointing"] = has_gpu()
+        return data
 
     @field_validator("target_modules")
     @classmethod
@@ -102,7 +137,12 @@ class TrainConfig(BaseModel):
 
     @property
     def uses_adapters(self) -> bool:
-        return self.method in ("qlora", "lora")
+        """Methods whose result is a PEFT adapter on the unchanged base (saved in RUN/adapter)."""
+        return self.method in ADAPTER_METHODS
+
+    @property
+    def activation_checkpointing(self) -> bool:
+        return bool(self.gradient_checkpointing)
 
     @property
     def train_file(self) -> Path:
@@ -134,6 +174,10 @@ def _value_problems(c: TrainConfig) -> list[str]:
          f"max_seq_len={c.max_seq_len} is too short; use at least 64 (512-2048 is typical)"),
         (c.save_steps < 1, f"save_steps={c.save_steps} must be at least 1"),
         (c.logging_steps < 1, f"logging_steps={c.logging_steps} must be at least 1"),
+        (not 1 <= c.train_top_layers <= 1000, f"train_top_layers={c.train_top_layers} must be 1 or more"),
+        (not 1 <= c.num_virtual_tokens <= 512,
+         f"num_virtual_tokens={c.num_virtual_tokens} must be between 1 and 512; 10-30 is typical"),
+        (c.cpu_threads < 0, f"cpu_threads={c.cpu_threads} must be 0 (one per core) or more"),
         (c.compute_dtype not in COMPUTE_DTYPES,
          f"compute_dtype={c.compute_dtype!r} is unknown; use one of {', '.join(COMPUTE_DTYPES)}"),
     ]
@@ -169,9 +213,17 @@ def _method_problems(c: TrainConfig) -> list[str]:
     if c.method == "full" and (changed := _changed(c, LORA_ONLY_FIELDS + QLORA_ONLY_FIELDS)):
         problems.append(f"method 'full' trains no adapters, so {', '.join(changed)} cannot be used; remove "
                         "them or choose method 'qlora'")
-    if c.method == "lora" and (changed := _changed(c, QLORA_ONLY_FIELDS)):
-        problems.append(f"method 'lora' loads no 4-bit base, so {', '.join(changed)} cannot be used; remove "
+    if c.method in ("lora", "prompt_tuning", "p_tuning", "freeze") and (changed := _changed(c, QLORA_ONLY_FIELDS)):
+        problems.append(f"method {c.method!r} loads no 4-bit base, so {', '.join(changed)} cannot be used; remove "
                         "it or choose method 'qlora'")
+    if c.method in ("prompt_tuning", "p_tuning", "freeze") and (changed := _changed(c, LORA_ONLY_FIELDS)):
+        problems.append(f"method {c.method!r} trains no LoRA adapters, so {', '.join(changed)} cannot be used; "
+                        "remove them or choose method 'lora'")
+    if c.parent_run is not None and c.method not in ("lora", "qlora"):
+        problems.append(f"parent_run continues a LoRA adapter, so method must be 'lora' or 'qlora', not "
+                        f"{c.method!r}")
+    if c.parent_run is not None and c.parent_run == c.out_dir:
+        problems.append("parent_run is the run folder itself; continue into a new --out folder")
     return problems
 
 

@@ -1,6 +1,7 @@
 """Base vs tuned on the held-out split: answer-token loss/perplexity, exact match and ROUGE-L, side by side.
 
-Loss counts only the answer tokens (and the end-of-turn token that follows them: learning to stop matters).
+Loss counts the tokens training trains (the answers and the end-of-turn token that follows each: learning to
+stop matters), as the template module marks them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
-from tools.training.inference import ModelBundle, chat, load_tuned, resolve_run, sample_messages
+from tools.training.inference import ModelBundle, generate_batch, load_tuned, resolve_run
 from tools.training.preflight import read_alpaca_file
+from tools.training.template import IGNORE_INDEX, encode_sample, sample_messages
 
 SHORT_ANSWER_WORDS = 8  # median reference length up to which answers count as labels/short answers
 SIDE_BY_SIDE = 10
@@ -55,28 +57,11 @@ def _lcs_length(a: list[str], b: list[str]) -> int:
     return previous[-1]
 
 
-def answer_token_ids(tokenizer: Any, sample: AlpacaSample) -> tuple[list[int], int, int]:
-    """(token ids of the whole conversation, start, end) where [start, end) are the answer + end-of-turn."""
-    prompt = tokenizer.apply_chat_template(
-        sample_messages(sample, with_answer=False), add_generation_prompt=True, return_dict=True
-    )["input_ids"]
-    full = tokenizer.apply_chat_template(sample_messages(sample), return_dict=True)["input_ids"]
-    if full[: len(prompt)] != prompt:
-        raise UserError(
-            "the chat template renders the prompt differently with and without the answer, so the "
-            "answer tokens cannot be found; use a template whose generation prompt is a prefix"
-        )
-    end = len(full)
-    eos = tokenizer.eos_token_id
-    if eos is not None and eos in full[len(prompt) :]:
-        end = full.index(eos, len(prompt)) + 1  # template text after the end-of-turn is not the answer
-    return full, len(prompt), end
-
-
 def answer_loss(
     bundle: ModelBundle, samples: list[AlpacaSample], use_adapter: bool = True
 ) -> dict[str, float]:
-    """Mean cross-entropy per answer token and its perplexity; use_adapter=False scores the base model."""
+    """Mean cross-entropy per trained token (the answers and their end-of-turn, as in training) and perplexity;
+    use_adapter=False scores the base model."""
     import torch
 
     model = bundle.model
@@ -85,12 +70,12 @@ def answer_loss(
     total, count = 0.0, 0
     with context, torch.no_grad():
         for sample in samples:
-            ids, start, end = answer_token_ids(bundle.tokenizer, sample)
-            input_ids = torch.tensor([ids[:end]], device=device)
-            logits = model(input_ids=input_ids).logits[0, start - 1 : end - 1].float()
-            targets = input_ids[0, start:end]
-            total += torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item()
-            count += end - start
+            encoded = encode_sample(bundle.tokenizer, sample)
+            labels = torch.tensor(encoded.labels[1:], device=device)
+            keep = torch.nonzero(labels != IGNORE_INDEX).flatten()
+            logits = model(input_ids=torch.tensor([encoded.input_ids], device=device)).logits[0, :-1]
+            total += torch.nn.functional.cross_entropy(logits[keep].float(), labels[keep], reduction="sum").item()
+            count += len(keep)
     mean = total / max(count, 1)
     return {"loss": round(mean, 4), "perplexity": round(math.exp(min(mean, 50)), 3), "answer_tokens": count}
 
@@ -98,13 +83,10 @@ def answer_loss(
 def generate_answers(
     bundle: ModelBundle, samples: list[AlpacaSample], max_new_tokens: int, use_adapter: bool = True
 ) -> list[str]:
-    """Greedy answers to each sample's question (with its system prompt and history)."""
+    """Greedy answers to each sample's question (with its system prompt and history), in batches."""
     context = bundle.model.disable_adapter() if bundle.is_adapter and not use_adapter else nullcontext()
     with context:
-        return [
-            chat(bundle, sample_messages(s, with_answer=False), max_new_tokens=max_new_tokens)
-            for s in samples
-        ]
+        return generate_batch(bundle, [sample_messages(s, with_answer=False) for s in samples], max_new_tokens)
 
 
 def score_answers(predictions: list[str], references: list[str], short: bool) -> dict[str, float | None]:

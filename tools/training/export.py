@@ -14,6 +14,7 @@ from typing import Any
 
 from tools.errors import UserError
 from tools.training.inference import load_causal_lm, load_tokenizer, resolve_run
+from tools.training.template import end_of_turn_token
 
 PROBE = {"system": "\x00SYSTEM\x00", "user": "\x00PROMPT\x00", "assistant": "\x00RESPONSE\x00"}
 
@@ -67,27 +68,6 @@ def merge_adapter(
     merged.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
-
-
-def end_of_turn_token(tokenizer: Any) -> str:
-    """The token the chat template writes right after an assistant answer (what the model learned to emit)."""
-    if tokenizer.chat_template:
-        rendered = _render(
-            tokenizer,
-            [
-                {"role": "user", "content": PROBE["user"]},
-                {"role": "assistant", "content": PROBE["assistant"]},
-            ],
-        )
-        after = rendered.split(PROBE["assistant"], 1)[-1]
-        for token in tokenizer.all_special_tokens:
-            if token and after.startswith(token):
-                return token
-    if not tokenizer.eos_token:
-        raise UserError(
-            "the tokenizer has neither a chat template nor an eos_token; run `tunesmith preflight`"
-        )
-    return tokenizer.eos_token
 
 
 def vllm_command(

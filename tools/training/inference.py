@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
+from tools.training.builtin import ensure_builtin_model, is_builtin, resolve_model_source
+from tools.training.template import ensure_chat_template, prompt_ids
 
 ROLES = ("system", "user", "assistant")
 _CACHE: dict[tuple, ModelBundle] = {}
@@ -93,9 +94,11 @@ def _read_json(path: Path) -> dict:
 
 
 def load_tokenizer(source: str):
-    """The tokenizer from a local folder (or the local hub cache); never downloads."""
+    """The tokenizer from a local folder (or the local hub cache), with a chat template; never downloads."""
     from transformers import AutoTokenizer
 
+    if is_builtin(source):  # other sources may be a tokenizer-only folder (an adapter's), so no config check
+        source = str(ensure_builtin_model())
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError) as exc:
@@ -103,6 +106,7 @@ def load_tokenizer(source: str):
             f"no tokenizer found locally for {source!r} ({exc.__class__.__name__}); give a local "
             "model folder, or download the model first on a machine with internet"
         ) from None
+    ensure_chat_template(tokenizer)  # a base model gets the project's template, as in training
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -113,6 +117,7 @@ def load_causal_lm(source: str, quantize: bool = False, dtype: str = "auto"):
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
+    source = resolve_model_source(source)
     kwargs: dict[str, Any] = {
         "local_files_only": True,
         "dtype": dtype if dtype == "auto" else getattr(torch, dtype),
@@ -171,17 +176,6 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def sample_messages(sample: AlpacaSample, with_answer: bool = True) -> list[dict[str, str]]:
-    """The chat messages an Alpaca sample stands for: system, history turns, the question (and answer)."""
-    messages = [{"role": "system", "content": sample.system}] if sample.system else []
-    for question, answer in sample.history:
-        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-    messages.append({"role": "user", "content": sample.prompt_text()})
-    if with_answer:
-        messages.append({"role": "assistant", "content": sample.output})
-    return messages
-
-
 def normalise_messages(messages: str | list[dict[str, str]]) -> list[dict[str, str]]:
     """A prompt string becomes one user turn; a message list is checked for roles and text content."""
     if isinstance(messages, str):
@@ -219,6 +213,17 @@ def chat(
     temperature: float = 0.0,
 ) -> str:
     """The answer to a prompt or conversation, via the chat template; greedy unless temperature > 0."""
+    return generate_batch(bundle, [normalise_messages(messages)], max_new_tokens, temperature)[0]
+
+
+def generate_batch(
+    bundle: ModelBundle,
+    conversations: list[list[dict[str, str]]],
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    batch_size: int = 8,
+) -> list[str]:
+    """Answers to several conversations: left-padded batches, KV cache, each stopping at its end-of-turn token."""
     import torch
 
     tokenizer = bundle.tokenizer
@@ -226,19 +231,18 @@ def chat(
         raise UserError(
             f"the tokenizer of {bundle.source} has no chat template; run `tunesmith preflight` for the fix"
         )
-    encoded = tokenizer.apply_chat_template(
-        normalise_messages(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
     device = next(bundle.model.parameters()).device
-    inputs = {key: value.to(device) for key, value in encoded.items()}
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
-    with torch.no_grad():
-        output = bundle.model.generate(
-            **inputs,
-            max_new_tokens=max_new_tokens,
-            eos_token_id=stop_token_ids(bundle),
-            pad_token_id=tokenizer.pad_token_id,
-            **sampling,
-        )
-    new_tokens = output[0, inputs["input_ids"].shape[1] :]
-    return tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+    answers = []
+    for first in range(0, len(conversations), batch_size):
+        prompts = [prompt_ids(tokenizer, messages) for messages in conversations[first : first + batch_size]]
+        width = max(len(ids) for ids in prompts)
+        pad = tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in prompts], device=device)
+        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in prompts], device=device)
+        with torch.no_grad():
+            output = bundle.model.generate(
+                input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                eos_token_id=stop_token_ids(bundle), pad_token_id=pad, **sampling)
+        answers += [tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in output]
+    return answers

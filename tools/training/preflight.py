@@ -19,6 +19,7 @@ from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 from tools.training.config import TrainConfig
 from tools.training.estimate import estimate_training_memory
+from tools.training.template import template_name
 
 Status = Literal["ok", "warn", "fail"]
 MIN_SAMPLES = 10
@@ -98,9 +99,9 @@ def run_preflight(config: TrainConfig, gpu_gb: float | None = None) -> Preflight
     data = _check_data(config, checks)
     if data is not None:
         checks.append(check_sample_count(len(data.samples)))
-    model_config, tokenizer = _check_model_found(config.base_model, checks)
+    model_config, tokenizer, source = _check_model_found(config.base_model, checks)
     if tokenizer is not None:
-        checks.append(check_chat_template(tokenizer, _generation_eos_ids(config.base_model, model_config)))
+        checks.append(check_chat_template(tokenizer, _generation_eos_ids(source, model_config)))
         if data is not None and data.samples:
             checks.append(check_token_lengths(tokenizer, data.samples, config.max_seq_len))
     if model_config is not None:
@@ -162,32 +163,36 @@ def check_sample_count(count: int) -> Check:
     return Check("sample count", "ok", f"{count} training samples")
 
 
-def _check_model_found(base_model: str, checks: list[Check]) -> tuple[Any, Any]:
-    """The base model's config and tokenizer from local files; the hub is not reachable here."""
+def _check_model_found(base_model: str, checks: list[Check]) -> tuple[Any, Any, str]:
+    """The base model's config, tokenizer (with its chat template) and local source; the hub is not reachable."""
     from transformers import AutoConfig
 
+    from tools.training.builtin import resolve_model_source
     from tools.training.inference import load_tokenizer
 
     try:
-        model_config = AutoConfig.from_pretrained(base_model, local_files_only=True)
-    except (OSError, ValueError) as exc:
+        source = resolve_model_source(base_model)
+        model_config = AutoConfig.from_pretrained(source, local_files_only=True)
+    except (UserError, OSError, ValueError) as exc:
+        message = exc.message if isinstance(exc, UserError) else (
+            f"base model {base_model!r} not found locally ({exc.__class__.__name__})")
         checks.append(
             Check(
                 "base model",
                 "fail",
-                f"base model {base_model!r} not found locally ({exc.__class__.__name__})",
-                "give the path of a local model folder (config.json, weights, tokenizer); the hub cannot "
-                "be reached from here, so download it first on a machine with internet and copy it over",
+                message,
+                "use the built-in model (gemma-3-270m, works offline) or the path of a local model folder "
+                "(config.json, weights, tokenizer); the hub cannot be reached from here",
             )
         )
-        return None, None
+        return None, None, base_model
     try:
-        tokenizer = load_tokenizer(base_model)
+        tokenizer = load_tokenizer(source)
     except UserError as exc:
         checks.append(Check("base model", "fail", exc.message, "put the tokenizer files next to the weights"))
-        return model_config, None
+        return model_config, None, source
     checks.append(Check("base model", "ok", f"{base_model} ({model_config.model_type})"))
-    return model_config, tokenizer
+    return model_config, tokenizer, source
 
 
 def _generation_eos_ids(base_model: str, model_config: Any) -> list[int]:
@@ -247,12 +252,13 @@ def check_chat_template(tokenizer: Any, generation_eos_ids: list[int]) -> Check:
             "without them the loss cannot be limited to the answers; add {% generation %}...{% "
             "endgeneration %} around the assistant content",
         )
-    return Check(name, "ok", f"assistant turns end with {eos!r}, which generation stops on")
+    return Check(name, "ok", f"{template_name(tokenizer)}; assistant turns end with {eos!r}, which generation "
+                             "stops on")
 
 
 def check_token_lengths(tokenizer: Any, samples: list[AlpacaSample], max_seq_len: int) -> Check:
     """Token lengths with the model's own tokenizer and template: what max_seq_len would cut off."""
-    from tools.training.inference import sample_messages
+    from tools.training.template import sample_messages
 
     lengths = sorted(_token_length(tokenizer, sample_messages(sample)) for sample in samples)
     p95 = lengths[min(len(lengths) - 1, math.ceil(0.95 * len(lengths)) - 1)]

@@ -1,8 +1,9 @@
 """The trainer entry point: `python -m tools.training.train --config RUN/config.json [--resume]`.
 
-Alpaca rows become chat messages, the base model's own chat template renders them, TRL's SFTTrainer trains
-LoRA adapters (on a 4-bit NF4 base for QLoRA) with the loss on the answers only, and progress goes to
-RUN/progress.jsonl. Runs without the agent or the UI; the launcher starts it as a subprocess.
+Alpaca rows become tokens through the template module (the model's chat template, or the project's for a base
+model), transformers' Trainer trains what the method names (LoRA, QLoRA on a 4-bit base, prompt/p-tuning, the
+top layers, or everything) with the loss on the answers only, on padding-free packed batches, and progress goes
+to RUN/progress.jsonl. Runs without the agent or the UI; the launcher starts it as a subprocess.
 """
 from __future__ import annotations
 
@@ -17,8 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import UserError
+from tools.training.builtin import resolve_model_source
 from tools.training.config import TrainConfig, load_config
 from tools.training.launch import append_event
+from tools.training.template import (
+    IGNORE_INDEX,
+    encode_sample,
+    eos_ends_assistant_turn,
+    loss_mode,
+    template_name,
+)
 
 CHECKPOINTS_DIR = "checkpoints"
 ADAPTER_DIR = "adapter"
@@ -50,66 +59,84 @@ def read_alpaca_file(path: Path) -> list:
     return result.samples
 
 
-def alpaca_to_messages(sample) -> list[dict[str, str]]:
-    """system, the history turns, then user = instruction (+ blank line + input) and assistant = output."""
-    messages = [{"role": "system", "content": sample.system}] if sample.system else []
-    for question, answer in sample.history:
-        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-    messages += [{"role": "user", "content": sample.prompt_text()},
-                 {"role": "assistant", "content": sample.output}]
-    return messages
+def encode_dataset(samples: list, tokenizer, max_len: int) -> list[dict]:
+    """input_ids + labels per sample, by the template module (the one home of 'where the loss goes')."""
+    rows = []
+    for sample in samples:
+        encoded = encode_sample(tokenizer, sample, max_len)
+        if encoded.trained_tokens:  # an answer cut off entirely by max_len teaches nothing (preflight warns)
+            rows.append({"input_ids": encoded.input_ids, "labels": encoded.labels})
+    if not rows:
+        raise UserError(f"max_seq_len={max_len} cuts off every answer; raise it (`tunesmith preflight` suggests "
+                        "a value)")
+    return rows
 
 
-def has_generation_tags(tokenizer) -> bool:
-    template = tokenizer.chat_template or ""
-    return "{% generation %}" in template or "{%- generation %}" in template
+class PackedBatch:
+    """Collates a batch into ONE row without padding: samples side by side, positions restarting at 0 for each.
 
-
-def build_dataset(samples: list, tokenizer) -> tuple[Any, str]:
-    """A datasets.Dataset in TRL's conversational format, and the loss mode it trains with.
-
-    With {% generation %} tags in the chat template every assistant turn is trained (assistant-only loss);
-    without them, prompt/completion format trains the final answer only (completion-only loss).
+    transformers reads the restarting position ids as separate sequences (no attention across samples), and
+    logits_to_keep lists only the positions that predict a trained token: on a 262k-token vocabulary the output
+    layer is the largest matmul of a step, and prompt and padding positions need none of it.
     """
-    from datasets import Dataset
 
-    if not tokenizer.chat_template:
-        raise UserError("the base model's tokenizer has no chat template, so the tuned model would have no "
-                        "chat format; choose an instruct/chat model (or a tokenizer with a chat template)")
-    conversations = [alpaca_to_messages(s) for s in samples]
-    if has_generation_tags(tokenizer):
-        return Dataset.from_list([{"messages": m} for m in conversations]), "assistant_only"
-    rows = [{"prompt": m[:-1], "completion": m[-1:]} for m in conversations]
-    return Dataset.from_list(rows), "completion_only"
+    def __call__(self, features: list[dict]) -> dict:
+        import torch
+
+        ids = [token for f in features for token in f["input_ids"]]
+        labels = [label for f in features for label in f["labels"]]
+        positions = [p for f in features for p in range(len(f["input_ids"]))]
+        keep = [i for i in range(len(labels) - 1) if labels[i + 1] != IGNORE_INDEX]
+        return {"input_ids": torch.tensor([ids]), "position_ids": torch.tensor([positions]),
+                "labels": torch.tensor([labels]), "logits_to_keep": torch.tensor(keep, dtype=torch.long)}
 
 
-def eos_ends_assistant_turn(tokenizer) -> bool:
-    """Whether the template closes an answer with the EOS token; otherwise the tuned model may never stop."""
-    marker = "Zq7 answer"
-    rendered = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "q"}, {"role": "assistant", "content": marker}], tokenize=False)
-    return bool(tokenizer.eos_token) and tokenizer.eos_token in rendered.split(marker, 1)[-1]
+class PaddedBatch:
+    """Right-padded rows with an attention mask: for prompt/p-tuning, whose virtual tokens PEFT prepends."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, features: list[dict]) -> dict:
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+        pad = [width - len(f["input_ids"]) for f in features]
+        return {
+            "input_ids": torch.tensor([f["input_ids"] + [self.pad_token_id] * n for f, n in zip(features, pad)]),
+            "attention_mask": torch.tensor([[1] * len(f["input_ids"]) + [0] * n for f, n in zip(features, pad)]),
+            "labels": torch.tensor([f["labels"] + [IGNORE_INDEX] * n for f, n in zip(features, pad)]),
+        }
+
+
+def answer_loss_trainer_class():
+    """transformers.Trainer whose loss is cross-entropy on the answer positions the batch lists (PackedBatch)."""
+    import torch
+    from transformers import Trainer
+
+    class AnswerLossTrainer(Trainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.model_accepts_loss_kwargs = False  # our loss is a per-batch mean; the Trainer averages batches
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if "logits_to_keep" not in inputs:  # padded batches: the model's own loss (PEFT shifts the labels)
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            keep = inputs["logits_to_keep"]
+            outputs = model(input_ids=inputs["input_ids"], position_ids=inputs["position_ids"],
+                            logits_to_keep=keep, use_cache=False)
+            targets = inputs["labels"][0, keep + 1]
+            loss = torch.nn.functional.cross_entropy(outputs.logits[0].float(), targets)
+            return (loss, outputs) if return_outputs else loss
+
+    return AnswerLossTrainer
 
 
 # ---- model -------------------------------------------------------------------------------------------------
 
 def check_base_model(name: str) -> str:
-    """The local folder or cached hub id of the base model; UserError when it is not available offline."""
-    path = Path(name).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise UserError(f"base model folder {path} has no config.json; give the folder that "
-                            "from_pretrained/save_pretrained uses")
-        return str(path.resolve())
-    from transformers import AutoConfig
-
-    try:
-        AutoConfig.from_pretrained(name, local_files_only=True)
-    except (OSError, ValueError):
-        raise UserError(f"base model {name!r} was not found locally and the hub is unreachable from here; "
-                        "download it first (e.g. `hf download <id>` on a connected machine) or give a local "
-                        "model folder") from None
-    return name
+    """The local folder of the base model (the built-in one is converted on first use); UserError otherwise."""
+    return resolve_model_source(name)
 
 
 def resolve_compute_dtype(config: TrainConfig):
@@ -128,16 +155,18 @@ def load_base_model(config: TrainConfig, model_path: str, dtype):
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    # A full fine-tune updates every weight, so they stay float32 (mixed precision computes in dtype);
-    # frozen LoRA/QLoRA bases can be held in the compute dtype.
-    kwargs: dict[str, Any] = {"dtype": torch.float32 if config.method == "full" else dtype}
+    # Updated weights (full, freeze) stay float32 (mixed precision computes in dtype); frozen bases can be
+    # held in the compute dtype.
+    kwargs: dict[str, Any] = {"dtype": torch.float32 if config.method in ("full", "freeze") else dtype}
     if config.method == "qlora":
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=config.double_quant,
             bnb_4bit_compute_dtype=dtype)
         if torch.cuda.is_available():  # 4-bit weights are placed at load time, one copy per process
             kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
-    return AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    model.config.use_cache = False  # training never reuses a cache; a cache also hides packed sequences
+    return model
 
 
 def lora_config(config: TrainConfig):
@@ -147,27 +176,76 @@ def lora_config(config: TrainConfig):
                       target_modules=config.target_modules, bias="none", task_type="CAUSAL_LM")
 
 
-def sft_config(config: TrainConfig, loss_mode: str, dtype, has_eval: bool):
-    """TRL's SFTConfig from our config: checkpoints under RUN/checkpoints, no hub, no console bars."""
-    import torch
-    from trl import SFTConfig
+def prompt_learning_config(config: TrainConfig, model_path: str):
+    """Prompt tuning: learned virtual tokens (started from a plain instruction); p-tuning: made by a small MLP."""
+    from peft import PromptEncoderConfig, PromptTuningConfig, PromptTuningInit
 
-    return SFTConfig(
+    if config.method == "p_tuning":
+        return PromptEncoderConfig(task_type="CAUSAL_LM", num_virtual_tokens=config.num_virtual_tokens,
+                                   encoder_hidden_size=128)
+    return PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=config.num_virtual_tokens,
+                              prompt_tuning_init=PromptTuningInit.TEXT, tokenizer_name_or_path=model_path,
+                              prompt_tuning_init_text="Answer the task exactly as the examples do.")
+
+
+def prepare_model(config: TrainConfig, model, model_path: str):
+    """Makes only what the method trains trainable: adapters (new, or the parent run's to continue), virtual
+    tokens, the top layers, or everything."""
+    from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
+
+    if config.method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.activation_checkpointing)
+    if config.parent_run is not None:
+        return PeftModel.from_pretrained(model, str(parent_adapter_dir(config.parent_run)), is_trainable=True)
+    if config.method in ("qlora", "lora"):
+        return get_peft_model(model, lora_config(config))
+    if config.method in ("prompt_tuning", "p_tuning"):
+        return get_peft_model(model, prompt_learning_config(config, model_path))
+    if config.method == "freeze":
+        freeze_below_top_layers(model, config.train_top_layers)
+    return model
+
+
+def freeze_below_top_layers(model, top: int) -> None:
+    """Layer freezing: only the top `top` decoder layers (and the final norm) learn; backward stops below them."""
+    layers = model.get_decoder().layers
+    if top > len(layers):
+        raise UserError(f"train_top_layers={top} but the model has {len(layers)} layers; use 1-{len(layers)}")
+    for parameter in model.parameters():
+        parameter.requires_grad = False
+    for module in (*layers[len(layers) - top:], model.get_decoder().norm):
+        for parameter in module.parameters():
+            parameter.requires_grad = True
+
+
+def parent_adapter_dir(parent_run: Path) -> Path:
+    adapter = Path(parent_run) / ADAPTER_DIR
+    if not (adapter / "adapter_config.json").is_file():
+        raise UserError(f"parent run {parent_run} has no trained adapter (adapter/adapter_config.json); "
+                        "continue from a finished LoRA/QLoRA run")
+    return adapter
+
+
+def training_args(config: TrainConfig, dtype, has_eval: bool):
+    """transformers' TrainingArguments from our config: checkpoints under RUN/checkpoints, no hub, no bars."""
+    import torch
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
         output_dir=str(config.out_dir / CHECKPOINTS_DIR),
         num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
         learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_steps, max_length=config.max_seq_len, packing=config.packing,
-        assistant_only_loss=loss_mode == "assistant_only",
-        completion_only_loss=loss_mode == "completion_only",
-        activation_checkpointing=config.gradient_checkpointing,
+        warmup_steps=config.warmup_steps,
+        activation_checkpointing=config.activation_checkpointing,
         bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16,
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=KEEP_CHECKPOINTS,
-        eval_strategy="steps" if has_eval else "no", eval_steps=config.save_steps,
+        eval_strategy="steps" if has_eval else "no", eval_steps=config.save_steps, prediction_loss_only=True,
         logging_steps=config.logging_steps, include_num_input_tokens_seen="non_padding",
-        seed=config.seed, report_to="none", disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
-        ddp_find_unused_parameters=False,  # every trainable (LoRA) weight is used; the search costs a graph walk
+        remove_unused_columns=False, seed=config.seed, report_to="none", disable_tqdm=True,
+        use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,  # every trainable weight is used; the search costs a graph walk
     )
 
 
@@ -302,8 +380,8 @@ def close_process_group() -> None:
 def _train(config: TrainConfig, resume: bool) -> dict:
     import datasets
     import torch
-    from transformers import AutoTokenizer
-    from trl import SFTTrainer
+
+    from tools.training.inference import load_tokenizer
 
     datasets.disable_progress_bars()  # the log is a file; progress goes to progress.jsonl
     run_dir = config.out_dir
@@ -312,31 +390,38 @@ def _train(config: TrainConfig, resume: bool) -> dict:
         raise UserError(f"{run_dir} already holds checkpoints; resume with --resume, or choose a new "
                         "output folder")
     model_path = check_base_model(config.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    train_set, loss_mode = build_dataset(read_alpaca_file(config.train_file), tokenizer)
-    eval_set = build_dataset(read_alpaca_file(config.eval_file), tokenizer)[0] if config.eval_file else None
+    tokenizer = load_tokenizer(model_path)  # a base model gets the project's chat template here
+    train_rows = encode_dataset(read_alpaca_file(config.train_file), tokenizer, config.max_seq_len)
+    eval_rows = (encode_dataset(read_alpaca_file(config.eval_file), tokenizer, config.max_seq_len)
+                 if config.eval_file else None)
     dtype = resolve_compute_dtype(config)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    if device == "cpu" and config.cpu_threads:
+        torch.set_num_threads(config.cpu_threads)
+    mode = loss_mode(tokenizer)
     details = {"device": device, "processes": int(os.environ.get("WORLD_SIZE", "1")), "method": config.method,
-               "loss_mode": loss_mode, "samples": len(train_set),
+               "loss_mode": mode, "samples": len(train_rows), "base_model": config.base_model,
+               "parent_run": str(config.parent_run) if config.parent_run else None,
                "resumed_from": str(checkpoint) if resume and checkpoint else None,
-               "message": _start_message(device, loss_mode, tokenizer, resume, checkpoint)}
+               "message": _start_message(device, config, tokenizer, resume, checkpoint)}
 
-    model = load_base_model(config, model_path, dtype)
-    trainer = SFTTrainer(
-        model=model, args=sft_config(config, loss_mode, dtype, eval_set is not None),
-        train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
-        peft_config=lora_config(config) if config.uses_adapters else None,
-        callbacks=[progress_callback(config, details)])
+    model = prepare_model(config, load_base_model(config, model_path, dtype), model_path)
+    packed = config.method not in ("prompt_tuning", "p_tuning")  # PEFT prepends virtual tokens to padded rows
+    trainer = answer_loss_trainer_class()(
+        model=model, args=training_args(config, dtype, eval_rows is not None),
+        train_dataset=datasets.Dataset.from_list(train_rows),
+        eval_dataset=datasets.Dataset.from_list(eval_rows) if eval_rows else None,
+        data_collator=PackedBatch() if packed else PaddedBatch(tokenizer.pad_token_id),
+        processing_class=tokenizer, callbacks=[progress_callback(config, details)])
     started = time.monotonic()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if resume and checkpoint else None)
     runtime = time.monotonic() - started
 
     final_dir = run_dir / (ADAPTER_DIR if config.uses_adapters else MODEL_DIR)
-    trainer.save_model(str(final_dir))  # PEFT: the adapter only; full: the whole model
-    metrics = _run_metrics(trainer, result, details, runtime, eval_set is not None)
+    trainer.save_model(str(final_dir))  # PEFT: the adapter only; full/freeze: the whole model
+    metrics = _run_metrics(trainer, result, details, runtime, eval_rows is not None)
     if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(final_dir)  # with the chat template the adapter was trained on
+        tokenizer.save_pretrained(final_dir)  # with the chat template the model was trained on
         (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         append_event(run_dir, "done", step=metrics["steps"], max_steps=trainer.state.max_steps,
                      epoch=trainer.state.epoch, loss=metrics["train_loss"], output=str(final_dir),
@@ -345,18 +430,22 @@ def _train(config: TrainConfig, resume: bool) -> dict:
     return metrics
 
 
-def _start_message(device: str, loss_mode: str, tokenizer, resume: bool, checkpoint: Path | None) -> str:
+def _start_message(device: str, config: TrainConfig, tokenizer, resume: bool, checkpoint: Path | None) -> str:
     notes = []
     if device == "cpu":
-        notes.append("no GPU found: training on CPU, which is slow (fine for tiny models and smoke tests)")
-    if loss_mode == "completion_only":
+        notes.append("no GPU found: training on the CPU in float32, without activation checkpointing unless "
+                     "asked (4-bit weights and bf16 are emulated on a CPU, and memory is plentiful)")
+    notes.append(f"chat format: {template_name(tokenizer)}")
+    if loss_mode(tokenizer) == "completion_only":
         notes.append("the chat template has no {% generation %} tags, so the loss is on the final answer "
-                     "only (prompt/completion format); earlier turns in history are context, not trained")
+                     "only; earlier turns in history are context, not trained")
     else:
-        notes.append("loss on the assistant answers only")
+        notes.append("loss on the answers only")
     if not eos_ends_assistant_turn(tokenizer):
         notes.append("warning: the chat template does not end answers with the EOS token "
                      f"{tokenizer.eos_token!r}; the tuned model may not stop generating")
+    if config.parent_run:
+        notes.append(f"continuing from the adapter of {config.parent_run}")
     if resume:
         notes.append(f"resuming from {checkpoint}" if checkpoint
                      else "no complete checkpoint found: starting at step 0")
@@ -373,7 +462,8 @@ def _run_metrics(trainer, result, details: dict, runtime: float, has_eval: bool)
         "tokens_per_s": round(tokens / max(runtime, 1e-9), 1),
         "device": details["device"], "processes": details["processes"], "method": details["method"],
         "loss_mode": details["loss_mode"], "samples": details["samples"], "trainable_params": trainable,
-        "resumed_from_step": details.get("start_step") or None,
+        "resumed_from_step": details.get("start_step") or None, "parent_run": details.get("parent_run"),
+        "base_model": details.get("base_model"),
     }
     if has_eval:  # the trainer already evaluated at the last step
         metrics["eval_loss"] = next((log["eval_loss"] for log in reversed(state.log_history)
