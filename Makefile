@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-real lint bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,11 +21,18 @@ run: $(STAMP)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False $(PY) -m pytest -q
 
+# The built-in model trained for real on the CPU (minutes): a held-out gain, not a smoke test.
+test-real: $(STAMP)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False $(PY) -m pytest -q -m realmodel -s
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check agent tools ui prompts tests bench
 
 bench: $(STAMP)
-	$(PY) bench/bench_training.py
+	$(PY) bench/bench_training.py --example
+	$(PY) bench/bench_advice.py
+	$(PY) bench/bench_scale.py
+	$(PY) bench/bench_review_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -19,7 +19,50 @@ class RunProgress:
     evaluation_note: str = ""  # the evaluation process's progress while it runs
 
 
+@dataclass
+class ExampleRun:
+    """The built-in example project, run in a background thread of the server (a closed tab does not stop it)."""
+
+    folder: Path
+    lines: list[str] = field(default_factory=list)
+    summary: dict | None = None
+    error: str | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        return self.folder / "run"
+
+    @property
+    def finished(self) -> bool:
+        return self.summary is not None or self.error is not None
+
+
 class RunDesk:
+    def __init__(self) -> None:
+        self.example: ExampleRun | None = None
+
+    def start_example(self, examples_root: Path) -> ExampleRun:
+        """Starts the example (data, built-in model, training, base vs tuned) unless one is already running."""
+        import threading
+
+        from tools.training.example_cli import next_example_dir, run_example
+
+        if self.example and not self.example.finished:
+            return self.example
+        example = ExampleRun(next_example_dir(examples_root))
+
+        def work() -> None:
+            try:
+                example.summary = run_example(example.folder, say=example.lines.append)
+            except UserError as exc:
+                example.error = exc.message
+            except Exception as exc:  # noqa: BLE001 - shown to the person instead of dying silently in a thread
+                example.error = f"the example failed: {type(exc).__name__}: {exc}"
+
+        self.example = example
+        threading.Thread(target=work, name="tunesmith-example", daemon=True).start()
+        return example
+
     @staticmethod
     def parameters() -> list[tuple[str, object, str]]:
         """(name, default, why) of each setting the tab offers, from the explained config."""
@@ -49,13 +92,15 @@ class RunDesk:
 
     @staticmethod
     def suggest_base_models(task: str, gpu_gb: float | None) -> str:
-        from tools.training.models import suggest_base_models
+        """The built-in model first, then the ranked table: each with the exact id to type and whether it is here."""
+        from tools.training.models import model_choices
 
         try:
-            models = suggest_base_models(task or "general", gpu_gb=gpu_gb or None)
+            models = model_choices(task or "general", gpu_gb=gpu_gb or None)
         except UserError as exc:
             return f"⚠️ {exc.message}"
-        return "\n".join(f"- **{m['name']}** — {m['reason']}" for m in models[:5])
+        return "\n".join(f"- **{m['name']}** — {m['reason']}. Type `{m['use']}` ({m['status']}); licence: "
+                         f"{m['licence']}" for m in models[:6])
 
     @staticmethod
     def try_tuned(run_dir: str, prompt: str) -> str:

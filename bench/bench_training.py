@@ -1,12 +1,19 @@
-"""Trained tokens/s and padding waste: our SFTTrainer run (dynamic padding, and packing) against a plain
-transformers Trainer that pads every sample to max length. Same tiny QLoRA model, data and settings.
+"""The built-in model on this machine, side by side in one run (results under "training" in bench/results.json):
 
-Run: `.venv/bin/python bench/bench_training.py` (about a minute on 2 CPU cores); writes bench/results.json.
+1. trained tokens/s of our trainer (padding-free packed batches, logits only where a trained token is predicted)
+   against a plain transformers Trainer + PEFT LoRA (dynamic padding, the model's own loss over every position),
+   same rows, settings and steps, interleaved, best of REPEATS; and the fraction of the machine's measured fp32
+   matmul peak that each reaches;
+2. greedy decoding tokens/s of the evaluation path (batched, KV cache, stop at end of turn) against plain
+   `model.generate` one prompt at a time;
+3. with --example: the example project end to end (`tunesmith example`): held-out exact match, base vs tuned,
+   and the minutes it took.
+
+Run: `make bench` (about 10 minutes on 2 CPU cores; the built-in model is converted first if needed).
 """
 from __future__ import annotations
 
 import json
-import random
 import sys
 import tempfile
 import time
@@ -14,144 +21,160 @@ from pathlib import Path
 
 from tools.dataset.schema import AlpacaSample
 from tools.training import train
+from tools.training.builtin import BUILTIN_NAME, ensure_builtin_model
 from tools.training.config import TrainConfig
-from tools.training.tiny_model import build_tiny_model
+from tools.training.example import EXAMPLE_TRAINING, example_dataset
+from tools.training.template import IGNORE_INDEX, encode_sample
 
 RESULTS_FILE = Path(__file__).with_name("results.json")
-REPEATS = 3
-WORDS = "alpha beta gamma delta river mountain capital city north south answer question".split()
+REPEATS = 2
+STEPS = 8
 
 
-def synthetic_samples(count: int, seed: int = 0) -> list[dict]:
-    """Alpaca rows whose lengths vary a lot, as real instruction data does (short answers, long inputs)."""
-    rng = random.Random(seed)
-    rows = []
-    for index in range(count):
-        text = " ".join(rng.choice(WORDS) for _ in range(rng.choice([3, 5, 10, 20, 40, 70])))
-        rows.append({"instruction": f"Repeat the last word of text {index}.", "input": text,
-                     "output": f"The last word is {text.split()[-1]}."})
-    return rows
+def matmul_peak_gflops(size: int = 1024, repeats: int = 20) -> float:
+    """fp32 GFLOP/s of a square matmul with torch's threads: the machine's practical compute limit."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
-class CountingCollator:
-    """Wraps a data collator to count the real and the padding tokens of every batch it builds."""
-
-    def __init__(self, collator, pad_token_id: int):
-        self.collator = collator
-        self.pad_token_id = pad_token_id
-        self.real_tokens = 0
-        self.total_tokens = 0
-
-    def __call__(self, features):
-        batch = self.collator(features)
-        ids = batch["input_ids"]
-        mask = batch.get("attention_mask")
-        real = int(mask.sum()) if mask is not None else int((ids != self.pad_token_id).sum())
-        self.real_tokens += real
-        self.total_tokens += ids.numel()
-        return batch
+def step_flops(model, rows: list[dict]) -> float:
+    """FLOPs of forward + backward on these rows with a frozen base: 2 per weight per token forward, 2 more for
+    the input gradients backward; the output layer only where a trained token is predicted (what our trainer
+    computes; the baseline computes it everywhere, which this deliberately does not count as useful work)."""
+    config = model.config
+    body = sum(p.numel() for name, p in model.named_parameters() if "embed" not in name and "lora" not in name)
+    tokens = sum(len(r["input_ids"]) for r in rows)
+    predicted = sum(sum(label != IGNORE_INDEX for label in r["labels"]) for r in rows)
+    return 4 * body * tokens + 4 * config.hidden_size * config.vocab_size * predicted
 
 
-def sft_trainer(config: TrainConfig, samples: list[AlpacaSample], tokenizer):
-    """Our run's trainer, built from the same pieces train.main uses."""
-    from trl import SFTTrainer
+def our_trainer(config: TrainConfig, rows: list[dict], model_path: str, tokenizer):
+    from datasets import Dataset
 
-    dataset, loss_mode = train.build_dataset(samples, tokenizer)
-    dtype = train.resolve_compute_dtype(config)
-    return SFTTrainer(model=train.load_base_model(config, config.base_model, dtype),
-                      args=train.sft_config(config, loss_mode, dtype, has_eval=False),
-                      train_dataset=dataset, processing_class=tokenizer,
-                      peft_config=train.lora_config(config))
+    model = train.prepare_model(config, train.load_base_model(config, model_path, train.resolve_compute_dtype(config)),
+                                model_path)
+    return train.answer_loss_trainer_class()(
+        model=model, args=train.training_args(config, train.resolve_compute_dtype(config), has_eval=False),
+        train_dataset=Dataset.from_list(rows), data_collator=train.PackedBatch(), processing_class=tokenizer)
 
 
-def padded_trainer(config: TrainConfig, samples: list[AlpacaSample], tokenizer):
-    """The usual baseline: every sample padded to max_seq_len, plain Trainer, same QLoRA model."""
+def plain_trainer(config: TrainConfig, rows: list[dict], model_path: str, tokenizer):
+    """The yardstick: transformers Trainer + PEFT LoRA as its docs show it, with dynamic padding."""
+    import torch
     from datasets import Dataset
     from peft import get_peft_model
-    from transformers import Trainer, TrainingArguments, default_data_collator
+    from transformers import AutoModelForCausalLM, DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-    rows = []
-    for sample in samples:
-        encoded = tokenizer.apply_chat_template(train.alpaca_to_messages(sample), return_dict=True,
-                                                return_assistant_tokens_mask=True)
-        ids = encoded["input_ids"][: config.max_seq_len]
-        labels = [t if keep else -100 for t, keep in zip(ids, encoded["assistant_masks"])]
-        pad = config.max_seq_len - len(ids)
-        rows.append({"input_ids": ids + [tokenizer.pad_token_id] * pad, "labels": labels + [-100] * pad,
-                     "attention_mask": [1] * len(ids) + [0] * pad})
-    dtype = train.resolve_compute_dtype(config)
-    model = get_peft_model(train.load_base_model(config, config.base_model, dtype), train.lora_config(config))
-    args = TrainingArguments(
-        output_dir=str(config.out_dir), max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler, activation_checkpointing=config.gradient_checkpointing,
-        save_strategy="no", logging_steps=config.logging_steps, report_to="none", disable_tqdm=True,
-        seed=config.seed, use_cpu=True)
-    if config.gradient_checkpointing:
-        model.enable_input_require_grads()
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32),
+                           train.lora_config(config))
+    args = TrainingArguments(output_dir=str(config.out_dir), max_steps=config.max_steps,
+                             per_device_train_batch_size=config.batch_size, learning_rate=config.learning_rate,
+                             save_strategy="no", report_to="none", disable_tqdm=True, use_cpu=True,
+                             seed=config.seed, remove_unused_columns=False)
     return Trainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                   data_collator=default_data_collator)
+                   data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX))
 
 
-def measure(name: str, trainer, pad_token_id: int) -> dict:
-    counter = CountingCollator(trainer.data_collator, pad_token_id)
-    trainer.data_collator = counter
+def measure_training(root: Path, model_path: str, tokenizer) -> dict:
+    train_rows, _ = example_dataset()
+    rows = [{"input_ids": e.input_ids, "labels": e.labels}
+            for e in (encode_sample(tokenizer, AlpacaSample.model_validate(r)) for r in train_rows)]
+    settings = {**EXAMPLE_TRAINING, "max_steps": STEPS, "logging_steps": 1000, "save_steps": 1000,
+                "warmup_steps": 0}
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data" / "train.json").write_text(json.dumps(train_rows), encoding="utf-8")
+    config = TrainConfig(base_model=model_path, data_dir=root / "data", out_dir=root / "run", **settings)
+    used_rows = rows[: STEPS * config.batch_size]  # the rows both runs see (one epoch is longer than STEPS)
+    trained_tokens = sum(len(r["input_ids"]) for r in used_rows)
+    peak = matmul_peak_gflops()
+    runs = {"plain Trainer + PEFT LoRA (dynamic padding)": plain_trainer, "tunesmith train": our_trainer}
+    best: dict[str, float] = {}
+    flops = None
+    for _ in range(REPEATS):  # interleaved: a busy machine slows both alike
+        for name, make in runs.items():
+            trainer = make(config, rows, model_path, tokenizer)
+            flops = flops or step_flops(trainer.model, used_rows)
+            started = time.perf_counter()
+            trainer.train()
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
+    results = []
+    for name, seconds in best.items():
+        results.append({"run": name, "seconds": round(seconds, 2), "trained_tokens": trained_tokens,
+                        "trained_tokens_per_s": round(trained_tokens / seconds, 1),
+                        "useful_gflops_per_s": round(flops / seconds / 1e9, 2),
+                        "fraction_of_matmul_peak": round(flops / seconds / 1e9 / peak, 3)})
+    baseline = results[0]["trained_tokens_per_s"]
+    for row in results:
+        row["speedup"] = round(row["trained_tokens_per_s"] / baseline, 2)
+    return {"steps": STEPS, "batch_size": config.batch_size, "matmul_peak_gflops": round(peak, 1),
+            "results": results}
+
+
+def measure_decoding(model_path: str) -> dict:
+    """Held-out prompts of the example, greedy, same max_new_tokens: our batched path vs one-by-one generate."""
+    import torch
+
+    from tools.training.inference import ModelBundle, generate_batch, load_causal_lm, load_tokenizer, stop_token_ids
+    from tools.training.template import prompt_ids, sample_messages
+
+    _, held_out = example_dataset()
+    bundle = ModelBundle(load_causal_lm(model_path), load_tokenizer(model_path), model_path, False)
+    conversations = [sample_messages(AlpacaSample.model_validate(r), with_answer=False) for r in held_out]
+    new_tokens = 24
+
+    def count(texts: list[str]) -> int:
+        return sum(len(bundle.tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)
+
     started = time.perf_counter()
-    result = trainer.train()
-    seconds = time.perf_counter() - started
-    return {"run": name, "seconds": round(seconds, 2), "steps": trainer.state.global_step,
-            "trained_tokens": counter.real_tokens, "processed_tokens": counter.total_tokens,
-            "trained_tokens_per_s": round(counter.real_tokens / seconds, 1),
-            "padding_waste": round(1 - counter.real_tokens / max(counter.total_tokens, 1), 3),
-            "train_loss": round(result.training_loss, 4)}
+    ours = generate_batch(bundle, conversations, new_tokens)
+    ours_s = time.perf_counter() - started
+    started = time.perf_counter()
+    plain = []
+    for messages in conversations:
+        ids = torch.tensor([prompt_ids(bundle.tokenizer, messages)])
+        with torch.no_grad():
+            out = bundle.model.generate(ids, max_new_tokens=new_tokens, do_sample=False,
+                                        eos_token_id=stop_token_ids(bundle))
+        plain.append(bundle.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip())
+    plain_s = time.perf_counter() - started
+    same = sum(a == b for a, b in zip(ours, plain))
+    return {"prompts": len(conversations), "max_new_tokens": new_tokens,
+            "ours_tokens_per_s": round(count(ours) / ours_s, 1), "plain_tokens_per_s": round(count(plain) / plain_s, 1),
+            "speedup": round((count(ours) / ours_s) / (count(plain) / plain_s), 2), "same_answers": same}
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     import torch
     from transformers import AutoTokenizer
 
-    torch.manual_seed(0)
-    rows = synthetic_samples(96)
+    model_path = str(ensure_builtin_model())
+    report: dict = {"model": BUILTIN_NAME, "device": "cpu", "threads": torch.get_num_threads()}
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        base = build_tiny_model(root / "base", [r["input"] + " " + r["output"] for r in rows[:20]])
-        (root / "data").mkdir()
-        (root / "data" / "train.json").write_text(json.dumps(rows))
-        settings = dict(base_model=str(base), data_dir=root / "data", max_steps=15, batch_size=8,
-                        grad_accum=1, max_seq_len=256, learning_rate=1e-3, save_steps=1000,
-                        logging_steps=1000)
-        tokenizer = AutoTokenizer.from_pretrained(base)
-        samples = [AlpacaSample.model_validate(r) for r in rows]
-        padded, dynamic, packed = (TrainConfig(out_dir=root / name, packing=name == "packed", **settings)
-                                   for name in ("padded", "dynamic", "packed"))
-        runs = [("plain Trainer, pad to max_length", lambda: padded_trainer(padded, samples, tokenizer)),
-                ("ours: SFTTrainer, dynamic padding", lambda: sft_trainer(dynamic, samples, tokenizer)),
-                ("ours: SFTTrainer, packing", lambda: sft_trainer(packed, samples, tokenizer))]
-        # The machine is shared: runs are interleaved and each keeps its fastest of REPEATS tries.
-        best: dict[str, dict] = {}
-        for _ in range(REPEATS):
-            for name, make_trainer in runs:
-                row = measure(name, make_trainer(), tokenizer.pad_token_id)
-                if name not in best or row["trained_tokens_per_s"] > best[name]["trained_tokens_per_s"]:
-                    best[name] = row
-        results = [best[name] for name, _ in runs]
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        report["training"] = measure_training(Path(tmp), model_path, tokenizer)
+        for row in report["training"]["results"]:
+            print(f"{row['run']:45} {row['seconds']:7.1f} s {row['trained_tokens_per_s']:7.1f} tok/s "
+                  f"{row['fraction_of_matmul_peak']:6.1%} of peak  x{row['speedup']}")
+        report["decoding"] = measure_decoding(model_path)
+        print("decoding:", report["decoding"])
+        if "--example" in argv:
+            from tools.training.example_cli import run_example
 
-    baseline = results[0]["trained_tokens_per_s"]
-    for row in results:
-        row["speedup_vs_padded"] = round(row["trained_tokens_per_s"] / baseline, 2)
-    print(f"{'run':36} {'s':>6} {'trained tok':>11} {'processed':>9} {'tok/s':>8} {'pad waste':>9} {'x':>5}")
-    for r in results:
-        print(f"{r['run']:36} {r['seconds']:6.1f} {r['trained_tokens']:11d} {r['processed_tokens']:9d} "
-              f"{r['trained_tokens_per_s']:8.0f} {r['padding_waste']:9.1%} {r['speedup_vs_padded']:5.2f}")
-    shown = {k: v for k, v in settings.items() if k not in ("base_model", "data_dir")}
-    report = {"benchmark": "training throughput and padding waste", "device": "cpu",
-              "threads": torch.get_num_threads(), "samples": len(rows), "repeats": REPEATS, "settings": shown,
-              "results": results}
-    RESULTS_FILE.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    print(f"written {RESULTS_FILE}")
+            summary = run_example(Path(tmp) / "example")
+            report["example"] = {k: v for k, v in summary.items() if k not in ("examples", "run")}
+            print("example:", report["example"])
+    results = json.loads(RESULTS_FILE.read_text(encoding="utf-8")) if RESULTS_FILE.is_file() else {}
+    results["training"] = report
+    RESULTS_FILE.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"written {RESULTS_FILE} (key 'training')")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -168,6 +168,10 @@ def test_suggest_base_models_ranks_for_task_gpu_and_language():
 def test_cli_models(capsys):
     args = _parse(["models", "--gpu-gb", "8", "--task", "classification", "--json"])
     assert args.func(args) == 0
-    assert all(item["fits"] for item in json.loads(capsys.readouterr().out))
+    choices = json.loads(capsys.readouterr().out)
+    assert choices[0]["use"] == "gemma-3-270m" and choices[0]["available"] and "Gemma" in choices[0]["licence"]
+    assert all(item["fits"] for item in choices[1:])
+    assert all(item["use"] == item["hub_id"] and not item["available"] for item in choices[1:])  # no hub here
     args = _parse(["models", "--task", "summarisation"])
-    assert args.func(args) == 0 and "1. " in capsys.readouterr().out
+    out = capsys.readouterr().out if args.func(args) == 0 else ""
+    assert out.startswith("1. gemma-3-270m (built-in)") and "--base-model gemma-3-270m" in out

@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = (
     "tools.generation.studio_cli",
     "tools.training.cli",
     "tools.training.model_cli",
+    "tools.training.example_cli",
     "tools.rag.cli",
 )
 

@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--merge", action="store_true", help="also merge the adapter into the full-precision base")
     p.set_defaults(func=handle_export)
 
-    p = subparsers.add_parser("models", help="suggest base models for a task and a GPU")
+    p = subparsers.add_parser("models", help="the built-in model and suggested base models, with what is here")
     p.add_argument("--gpu-gb", type=float)
     p.add_argument(
         "--task", default="general", help="classification, extraction, generation, chat, code, ..."
@@ -139,12 +139,13 @@ def handle_export(args: argparse.Namespace) -> int:
 
 
 def handle_models(args: argparse.Namespace) -> int:
-    from tools.training.models import suggest_base_models
+    from tools.training.models import model_choices
 
-    suggestions = suggest_base_models(args.task, args.gpu_gb, args.fast_inference, args.language)
+    choices = model_choices(args.task, args.gpu_gb, args.fast_inference, args.language)
     if args.json:
-        print(json.dumps(suggestions, indent=2))
+        print(json.dumps(choices, indent=2))
         return 0
-    for rank, item in enumerate(suggestions, 1):
-        print(f"{rank}. {item['name']} ({item['params_b']}B, {item['licence']}): {item['reason']}")
+    for rank, item in enumerate(choices, 1):
+        print(f"{rank}. {item['name']} ({item['params_b']}B, {item['licence']}): {item['reason']}\n"
+              f"   --base-model {item['use']}  [{item['status']}]")
     return 0

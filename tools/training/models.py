@@ -254,6 +254,45 @@ def suggest_base_models(
     return fitting
 
 
+def builtin_entry() -> dict:
+    """The built-in model as a suggestion row: always available here, since the project's install brings it."""
+    from tools.training.builtin import (
+        BUILTIN_DESCRIPTION,
+        BUILTIN_LICENCE,
+        BUILTIN_NAME,
+        builtin_installed,
+        builtin_ready,
+    )
+
+    if builtin_ready():
+        status = "ready offline"
+    elif builtin_installed():
+        status = "offline; converted on first use (about 2 minutes, once)"
+    else:
+        status = "not installed: run `make install`"
+    return {"name": f"{BUILTIN_NAME} (built-in)", "use": BUILTIN_NAME, "params_b": 0.27, "licence": BUILTIN_LICENCE,
+            "available": builtin_installed(), "status": status, "reason": BUILTIN_DESCRIPTION}
+
+
+def available_locally(hub_id: str) -> bool:
+    """The model's config is in the local hub cache (downloaded before), so it loads without internet."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(hub_id, "config.json"), str)
+
+
+def model_choices(task: str = "general", gpu_gb: float | None = None, need_fast_inference: bool = False,
+                  languages: list[str] | None = None) -> list[dict]:
+    """The built-in model first, then the ranked table, each with the exact id to type and whether it is here."""
+    rows = [builtin_entry()]
+    for item in suggest_base_models(task, gpu_gb, need_fast_inference, languages):
+        here = available_locally(item["hub_id"])
+        rows.append({**item, "use": item["hub_id"], "available": here,
+                     "status": "on this machine" if here else "not on this machine: download it where there is "
+                                                               f"internet (`hf download {item['hub_id']}`)"})
+    return rows
+
+
 def compare_candidates(
     candidate_paths: list[str | Path], eval_path: str | Path, max_samples: int = 50
 ) -> list[dict]:
