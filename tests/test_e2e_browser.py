@@ -2,6 +2,7 @@
 task in the chat → fine-tune recommended → seeds → two reviewed batches of 20 (reject reasons fed into the
 next prompt) → dataset built at the target → QLoRA on a tiny model → base-vs-tuned evaluation → try it."""
 import json
+import re
 
 import pytest
 from langchain_openai import ChatOpenAI
@@ -55,6 +56,7 @@ def review_batch(page, expect, number: int, rejects: dict[int, str]) -> None:
     header = page.locator("#ts-review-header")
     expect(header).to_contain_text(f"Batch {number}")
     expect(header).to_contain_text("20 samples, 20 pending")
+    page.locator("#ts-view").get_by_text("list", exact=True).click()  # the card list (focus mode is the default)
     cards = page.locator(".ts-sample .ts-sample")  # Gradio puts a Group's class on its outer and inner div
     expect(cards).to_have_count(20)
     for position, reason in rejects.items():
@@ -123,8 +125,8 @@ def test_fine_tune_journey_in_the_browser(tmp_path):
         chat_says(page, "Batch 1: 17 of 20 accepted (85%). 17 of 25 samples collected.")
         for reason in REJECTS.values():
             chat_says(page, reason)
-        expect(page.locator("#ts-notes textarea")).to_have_value(
-            "\n".join(f"Avoid: {reason}" for reason in REJECTS.values()))
+        expect(page.locator("#ts-notes textarea")).to_have_value(re.compile(  # each note scoped to its case
+            "\n".join(f"Avoid: {re.escape(reason)} \\(for cases like .*\\)" for reason in REJECTS.values())))
         settle(page)
         screenshot(page, "e2e-05-batch1-submitted")
 
@@ -139,16 +141,16 @@ def test_fine_tune_journey_in_the_browser(tmp_path):
         review_batch(page, expect, 2, {})
         page.locator("#ts-submit-batch").click()
         chat_says(page, "Batch 2: 20 of 20 accepted (100%). 37 samples collected (target 25 reached).")
-        chat_says(page, "Dataset built in")
+        chat_says(page, "Dataset version v001-reviewed built")
         report = page.locator("#ts-dataset-report")
-        expect(report).to_contain_text("37 kept")
+        expect(report).to_contain_text("42 kept")  # 37 accepted + 5 seeds (seeds go in by default)
         downloads = page.locator("#ts-downloads")
         for name in ("train.json", "eval.json", "dataset_info.json"):
             expect(downloads.locator(f'td.filename[aria-label="{name}"]')).to_have_count(1)
         settle(page)
         screenshot(page, "e2e-06-dataset-built")
         (project,) = (settings.workspace / "projects").iterdir()  # one conversation, one project folder
-        thread_id, dataset = project.name, project / "dataset"
+        thread_id, dataset = project.name, project / "datasets" / "v001-reviewed"  # each build is a new version
         train = json.loads((dataset / "train.json").read_text(encoding="utf-8"))
         held_out = json.loads((dataset / "eval.json").read_text(encoding="utf-8"))
         assert len(train) + len(held_out) >= 25 and held_out

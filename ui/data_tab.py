@@ -507,6 +507,7 @@ class DataTab:
             event = button.click(handler, thread, [*chat_outputs, studio_status])
             event = event.then(lambda t: self.focus_view(t, 0), thread, focus_outputs).then(bump, refresh, refresh)
             event = event.then(self.acceptance_frame, thread, chart)
+            event = event.then(self.show_dataset, thread, dataset_outputs)  # reaching the target builds a version
             event.then(lambda t: "\n".join(self.store.notes(t)) if self.store.get_project(t) else "", thread, notes)
         build.click(lambda t, f, e, s, i: self.graph_action(t, "Build the dataset", "build_dataset",
                                                             self.build_settings(f, e, s, i)),
