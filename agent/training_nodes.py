@@ -81,8 +81,8 @@ class TrainingNodes:
 
     def prepare_training(self, state: AgentState, config) -> dict:
         """Builds the config from the person's choices, runs the preflight, and explains every parameter."""
-        from tools.training.config import TrainConfig, explain_parameters
-        from tools.training.preflight import run_preflight
+        from tools.training.config import PROMPT_TUNING_LR, TrainConfig, choose_method, explain_parameters
+        from tools.training.preflight import count_train_samples, run_preflight
 
         thread_id = config["configurable"]["thread_id"]
         choices = dict(state["last_reply"].get("config") or {})
@@ -96,6 +96,14 @@ class TrainingNodes:
         if not choices.get("base_model"):
             return {"messages": [say("Pick a base model in the **Training** tab (a local folder with the model and "
                                       "its tokenizer) and press **Check and propose**.")], "stay": True}
+        method_note = ""
+        if choices.get("method", "auto") == "auto":
+            method, why = choose_method(count_train_samples(state["dataset_dir"]))
+            choices["method"] = method
+            method_note = f"**Method: {method}** ({why}).\n\n"
+            if method == "prompt_tuning" and choices.get("learning_rate") in (None, TrainConfig.model_fields[
+                    "learning_rate"].default):
+                choices["learning_rate"] = PROMPT_TUNING_LR
         try:
             train_config = TrainConfig(**choices, data_dir=state["dataset_dir"],
                                        out_dir=self.workspace.next_run_dir(thread_id))
@@ -104,7 +112,7 @@ class TrainingNodes:
             return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
         settings = train_config.model_dump(mode="json")
         plan = {"config": settings, "preflight": report,
-                "markdown": render_plan_markdown(settings, report, explain_parameters(train_config))}
+                "markdown": method_note + render_plan_markdown(settings, report, explain_parameters(train_config))}
         return {"messages": [say(plan["markdown"])], "training_plan": plan, "stage": "training", "run_dir": None,
                 "run_phase": None, "evaluation": None}
 

@@ -278,6 +278,12 @@ def test_a_new_round_continues_from_the_parent_adapter(base_model, data_dir, tmp
     start = events_of(tmp_path / "run-2", "start")[0]
     assert "continuing from the adapter of" in start["message"]
     assert metrics["train_loss"] < first["train_loss"]  # it starts from what the first round learned
+    (data_dir / "eval.json").write_text(json.dumps(SAMPLES[:2]))
+    from tools.training.evaluate import evaluate_run, format_report
+
+    result = evaluate_run(tmp_path / "run-2")
+    assert result["previous_run"] == str(parent) and result["previous"]["loss"] > 0  # compared with round 1
+    assert "previous = the run this round continued from" in format_report(result)
     with pytest.raises(UserError, match="parent_run continues a LoRA adapter"):
         tiny_config(base_model, data_dir, method="full", lora_dropout=0.05, parent_run=parent)
 

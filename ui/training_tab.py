@@ -30,12 +30,14 @@ def _cell(text: str, limit: int = 400) -> str:
 def evaluation_tables(result: dict) -> str:
     """Base vs tuned: the metrics (lower loss/perplexity, higher overlap is better), then every example side by
     side with its reference."""
+    columns = [name for name in ("base", "previous", "tuned") if name in result]
     lines = [f"**{result['samples']} eval samples from** `{result['eval_file']}`", "",
-             "| metric | base | tuned |", "|---|---:|---:|"]
+             "| metric | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for metric in ("loss", "perplexity", "rouge_l", "exact_match"):
-        base, tuned = result["base"].get(metric), result["tuned"].get(metric)
-        if base is not None:
-            lines.append(f"| {metric} | {base:.4g} | {tuned:.4g} |")
+        if result["base"].get(metric) is not None:
+            lines.append(f"| {metric} | " + " | ".join(f"{result[name][metric]:.4g}" for name in columns) + " |")
+    if "previous_run" in result:
+        lines.append(f"\n_previous: the run this round continued from (`{result['previous_run']}`)_")
     lines += ["", "| # | prompt | reference | base | tuned |", "|---|---|---|---|---|"]
     for number, example in enumerate(result["side_by_side"], 1):
         cells = [_cell(example[key]) for key in ("prompt", "reference", "base", "tuned")]

@@ -12,16 +12,18 @@ FLAG_FIELDS = {
     "base_model": "base_model", "data": "data_dir", "out": "out_dir", "method": "method",
     "max_steps": "max_steps", "epochs": "epochs", "lr": "learning_rate", "lora_r": "lora_r",
     "lora_alpha": "lora_alpha", "batch_size": "batch_size", "max_seq_len": "max_seq_len",
+    "parent_run": "parent_run", "train_top_layers": "train_top_layers", "num_virtual_tokens": "num_virtual_tokens",
 }
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds `train` to the `tunesmith` parser."""
-    p = subparsers.add_parser("train", help="fine-tune a model (QLoRA by default) on an Alpaca dataset")
-    p.add_argument("--base-model", help="local model folder or an already downloaded hub id")
+    p = subparsers.add_parser("train", help="fine-tune a model (LoRA on a CPU, QLoRA on a GPU) on an Alpaca dataset")
+    p.add_argument("--base-model", help="gemma-3-270m (built in, offline), a local model folder or a downloaded hub id")
     p.add_argument("--data", help="folder with train.json (and optionally eval.json)")
     p.add_argument("--out", help="run folder for progress, checkpoints, adapter and metrics")
-    p.add_argument("--method", choices=("qlora", "lora", "full"))
+    p.add_argument("--method", choices=("auto", "qlora", "lora", "full", "freeze", "prompt_tuning", "p_tuning"),
+                   help="auto (default): qlora with a GPU, lora on a CPU; see `tunesmith train --help`")
     p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (overrides --epochs)")
     p.add_argument("--epochs", type=float)
     p.add_argument("--lr", type=float, help="learning rate, e.g. 2e-4")
@@ -29,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lora-alpha", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--max-seq-len", type=int)
+    p.add_argument("--parent-run", help="continue from this earlier run's adapter (a new round of data)")
+    p.add_argument("--train-top-layers", type=int, help="method freeze: how many top layers learn")
+    p.add_argument("--num-virtual-tokens", type=int, help="prompt_tuning / p_tuning: learned prompt tokens")
     p.add_argument("--config", help="YAML/JSON config file; the flags above override it")
     p.add_argument("--resume", action="store_true",
                    help="continue from the last complete checkpoint (without --config: RUN/config.json)")

@@ -19,6 +19,22 @@ QLORA_ONLY_FIELDS = ("double_quant",)
 ADAPTER_METHODS = ("qlora", "lora", "prompt_tuning", "p_tuning")
 
 
+FEW_FOR_ADAPTERS = 30  # below this many samples, prompt tuning (a few learned tokens) over-fits less than LoRA
+PROMPT_TUNING_LR = 3e-2  # virtual tokens need a far larger step than LoRA weights
+
+
+def choose_method(sample_count: int, gpu: bool | None = None) -> tuple[str, str]:
+    """The method that fits the data and the machine, and why, in one line (what 'auto' means in a proposal)."""
+    gpu = has_gpu() if gpu is None else gpu
+    if sample_count < FEW_FOR_ADAPTERS:
+        return "prompt_tuning", (f"only {sample_count} samples: prompt tuning learns a few virtual prompt tokens, "
+                                 "which has far less to over-fit than adapters")
+    if gpu:
+        return "qlora", "a GPU is here: QLoRA keeps the base in 4-bit, the least memory for the same quality"
+    return "lora", ("no GPU: LoRA in float32 is the fast path on a CPU (4-bit weights would be de-quantised at "
+                    "every step, and bf16 is emulated)")
+
+
 def has_gpu() -> bool:
     """A CUDA GPU is visible, judged without importing torch (the CLI and UI stay quick to start)."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):

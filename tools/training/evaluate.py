@@ -96,6 +96,15 @@ def score_answers(predictions: list[str], references: list[str], short: bool) ->
     return {"rouge_l": round(rouge, 4), "exact_match": round(em, 4) if short else None}
 
 
+def parent_run_of(run_dir: Path) -> Path | None:
+    """The earlier run a round continued from (parent_run in RUN/config.json), when it is still there."""
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        return None
+    parent = json.loads(config_path.read_text(encoding="utf-8")).get("parent_run")
+    return Path(parent) if parent and Path(parent).is_dir() else None
+
+
 def default_eval_path(run_dir: Path) -> Path:
     """eval.json next to the run's train.json (data_dir in RUN/config.json)."""
     for config_path in (run_dir / "config.json", run_dir.parent / "config.json"):
@@ -130,7 +139,12 @@ def evaluate_run(run_dir: str | Path, eval_path: str | Path | None = None, max_s
     max_new_tokens = min(MAX_NEW_TOKENS_CAP, longest + 16)
     outputs = {}
     result: dict[str, Any] = {"eval_file": str(eval_file), "samples": len(samples), "short_answers": short}
-    for name, bundle, use_adapter in (("base", base, False), ("tuned", tuned, True)):
+    models = [("base", base, False), ("tuned", tuned, True)]
+    parent = parent_run_of(run_dir)
+    if parent is not None:  # a new round: also the run it continued from, on the same rows
+        models.insert(1, ("previous", load_tuned(parent), True))
+        result["previous_run"] = str(parent)
+    for name, bundle, use_adapter in models:
         outputs[name] = generate_answers(bundle, samples, max_new_tokens, use_adapter)
         result[name] = {
             **answer_loss(bundle, samples, use_adapter),
@@ -150,14 +164,16 @@ def evaluate_run(run_dir: str | Path, eval_path: str | Path | None = None, max_s
 
 def format_report(result: dict) -> str:
     """A few lines for the terminal: the metrics side by side, then the first examples."""
+    columns = [name for name in ("base", "previous", "tuned") if name in result]
     lines = [
         f"{result['samples']} eval samples from {result['eval_file']}",
-        f"{'':12}{'base':>10}{'tuned':>10}",
+        f"{'':12}" + "".join(f"{name:>10}" for name in columns),
     ]
     for metric in ("loss", "perplexity", "rouge_l", "exact_match"):
-        base, tuned = result["base"].get(metric), result["tuned"].get(metric)
-        if base is not None:
-            lines.append(f"{metric:12}{base:>10.4g}{tuned:>10.4g}")
+        if result["base"].get(metric) is not None:
+            lines.append(f"{metric:12}" + "".join(f"{result[name][metric]:>10.4g}" for name in columns))
+    if "previous_run" in result:
+        lines.append(f"previous = the run this round continued from: {result['previous_run']}")
     for example in result["side_by_side"][:3]:
         lines += [
             "",

@@ -93,6 +93,15 @@ def read_alpaca_file(path: str | Path) -> AlpacaFile:
     return AlpacaFile(samples, bad_rows)
 
 
+def count_train_samples(data_dir: str | Path) -> int:
+    """Rows in DATA/train.json (0 when it cannot be read: preflight then says why)."""
+    try:
+        rows = json.loads((Path(data_dir) / "train.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    return len(rows) if isinstance(rows, list) else 0
+
+
 def run_preflight(config: TrainConfig, gpu_gb: float | None = None) -> PreflightReport:
     """All checks for one training config; gpu_gb overrides the detected device memory."""
     checks: list[Check] = []
