@@ -1,6 +1,7 @@
 """The fine-tune path of the graph: seeds → batch of 20 → review pause (restart mid-batch) → error notes in the
 next batch's prompt → dataset built; against a local OpenAI-compatible server and a real ChatOpenAI."""
 import json
+from pathlib import Path
 import sqlite3
 
 import pytest
@@ -108,12 +109,13 @@ def test_fine_tune_path_end_to_end(tmp_path, stub):
 
     # 36 accepted >= 30 target: the dataset is built automatically
     assert view.stage == "dataset"
-    dataset = settings.workspace / "projects" / tid / "dataset"
+    dataset = Path(view.dataset_dir)  # a new version folder: datasets/v001-reviewed
+    assert dataset.parent == settings.workspace / "projects" / tid / "datasets" and dataset.name.startswith("v001")
     train = json.loads((dataset / "train.json").read_text())
     evaluation = json.loads((dataset / "eval.json").read_text())
-    assert len(train) + len(evaluation) == 36
+    assert len(train) + len(evaluation) == 36 + len(seeds)  # every accepted sample, and the seeds
     assert set(train[0]) == {"instruction", "input", "output", "system", "history"}
-    assert "Dataset built" in view.messages[-1]["content"]
+    assert "Dataset version **v001-reviewed** built (alpaca)" in view.messages[-1]["content"]
     assert [q["label"] for q in view.quick_replies] == ["Prepare training", "More batches"]
 
     # going back a step: more batches after seeing the health report

@@ -6,6 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # What the UI may take from tools: drawings, titles, wording and errors (no stores, models or training).
 UI_TOOLS_ALLOWED = {"tools.advisor.flow_diagram", "tools.advisor.recommend", "tools.advisor.baseline",
+                    "tools.advisor.profile",  # the questions and their labels: wording, not behaviour
                     "tools.errors", "tools.llm", "tools.settings"}
 # Known debts, each named so it can only shrink: the Data studio and the Retrieval/Prompt tabs still call these
 # tools themselves instead of through the session.
