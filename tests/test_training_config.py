@@ -21,11 +21,15 @@ def make(data_dir, **fields) -> TrainConfig:
     return TrainConfig(base_model="some/model", data_dir=data_dir, out_dir=data_dir.parent / "run", **fields)
 
 
-def test_defaults_follow_the_contract(data_dir):
+def test_defaults_follow_the_contract(data_dir, monkeypatch):
+    from tools.training import config as config_module
+
+    assert (make(data_dir).method, make(data_dir).gradient_checkpointing) == ("lora", False)  # no GPU here
+    monkeypatch.setattr(config_module, "has_gpu", lambda: True)
     config = make(data_dir)
     expected = dict(method="qlora", lora_r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
                     learning_rate=2e-4, lr_scheduler="cosine", warmup_steps=0, epochs=3, max_steps=-1,
-                    batch_size=4, grad_accum=4, max_seq_len=1024, packing=False, seed=42,
+                    batch_size=4, grad_accum=4, max_seq_len=1024, packing=True, seed=42,
                     gradient_checkpointing=True, save_steps=50, logging_steps=1, double_quant=True,
                     compute_dtype="auto")
     assert {name: getattr(config, name) for name in expected} == expected
@@ -53,7 +57,7 @@ def test_every_parameter_is_explained(data_dir):
     ({"method": "full", "lora_r": 8}, "method 'full' trains no adapters, so lora_r cannot be used"),
     ({"method": "full", "double_quant": False}, "so double_quant cannot be used; remove them or choose"),
     ({"method": "lora", "double_quant": False}, "method 'lora' loads no 4-bit base, so double_quant"),
-    ({"method": "dpo"}, "method: Input should be 'qlora', 'lora' or 'full'"),
+    ({"method": "dpo"}, "method: Input should be 'auto', 'qlora', 'lora', 'full', 'freeze', 'prompt_tuning' or "),
     ({"lora_rank": 8}, "lora_rank: unknown setting; valid ones are base_model, data_dir"),
     ({"target_modules": []}, "target_modules: is empty; use 'all-linear'"),
 ])

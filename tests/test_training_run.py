@@ -110,13 +110,13 @@ def test_bad_training_row_is_reported_with_its_number(tmp_path):
     path = tmp_path / "train.json"
     path.write_text(json.dumps([SAMPLES[0], {"instruction": "no answer"}]))
     with pytest.raises(UserError, match=r"1 unusable sample\(s\): row 2, field 'output': missing output"):
-        train.read_alpaca_file(path)
+        train.read_training_samples(path)
     path.write_text("[]")
     with pytest.raises(UserError, match="has no samples"):
-        train.read_alpaca_file(path)
+        train.read_training_samples(path)
     path.write_text("{not json")
     with pytest.raises(UserError, match="row 1: line 1 is not valid JSON"):
-        train.read_alpaca_file(path)
+        train.read_training_samples(path)
 
 
 def answer_text(tokenizer, encoded) -> str:

@@ -51,7 +51,7 @@ class TrainConfig(BaseModel):
     base_model: str = Field(description=(
         "The model you start from: a local folder or a Hugging Face model id already downloaded."))
     data_dir: Path = Field(description=(
-        "Folder with train.json (and optionally eval.json) in Alpaca format, from the dataset tool."))
+        "Folder with train.json (and optionally eval.json) from the dataset tool: Alpaca, ShareGPT or OpenAI JSONL."))
     out_dir: Path = Field(description=(
         "Run folder where progress, checkpoints, the adapter and metrics are written."))
     method: Literal["auto", "qlora", "lora", "full", "freeze", "prompt_tuning", "p_tuning"] = Field(
@@ -85,8 +85,9 @@ class TrainConfig(BaseModel):
         "Batches accumulated before each update; effective batch = batch_size x grad_accum."))
     max_seq_len: int = Field(1024, description=(
         "Longest sample in tokens; longer ones are cut. Memory grows with it."))
-    packing: bool = Field(False, description=(
-        "Pack several short samples into one sequence to waste less compute on padding."))
+    packing: bool = Field(True, description=(
+        "Put a batch's samples side by side in one row, each attending only to itself: no padding, and the "
+        "output layer runs only where an answer token is predicted. Off: padded rows and the model's own loss."))
     seed: int = Field(42, description="Random seed, so a run can be repeated with the same result.")
     gradient_checkpointing: bool | None = Field(None, description=(
         "Recompute activations instead of storing them: much less memory, ~20-30% slower. Unset: on with a "
@@ -162,12 +163,11 @@ class TrainConfig(BaseModel):
 
     @property
     def train_file(self) -> Path:
-        return self.data_dir / "train.json"
+        return split_file(self.data_dir, "train") or self.data_dir / "train.json"
 
     @property
     def eval_file(self) -> Path | None:
-        path = self.data_dir / "eval.json"
-        return path if path.is_file() else None
+        return split_file(self.data_dir, "eval")
 
 
 def _value_problems(c: TrainConfig) -> list[str]:
@@ -243,12 +243,17 @@ def _method_problems(c: TrainConfig) -> list[str]:
     return problems
 
 
+def split_file(data_dir: Path, split: str) -> Path | None:
+    """DATA/train.json or DATA/train.jsonl (OpenAI format), whichever the dataset tool wrote."""
+    return next((p for p in (data_dir / f"{split}.json", data_dir / f"{split}.jsonl") if p.is_file()), None)
+
+
 def _data_problems(c: TrainConfig) -> list[str]:
     if not c.data_dir.is_dir():
         return [f"data_dir {c.data_dir} does not exist; point it at the folder the dataset tool wrote "
                 "(it holds train.json)"]
     if not c.train_file.is_file():
-        return [f"{c.train_file} is missing; export the dataset (train.json/eval.json in Alpaca format) "
+        return [f"{c.train_file} is missing; export the dataset (train.json/eval.json) "
                 "into that folder first"]
     return []
 

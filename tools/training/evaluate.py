@@ -17,7 +17,7 @@ from typing import Any
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 from tools.training.inference import ModelBundle, generate_batch, load_tuned, resolve_run
-from tools.training.preflight import read_alpaca_file
+from tools.training.preflight import read_dataset_split
 from tools.training.template import IGNORE_INDEX, encode_sample, sample_messages
 
 SHORT_ANSWER_WORDS = 8  # median reference length up to which answers count as labels/short answers
@@ -125,7 +125,7 @@ def evaluate_run(run_dir: str | Path, eval_path: str | Path | None = None, max_s
     if max_samples < 1:
         raise UserError(f"max_samples must be at least 1, got {max_samples}")
     eval_file = Path(eval_path) if eval_path else default_eval_path(run_dir)
-    data = read_alpaca_file(eval_file)
+    data = read_dataset_split(eval_file)
     if data.bad_rows:
         raise UserError(f"{eval_file} has invalid rows: {'; '.join(data.bad_rows[:5])}; fix them first")
     samples = data.samples[:max_samples]

@@ -303,11 +303,11 @@ def compare_candidates(
     """
     from tools.training.evaluate import answer_loss
     from tools.training.inference import ModelBundle, load_causal_lm, load_tokenizer
-    from tools.training.preflight import read_alpaca_file
+    from tools.training.preflight import read_dataset_split
 
     if not candidate_paths:
         raise UserError("no candidate models given; pass one or more local model folders")
-    data = read_alpaca_file(eval_path)
+    data = read_dataset_split(eval_path)
     samples = data.samples[:max_samples]
     if not samples:
         raise UserError(f"{eval_path} holds no valid samples to compare on")

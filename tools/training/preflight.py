@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 from tools.training.config import TrainConfig
@@ -61,36 +59,22 @@ class PreflightReport:
 
 @dataclass
 class AlpacaFile:
-    """The valid samples of an Alpaca JSON file and a description of every row that is not valid."""
+    """The valid samples of a dataset split and a description of every row that is not valid."""
 
     samples: list[AlpacaSample]
     bad_rows: list[str]
 
 
-def read_alpaca_file(path: str | Path) -> AlpacaFile:
-    """Reads a JSON array of Alpaca rows; an unreadable file raises UserError, bad rows are listed."""
+def read_dataset_split(path: str | Path) -> AlpacaFile:
+    """A train/eval file in any format the dataset tool writes (Alpaca, ShareGPT, OpenAI JSONL), read by its
+    reader; an unreadable file raises UserError, bad rows are listed."""
+    from tools.dataset.readers import read_samples
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path} not found; export the dataset into that folder (train.json / eval.json)")
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(
-            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "re-export it with the dataset tool"
-        ) from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 JSON") from None
-    if not isinstance(rows, list):
-        raise UserError(f'{path} must hold a JSON array of samples ([{{"instruction": ..., "output": ...}}])')
-    samples, bad_rows = [], []
-    for index, row in enumerate(rows):
-        try:
-            samples.append(AlpacaSample.model_validate(row))
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors())
-            bad_rows.append(f"row {index}: {problems}")
-    return AlpacaFile(samples, bad_rows)
+    result = read_samples(path)
+    return AlpacaFile(result.samples, [problem.describe() for problem in result.problems])
 
 
 def count_train_samples(data_dir: str | Path) -> int:
@@ -121,10 +105,10 @@ def run_preflight(config: TrainConfig, gpu_gb: float | None = None) -> Preflight
 def _check_data(config: TrainConfig, checks: list[Check]) -> AlpacaFile | None:
     """train.json (and eval.json when present) parse and every row is a valid Alpaca sample."""
     try:
-        train = read_alpaca_file(config.train_file)
+        train = read_dataset_split(config.train_file)
         bad = [f"train.json {row}" for row in train.bad_rows]
         if config.eval_file:
-            bad += [f"eval.json {row}" for row in read_alpaca_file(config.eval_file).bad_rows]
+            bad += [f"eval.json {row}" for row in read_dataset_split(config.eval_file).bad_rows]
     except UserError as exc:
         checks.append(
             Check("data", "fail", exc.message, "fix the file, or re-export it with `tunesmith dataset`")

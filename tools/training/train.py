@@ -44,19 +44,18 @@ def is_main_process() -> bool:
 
 # ---- data --------------------------------------------------------------------------------------------------
 
-def read_alpaca_file(path: Path) -> list:
-    """The AlpacaSamples of a dataset file, read by the dataset tool's reader; any bad row stops the run."""
-    from tools.dataset.readers import read_samples
+def read_training_samples(path: Path) -> list:
+    """The samples of a dataset split (any format the dataset tool writes); any bad row stops the run."""
+    from tools.training.preflight import read_dataset_split
 
-    result = read_samples(path)
-    if result.problems:
-        shown = "; ".join(problem.describe() for problem in result.problems[:5])
-        more = f" (and {len(result.problems) - 5} more)" if len(result.problems) > 5 else ""
-        raise UserError(f"{path} has {len(result.problems)} unusable sample(s): {shown}{more}; fix or remove "
-                        "them (`tunesmith dataset` checks a file) before training")
-    if not result.samples:
+    split = read_dataset_split(path)
+    if split.bad_rows:
+        more = f" (and {len(split.bad_rows) - 5} more)" if len(split.bad_rows) > 5 else ""
+        raise UserError(f"{path} has {len(split.bad_rows)} unusable sample(s): {'; '.join(split.bad_rows[:5])}"
+                        f"{more}; fix or remove them (`tunesmith dataset check` shows them all) before training")
+    if not split.samples:
         raise UserError(f"{path} has no samples; add training samples before training")
-    return result.samples
+    return split.samples
 
 
 def encode_dataset(samples: list, tokenizer, max_len: int) -> list[dict]:
@@ -391,8 +390,8 @@ def _train(config: TrainConfig, resume: bool) -> dict:
                         "output folder")
     model_path = check_base_model(config.base_model)
     tokenizer = load_tokenizer(model_path)  # a base model gets the project's chat template here
-    train_rows = encode_dataset(read_alpaca_file(config.train_file), tokenizer, config.max_seq_len)
-    eval_rows = (encode_dataset(read_alpaca_file(config.eval_file), tokenizer, config.max_seq_len)
+    train_rows = encode_dataset(read_training_samples(config.train_file), tokenizer, config.max_seq_len)
+    eval_rows = (encode_dataset(read_training_samples(config.eval_file), tokenizer, config.max_seq_len)
                  if config.eval_file else None)
     dtype = resolve_compute_dtype(config)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
@@ -406,7 +405,8 @@ def _train(config: TrainConfig, resume: bool) -> dict:
                "message": _start_message(device, config, tokenizer, resume, checkpoint)}
 
     model = prepare_model(config, load_base_model(config, model_path, dtype), model_path)
-    packed = config.method not in ("prompt_tuning", "p_tuning")  # PEFT prepends virtual tokens to padded rows
+    # PEFT prepends virtual tokens to padded rows, so prompt/p-tuning cannot pack
+    packed = config.packing and config.method not in ("prompt_tuning", "p_tuning")
     trainer = answer_loss_trainer_class()(
         model=model, args=training_args(config, dtype, eval_rows is not None),
         train_dataset=datasets.Dataset.from_list(train_rows),
