@@ -90,7 +90,11 @@ class TrainingNodes:
             name = Path(state["run_dir"]).name
             return {"messages": [say(f"`{name}` is still {state['run_phase']}: wait for its report, or cancel it "
                                       "in the **Training** tab, before proposing another run.")], "stay": True}
-        if not state.get("dataset_dir"):
+        try:
+            data_dir = self.chosen_dataset(thread_id, choices.pop("dataset_version", None), state.get("dataset_dir"))
+        except UserError as exc:
+            return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
+        if not data_dir:
             return {"messages": [say("Build the dataset first (Data studio → Build), then prepare training.")],
                     "stay": True}
         if not choices.get("base_model"):
@@ -98,15 +102,14 @@ class TrainingNodes:
                                       "its tokenizer) and press **Check and propose**.")], "stay": True}
         method_note = ""
         if choices.get("method", "auto") == "auto":
-            method, why = choose_method(count_train_samples(state["dataset_dir"]))
+            method, why = choose_method(count_train_samples(data_dir))
             choices["method"] = method
             method_note = f"**Method: {method}** ({why}).\n\n"
             if method == "prompt_tuning" and choices.get("learning_rate") in (None, TrainConfig.model_fields[
                     "learning_rate"].default):
                 choices["learning_rate"] = PROMPT_TUNING_LR
         try:
-            train_config = TrainConfig(**choices, data_dir=state["dataset_dir"],
-                                       out_dir=self.workspace.next_run_dir(thread_id))
+            train_config = TrainConfig(**choices, data_dir=data_dir, out_dir=self.workspace.next_run_dir(thread_id))
             report = run_preflight(train_config).to_dict()
         except UserError as exc:
             return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
@@ -114,7 +117,20 @@ class TrainingNodes:
         plan = {"config": settings, "preflight": report,
                 "markdown": method_note + render_plan_markdown(settings, report, explain_parameters(train_config))}
         return {"messages": [say(plan["markdown"])], "training_plan": plan, "stage": "training", "run_dir": None,
+                "dataset_dir": str(data_dir),
                 "run_phase": None, "evaluation": None}
+
+    def chosen_dataset(self, thread_id: str, version: str | None, last_built: str | None) -> str | None:
+        """The dataset version the person picked (a version folder of this conversation), else the last one built."""
+        from tools.dataset.versions import list_versions, versions_root
+
+        if not version:
+            return last_built
+        for found in list_versions(versions_root(self.workspace.project_dir(thread_id))):
+            if version in (found["name"], found["path"]):
+                return found["path"]
+        raise UserError(f"dataset version {version!r} is not one of this conversation's versions; pick one from the "
+                        "list (Data studio → Build makes new ones)")
 
     def approve_training(self, state: AgentState) -> dict:
         """Pauses until the person approves the proposed run (or asks a question, or changes settings)."""

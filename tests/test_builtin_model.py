@@ -119,6 +119,24 @@ def test_base_models_template_is_saved_with_the_export_and_plain_transformers_re
 def test_the_builtin_model_learns_the_example_and_beats_its_base(tmp_path):
     from tools.training.example_cli import run_example
 
-    summary = run_example(tmp_path / "example", max_steps=40, say=print)
+    summary = run_example(tmp_path / "example", say=print)
     assert summary["base_exact_match"] <= 0.1
-    assert summary["tuned_exact_match"] >= 0.6
+    assert summary["tuned_exact_match"] >= 0.8
+
+
+def test_training_uses_the_dataset_version_the_person_picks(tmp_path):
+    from agent.training_nodes import TrainingNodes
+    from tools.dataset.versions import BuildSettings, build_version, versions_root
+    from tools.workspace import Workspace
+
+    workspace = Workspace(tmp_path / "ws")
+    root = versions_root(workspace.project_dir("t1"))
+    rows = [{"instruction": f"Q{i}?", "output": f"A{i}."} for i in range(12)]
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    first = build_version([tmp_path / "rows.json"], root, "file", BuildSettings())["version"]
+    build_version([tmp_path / "rows.json"], root, "file", BuildSettings())
+    nodes = TrainingNodes(workspace)
+    assert nodes.chosen_dataset("t1", first["name"], "/last/built") == first["path"]  # picked explicitly
+    assert nodes.chosen_dataset("t1", None, "/last/built") == "/last/built"  # else the journey's last build
+    with pytest.raises(UserError, match="not one of this conversation's versions"):
+        nodes.chosen_dataset("t1", "../../etc", None)

@@ -15,6 +15,8 @@ from tools.dataset.schema import AlpacaSample
 from tools.dataset.versions import BuildSettings, read_version_report
 from tools.errors import UserError
 
+CHANGED_MEANWHILE = "was changed since you saw it"  # the store's DecisionConflict wording
+
 STATUS_COLOURS = {"pending": ("#fef9c3", "#854d0e"), "approved": ("#dcfce7", "#166534"),
                   "rejected": ("#fee2e2", "#991b1b"), "edited": ("#dbeafe", "#1e40af")}
 FILE_MODES = ("as its own dataset version", "import rows into the samples to review")
@@ -61,6 +63,16 @@ def badge(status: str, text: str | None = None) -> str:
 def notice(text: str, ok: bool = True) -> str:
     """An action's answer in the studio: what happened, what to do next."""
     return text if ok else f"**Not done:** {text}"
+
+
+def trained_context(sample: AlpacaSample) -> str:
+    """The fields that are trained on besides instruction/input/output, so the card shows all of them."""
+    parts = []
+    if sample.system:
+        parts.append(f"<br>system: <i>{html.escape(sample.system)}</i>")
+    for question, answer in sample.history:
+        parts.append(f"<br>earlier turn: <i>{html.escape(question)}</i> → <i>{html.escape(answer)}</i>")
+    return "".join(parts)
 
 
 class DataTab:
@@ -126,15 +138,16 @@ class DataTab:
                 f"{html.escape(tag)} {n}" for tag, n in coverage.items())
         return f"<div id='ts-header-text'>{header}</div>"
 
-    def decide(self, sample_id: int, action: str, reason: str = "", edited: dict | None = None) -> str:
-        """Saves one decision; returns '' or what went wrong."""
+    def decide(self, sample_id: int, action: str, reason: str = "", edited: dict | None = None, seen=None) -> str:
+        """Saves one decision; returns '' or what went wrong. seen: the sample as the reviewer saw it, so a
+        decision made meanwhile elsewhere (the terminal, another tab) is shown, never silently overwritten."""
         try:
             if action == "approve":
-                self.store.approve(sample_id)
+                self.store.approve(sample_id, seen=seen)
             elif action == "reject":
-                self.store.reject(sample_id, reason)
+                self.store.reject(sample_id, reason, seen=seen)
             elif action == "edit":
-                self.store.edit(sample_id, AlpacaSample.model_validate(edited))
+                self.store.edit(sample_id, AlpacaSample.model_validate(edited), seen=seen)
             return ""
         except UserError as exc:
             return notice(exc.message, False)
@@ -144,11 +157,11 @@ class DataTab:
 
     # --- review: focus mode (one sample, keys, only the panel and the counts change) ------------------------
     def focus_view(self, thread_id: str, position: int, message: str = ""):
-        """(position, status line, instruction, input, output, reason, header, message) of the focused sample."""
+        """(position, the sample as shown, status line, instruction, input, output, reason, header, message)."""
         batch = self.current_batch(thread_id)
         samples = self.store.batch_samples(batch.id) if batch else []
         if not samples:
-            return 0, "<i>No sample to review.</i>", "", "", "", "", self.review_header(thread_id), message
+            return 0, None, "<i>No sample to review.</i>", "", "", "", "", self.review_header(thread_id), message
         position = max(0, min(int(position or 0), len(samples) - 1))
         s = samples[position]
         twin = next((t for t in s.tags if t.startswith("duplicate of")), "")
@@ -158,14 +171,15 @@ class DataTab:
                 + (f" · {badge('pending', twin)} (the question was asked before: approve only if the answer "
                    "adds something)" if twin else "")
                 + (f" · tags: {html.escape(', '.join(t for t in s.tags if t != twin))}"
-                   if len(s.tags) > bool(twin) else "") + "</div>")
-        return (position, line, s.current.instruction, s.current.input, s.current.output, "",
+                   if len(s.tags) > bool(twin) else "")
+                + trained_context(s.current) + "</div>")
+        return (position, s, line, s.current.instruction, s.current.input, s.current.output, "",
                 self.review_header(thread_id), message)
 
     def focus_move(self, thread_id: str, position: int, step: int):
         return self.focus_view(thread_id, int(position or 0) + step)
 
-    def focus_decide(self, thread_id: str, position: int, action: str, reason: str, instruction: str, inp: str,
+    def focus_decide(self, thread_id: str, position: int, seen, action: str, reason: str, instruction: str, inp: str,
                      output: str):
         """Decides the focused sample and moves to the next pending one (the counts come back in the same reply)."""
         batch = self.current_batch(thread_id)
@@ -178,8 +192,9 @@ class DataTab:
                 f"batch {batch.number} is already submitted; generate or import the next batch.", False))
         s = samples[position]
         edited = {**s.current.model_dump(), "instruction": instruction, "input": inp, "output": output}
-        problem = self.decide(s.id, action, reason, edited if action == "edit" else None)
-        if problem:
+        shown = seen if seen is not None and seen.id == s.id else None
+        problem = self.decide(s.id, action, reason, edited if action == "edit" else None, seen=shown)
+        if problem:  # e.g. decided meanwhile elsewhere: the panel now shows that decision; deciding again replaces it
             return self.focus_view(thread_id, position, problem)
         pending = [i for i, t in enumerate(samples) if t.status == "pending" and i != position]
         following = next((i for i in pending if i > position), pending[0] if pending else position)
@@ -482,18 +497,21 @@ class DataTab:
         dataset_outputs = [versions, version, dataset_report, drops, lengths_plot, drops_plot, checks_plot, downloads]
 
         bump = lambda n: n + 1  # noqa: E731 - re-render the cards / conflicts
-        focus_outputs = [position, focus_line, f_instruction, f_input, f_output, f_reason, header, focus_message]
+        focus_seen = gr.State(None)  # the focused sample as drawn: decisions are compare-and-set against it
+        focus_outputs = [position, focus_seen, focus_line, f_instruction, f_input, f_output, f_reason, header,
+                         focus_message]
         save.click(self.save_seeds, [thread, task, system, target, upload, pasted], seeds_status)
         save_notes.click(self.save_notes, [thread, notes], [notes, notes_status, next_request])
         show_request.click(self.studio.next_request, thread, next_request)
         view.change(lambda mode: (gr.update(visible=mode == "focus"), gr.update(visible=mode == "list")), view,
                     [focus_panel, list_panel]).then(self.focus_view, [thread, position], focus_outputs)
         for button, action in ((f_approve, "approve"), (f_reject, "reject"), (f_save, "edit")):
-            button.click(lambda t, p, r, i, x, o, action=action: self.focus_decide(t, p, action, r, i, x, o),
-                         [thread, position, f_reason, f_instruction, f_input, f_output], focus_outputs,
+            button.click(lambda t, p, seen, r, i, x, o, action=action:
+                         self.focus_decide(t, p, seen, action, r, i, x, o),
+                         [thread, position, focus_seen, f_reason, f_instruction, f_input, f_output], focus_outputs,
                          show_progress="hidden", queue=False).then(self.conflicts_key, thread, conflicts_refresh)
-        f_reason.submit(lambda t, p, r, i, x, o: self.focus_decide(t, p, "reject", r, i, x, o),
-                        [thread, position, f_reason, f_instruction, f_input, f_output], focus_outputs,
+        f_reason.submit(lambda t, p, seen, r, i, x, o: self.focus_decide(t, p, seen, "reject", r, i, x, o),
+                        [thread, position, focus_seen, f_reason, f_instruction, f_input, f_output], focus_outputs,
                         show_progress="hidden", queue=False)
         for button, step in ((f_prev, -1), (f_next, 1)):
             button.click(lambda t, p, step=step: self.focus_move(t, p, step), [thread, position], focus_outputs,
@@ -548,12 +566,13 @@ class DataTab:
             tags_box = gr.Textbox(", ".join(s.tags), placeholder="tags, comma-separated (Enter saves)",
                                   show_label=False, elem_classes=["ts-tags"])
             problem = gr.Markdown()
-            bump = lambda msg, n: n + 1 if not msg else n  # noqa: E731 - re-render only when it was saved
-            for event in (approve.click(lambda: self.decide(s.id, "approve"), None, problem),
-                          reject.click(lambda r: self.decide(s.id, "reject", r), reason, problem),
+            # re-render when it was saved, or when it was decided meanwhile elsewhere (the card then shows that)
+            bump = lambda msg, n: n + 1 if not msg or CHANGED_MEANWHILE in msg else n  # noqa: E731
+            for event in (approve.click(lambda: self.decide(s.id, "approve", seen=s), None, problem),
+                          reject.click(lambda r: self.decide(s.id, "reject", r, seen=s), reason, problem),
                           tags_box.submit(lambda text: self.save_tags(s.id, text), tags_box, problem),
                           save.click(lambda i, x, o: self.decide(s.id, "edit", edited={
-                              **s.current.model_dump(), "instruction": i, "input": x, "output": o}),
+                              **s.current.model_dump(), "instruction": i, "input": x, "output": o}, seen=s),
                               [instruction, inp, output], problem)):
                 event.then(self.review_header, thread, header).then(bump, [problem, refresh], refresh).then(
                     self.conflicts_key, thread, conflicts)

@@ -73,8 +73,9 @@ class TrainingTab:
         return self.session.view(thread_id).run_dir if thread_id else None
 
     # --- proposal and approval ------------------------------------------------------------------------------
-    def propose(self, thread_id: str, base_model: str, *values):
-        choices = {"base_model": (base_model or "").strip(), **dict(zip(self.parameter_names, values))}
+    def propose(self, thread_id: str, base_model: str, dataset_version: str | None, *values):
+        choices = {"base_model": (base_model or "").strip(), "dataset_version": dataset_version,
+                   **dict(zip(self.parameter_names, values))}
         choices = {k: (int(v) if k in INTEGER_PARAMETERS else v) for k, v in choices.items() if v not in (None, "")}
         view = self.session.act(thread_id, Action.PREPARE_TRAINING, "Check and propose", tab="Training",
                                 config=choices)
@@ -93,6 +94,15 @@ class TrainingTab:
 
     def suggest(self, task: str, gpu_gb: float | None) -> str:
         return self.runs.suggest_base_models(task, gpu_gb)
+
+    def dataset_choices(self, thread_id: str):
+        """The conversation's dataset versions, newest first; the one the journey last used is selected."""
+        if not thread_id:
+            return gr.update(choices=[], value=None)
+        names = [v["name"] for v in self.session.studio.versions(thread_id)]
+        used = self.session.view(thread_id).dataset_dir
+        current = next((n for n in names if used and used.endswith(n)), names[0] if names else None)
+        return gr.update(choices=names, value=current)
 
     # --- the built-in example -------------------------------------------------------------------------------
     def start_example(self) -> str:
@@ -205,6 +215,8 @@ class TrainingTab:
                     gpu = gr.Number(label="GPU memory (GB)", value=24)
                     suggest = gr.Button("Suggest", size="sm")
                     suggestions = gr.Markdown()
+                dataset = gr.Dropdown(label="Dataset version to train on", choices=[], elem_id="ts-dataset-version",
+                                      info="Every build in the Data studio is a version; the run records which.")
                 controls = []
                 for name, default, info in parameters:
                     if name == "method":
@@ -240,7 +252,8 @@ class TrainingTab:
         try_example.click(self.start_example, None, example_note)
         example_timer.tick(self.example_poll, None, [example_note, example_loss])
         suggest.click(self.suggest, [task, gpu], suggestions)
-        propose.click(self.propose, [thread, base_model, *controls], chat_outputs + [plan])
+        dataset.focus(self.dataset_choices, thread, dataset)
+        propose.click(self.propose, [thread, base_model, dataset, *controls], chat_outputs + [plan])
         start.click(self.approve, thread, chat_outputs + [run_note])
         shown = gr.State(None)  # the run signature last drawn (per browser tab)
         timer.tick(self.poll, [thread, shown], [progress, loss, log, evaluation, *chat_outputs, shown])
