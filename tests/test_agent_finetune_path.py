@@ -1,8 +1,8 @@
 """The fine-tune path of the graph: seeds → batch of 20 → review pause (restart mid-batch) → error notes in the
 next batch's prompt → dataset built; against a local OpenAI-compatible server and a real ChatOpenAI."""
 import json
-from pathlib import Path
 import sqlite3
+from pathlib import Path
 
 import pytest
 from langchain_openai import ChatOpenAI
