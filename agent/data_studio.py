@@ -54,6 +54,32 @@ class DataStudio:
         batch, twins = import_for_review(self.store, thread_id, result.samples)
         return batch.number, len(result.samples), twins, [p.describe() for p in result.problems]
 
+    @staticmethod
+    def search_hub(words: str) -> list[dict]:
+        from tools.dataset.hub import search_hub_datasets
+
+        return search_hub_datasets(words)
+
+    @staticmethod
+    def preview_hub(repo_id: str, file: str | None = None):
+        from tools.dataset.hub import preview_hub_dataset
+
+        return preview_hub_dataset(repo_id, file)
+
+    def import_hub(self, thread_id: str, repo_id: str, file: str, mapping: dict[str, str]
+                   ) -> tuple[int, int, int, list[str]]:
+        """A public dataset's file, mapped to instruction/input/output, as a new batch under review (like a file)."""
+        from tools.dataset.hub import map_rows, read_hub_rows
+        from tools.generation.project_dataset import import_for_review
+
+        if self.store.get_project(thread_id) is None:
+            raise UserError("save the task and seeds first (section 1); imported rows join that project")
+        samples, problems = map_rows(read_hub_rows(repo_id, file), mapping)
+        if not samples:
+            raise UserError(f"no row of {repo_id}/{file} has both an instruction and an output with this mapping")
+        batch, twins = import_for_review(self.store, thread_id, samples)
+        return batch.number, len(samples), twins, [p.describe() for p in problems]
+
     def submit_open_batch(self, thread_id: str) -> tuple[int, list[str]]:
         """Closes the open batch when no review pause waits on it (an imported batch, or one the conversation is
         not paused on): (batch number, the notes now in force)."""

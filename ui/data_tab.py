@@ -286,6 +286,45 @@ class DataTab:
         return json.dumps([[s.id, s.status, s.current.output] for c in self.studio.conflicts(thread_id)
                            for s in c.samples])
 
+    # --- public datasets ------------------------------------------------------------------------------------
+    def hub_search(self, words: str):
+        try:
+            found = self.studio.search_hub(words or "")
+        except UserError as exc:
+            return gr.update(choices=[], value=None), notice(exc.message, False)
+        if not found:
+            return gr.update(choices=[], value=None), "Nothing found for these words; try others, or generate samples."
+        choices = [(f"{d['id']} ({d['downloads']} downloads)", d["id"]) for d in found]
+        return gr.update(choices=choices, value=None), f"{len(found)} dataset(s) found: pick one to preview its rows."
+
+    def hub_preview(self, repo_id: str | None, file: str | None):
+        if not repo_id:
+            return gr.skip(), gr.skip(), *[gr.skip()] * 3, ""
+        try:
+            preview = self.studio.preview_hub(repo_id, file or None)
+        except UserError as exc:
+            return gr.update(choices=[], value=None), None, *[gr.update(choices=[])] * 3, notice(exc.message, False)
+        columns = [""] + preview.columns
+        mapping = [gr.update(choices=columns, value=preview.suggested_mapping.get(field, ""))
+                   for field in ("instruction", "input", "output")]
+        return (gr.update(choices=preview.files, value=preview.file), pd.DataFrame(preview.rows), *mapping,
+                "Check which column is which, then import: the rows join the project as a batch to review.")
+
+    def hub_import(self, thread_id: str, repo_id: str | None, file: str | None, instruction: str, inp: str,
+                   output: str) -> str:
+        if not repo_id or not file:
+            return notice("search and pick a dataset and a file first.", False)
+        try:
+            number, rows, twins, problems = self.studio.import_hub(
+                thread_id, repo_id, file, {"instruction": instruction, "input": inp, "output": output})
+        except UserError as exc:
+            return notice(exc.message, False)
+        text = (f"Imported {rows} row(s) of {repo_id} as batch {number}: review them like generated samples"
+                + (f"; {twins} repeat an earlier question" if twins else "") + ".")
+        if problems:
+            text += f"\n\n{len(problems)} row(s) not imported:\n" + "\n".join(f"- {p}" for p in problems[:20])
+        return text
+
     # --- dataset versions -----------------------------------------------------------------------------------
     def use_file(self, thread_id: str, upload, mode: str, fmt: str, eval_fraction: float, system: str,
                  include_seeds: bool):
@@ -409,6 +448,19 @@ class DataTab:
                     next_request = gr.Textbox(show_label=False, lines=12, interactive=False,
                                               elem_id="ts-next-request")
                     show_request = gr.Button("Show the next request", size="sm", elem_id="ts-show-request")
+                with gr.Accordion("Public data first: look for an existing dataset on the Hugging Face Hub",
+                                  open=False, elem_id="ts-hub"):
+                    hub_words = gr.Textbox(label="Task words", placeholder="e.g. customer support tickets",
+                                           elem_id="ts-hub-words")
+                    hub_search = gr.Button("Search", size="sm", elem_id="ts-hub-search")
+                    hub_found = gr.Dropdown([], label="Dataset", elem_id="ts-hub-found")
+                    hub_file = gr.Dropdown([], label="File", elem_id="ts-hub-file")
+                    hub_rows = gr.Dataframe(label="First rows", interactive=False, elem_id="ts-hub-rows")
+                    with gr.Row():
+                        hub_mapping = [gr.Dropdown([], label=f"{field} column", elem_id=f"ts-hub-{field}")
+                                       for field in ("instruction", "input", "output")]
+                    hub_import = gr.Button("Import these rows for review", size="sm", elem_id="ts-hub-import")
+                    hub_status = gr.Markdown(elem_id="ts-hub-status")
                 chart = gr.BarPlot(x="batch", y="acceptance %", title="Acceptance per batch", y_lim=[0, 100],
                                    elem_id="ts-acceptance")
             with gr.Column(scale=3):
@@ -500,6 +552,12 @@ class DataTab:
         focus_seen = gr.State(None)  # the focused sample as drawn: decisions are compare-and-set against it
         focus_outputs = [position, focus_seen, focus_line, f_instruction, f_input, f_output, f_reason, header,
                          focus_message]
+        hub_search.click(self.hub_search, hub_words, [hub_found, hub_status])
+        hub_preview_outputs = [hub_file, hub_rows, *hub_mapping, hub_status]
+        hub_found.change(self.hub_preview, [hub_found, hub_file], hub_preview_outputs)
+        hub_file.input(self.hub_preview, [hub_found, hub_file], hub_preview_outputs)
+        hub_import.click(self.hub_import, [thread, hub_found, hub_file, *hub_mapping], hub_status).then(
+            lambda n: n + 1, refresh, refresh)
         save.click(self.save_seeds, [thread, task, system, target, upload, pasted], seeds_status)
         save_notes.click(self.save_notes, [thread, notes], [notes, notes_status, next_request])
         show_request.click(self.studio.next_request, thread, next_request)
