@@ -36,7 +36,8 @@ def test_training_path_in_the_graph(tmp_path):
 
     view = session.send(tid, {"text": "Prepare training", "action": "prepare_training"})
     assert "Pick a base model" in view.messages[-1]["content"]
-    choices = {"base_model": str(base), "max_steps": 40, "learning_rate": 3e-3, "batch_size": 4, "grad_accum": 1,
+    choices = {"base_model": str(base), "method": "qlora", "max_steps": 40, "learning_rate": 3e-3, "batch_size": 4,
+               "grad_accum": 1,
                "max_seq_len": 128, "save_steps": 20}
     view = session.send(tid, {"text": "Check and propose", "action": "prepare_training", "config": choices})
     plan = view.messages[-1]["content"]

@@ -116,3 +116,12 @@ def test_bad_config_files(tmp_path, name, text, expected):
         load_config(path)
     with pytest.raises(UserError, match="not found; check the path"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_auto_method_fits_the_data_and_the_machine():
+    from tools.training.config import choose_method
+
+    method, why = choose_method(12, gpu=False)
+    assert method == "prompt_tuning" and "only 12 samples" in why
+    assert choose_method(120, gpu=False)[0] == "lora" and "no GPU" in choose_method(120, gpu=False)[1]
+    assert choose_method(120, gpu=True)[0] == "qlora"

@@ -270,9 +270,12 @@ def test_other_methods_train_only_what_they_name(base_model, data_dir, method, f
 
 @pytest.mark.slow
 def test_a_new_round_continues_from_the_parent_adapter(base_model, data_dir, tmp_path):
-    first = train.main(tiny_config(base_model, data_dir, max_steps=20))
+    first_config = tiny_config(base_model, data_dir, max_steps=20)
+    save_config(first_config, first_config.out_dir / "config.json")  # as the launcher does
+    first = train.main(first_config)
     parent = data_dir.parent / "run"
     second = tiny_config(base_model, data_dir, max_steps=2).updated(out_dir=tmp_path / "run-2", parent_run=parent)
+    save_config(second, second.out_dir / "config.json")  # as the launcher does
     metrics = train.main(second)
     assert metrics["parent_run"] == str(parent)
     start = events_of(tmp_path / "run-2", "start")[0]

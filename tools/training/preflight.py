@@ -327,13 +327,18 @@ def device_memory_gb() -> tuple[float, str]:
     return ram, "CPU RAM (no GPU)"
 
 
+# Methods the estimate has no formula for, estimated as the nearest one that needs at least as much memory:
+# virtual tokens train fewer weights than LoRA; freezing lower layers trains fewer than a full fine-tune.
+ESTIMATED_AS = {"prompt_tuning": "lora", "p_tuning": "lora", "freeze": "full"}
+
+
 def check_memory(config: TrainConfig, model_config: Any, gpu_gb: float | None) -> Check:
     """The memory estimate for this model and these settings against the device."""
     params = count_parameters(model_config)
     device_gb, device = (gpu_gb, "GPU (given)") if gpu_gb is not None else device_memory_gb()
     estimate = estimate_training_memory(
         params / 1e9,
-        config.method,
+        ESTIMATED_AS.get(config.method, config.method),
         seq_len=config.max_seq_len,
         batch_size=config.batch_size,
         lora_r=config.lora_r,
