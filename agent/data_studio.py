@@ -39,8 +39,22 @@ class DataStudio:
 
         return build_project_version(self.store, thread_id, self.versions_root(thread_id), settings)
 
-    def build_from_file(self, thread_id: str, path: str, settings: BuildSettings) -> dict:
+    @staticmethod
+    def read_seeds(path: str | None, pasted: str):
+        """Seed examples from an uploaded file or pasted text: a ReadResult with every row problem."""
+        from tools.dataset.readers import parse_pasted_text, read_samples
+
+        return read_samples(path) if path else parse_pasted_text(pasted)
+
+    @staticmethod
+    def version_report(version_path: str) -> dict:
+        from tools.dataset.versions import read_version_report
+
+        return read_version_report(version_path)
+
+    def build_from_file(self, thread_id: str, path: str, settings: BuildSettings | dict) -> dict:
         """The file as a version of its own; the reviewed work and earlier versions stay as they are."""
+        settings = settings if isinstance(settings, BuildSettings) else BuildSettings(**settings)
         return build_version([path], self.versions_root(thread_id), "file", settings)
 
     def import_for_review(self, thread_id: str, path: str) -> tuple[int, int, int, list[str]]:

@@ -22,6 +22,7 @@ from agent.actions import Action, Reply, parse_reply
 from agent.data_studio import DataStudio
 from agent.graph import build_graph
 from agent.nodes import STREAMED_NODES, AgentDeps
+from agent.paths_desk import PathsDesk
 from agent.run_desk import RunDesk
 from agent.training_nodes import observed_run_status
 from tools.settings import Settings
@@ -103,6 +104,7 @@ class Session:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.runs = RunDesk()  # the Training tab's reads and tools around a run
+        self.paths = PathsDesk(self.workspace, self.store, lambda: self.chat_model)  # Retrieval and Prompt tabs
 
     @property
     def llm_configured(self) -> bool:

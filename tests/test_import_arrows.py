@@ -8,10 +8,6 @@ ROOT = Path(__file__).resolve().parents[1]
 UI_TOOLS_ALLOWED = {"tools.advisor.flow_diagram", "tools.advisor.recommend", "tools.advisor.baseline",
                     "tools.advisor.profile",  # the questions and their labels: wording, not behaviour
                     "tools.errors", "tools.llm", "tools.settings"}
-# Known debts, each named so it can only shrink: the Data studio and the Retrieval/Prompt tabs still call these
-# tools themselves instead of through the session.
-UI_TOOLS_DEBT = {"tools.dataset.schema", "tools.dataset.versions", "tools.dataset.readers", "tools.rag.index",
-                 "tools.icl.prompt"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -44,10 +40,5 @@ def test_ui_talks_to_the_agent_only_through_the_session():
         agent = {n for n in names if n.split(".")[0] == "agent"}
         assert agent <= {"agent.session"}, f"{path} reaches around the session: {agent - {'agent.session'}}"
         tools = {n for n in names if n.split(".")[0] == "tools"}
-        extra = tools - UI_TOOLS_ALLOWED - UI_TOOLS_DEBT
+        extra = tools - UI_TOOLS_ALLOWED
         assert not extra, f"{path} uses tools directly ({extra}); go through the session"
-
-
-def test_the_debt_list_names_only_imports_that_still_exist():
-    used = set().union(*package_imports("ui").values())
-    assert UI_TOOLS_DEBT <= used, f"paid off, remove from UI_TOOLS_DEBT: {UI_TOOLS_DEBT - used}"

@@ -11,8 +11,6 @@ import gradio as gr
 import pandas as pd
 
 from agent.session import Session
-from tools.dataset.schema import AlpacaSample
-from tools.dataset.versions import BuildSettings, read_version_report
 from tools.errors import UserError
 
 CHANGED_MEANWHILE = "was changed since you saw it"  # the store's DecisionConflict wording
@@ -65,7 +63,7 @@ def notice(text: str, ok: bool = True) -> str:
     return text if ok else f"**Not done:** {text}"
 
 
-def trained_context(sample: AlpacaSample) -> str:
+def trained_context(sample) -> str:
     """The fields that are trained on besides instruction/input/output, so the card shows all of them."""
     parts = []
     if sample.system:
@@ -84,15 +82,13 @@ class DataTab:
 
     # --- seeds ----------------------------------------------------------------------------------------------
     def save_seeds(self, thread_id: str, task: str, system: str, target: float, upload, pasted: str) -> str:
-        from tools.dataset.readers import parse_pasted_text, read_samples
-
         if not (task or "").strip():
             return notice("describe the task first: one or two sentences on what the model must do.", False)
         try:
             if upload is not None:
-                result = read_samples(upload if isinstance(upload, str) else upload.name)
+                result = self.studio.read_seeds(upload if isinstance(upload, str) else upload.name, "")
             elif (pasted or "").strip():
-                result = parse_pasted_text(pasted)
+                result = self.studio.read_seeds(None, pasted)
             else:
                 return notice("upload a seed file (Alpaca/ShareGPT/OpenAI JSON or JSONL, or CSV) or paste examples.",
                               False)
@@ -147,7 +143,7 @@ class DataTab:
             elif action == "reject":
                 self.store.reject(sample_id, reason, seen=seen)
             elif action == "edit":
-                self.store.edit(sample_id, AlpacaSample.model_validate(edited), seen=seen)
+                self.store.edit(sample_id, edited, seen=seen)
             return ""
         except UserError as exc:
             return notice(exc.message, False)
@@ -340,8 +336,8 @@ class DataTab:
                 if problems:
                     text += f"\n\n{len(problems)} row(s) could not be read:\n" + "\n".join(f"- {p}" for p in problems)
                 return text, *self.show_dataset(thread_id)
-            settings = BuildSettings(**self.build_settings(fmt, eval_fraction, system, include_seeds))
-            report = self.studio.build_from_file(thread_id, path, settings)
+            report = self.studio.build_from_file(thread_id, path,
+                                                 self.build_settings(fmt, eval_fraction, system, include_seeds))
         except UserError as exc:
             return notice(exc.message, False), *self.show_dataset(thread_id)
         name = report["version"]["name"]
@@ -367,7 +363,7 @@ class DataTab:
             empty = pd.DataFrame([{"x": "-", "n": 0}])
             return (table, picker, "_No dataset version yet._", pd.DataFrame([{"sample": "-"}]), empty, empty,
                     empty, None)
-        report = read_version_report(chosen["path"])
+        report = self.studio.version_report(chosen["path"])
         return (table, picker, self.dataset_summary(report), self.drops_frame(report), *self.health_frames(report),
                 self.dataset_files(Path(chosen["path"])))
 

@@ -17,9 +17,7 @@ class RetrievalTab:
         self.session = session
 
     def _index(self, thread_id: str):
-        from tools.rag.index import DocumentIndex
-
-        return DocumentIndex(self.session.project_dir(thread_id) / "rag", name=f"docs-{thread_id}")
+        return self.session.paths.document_index(thread_id)
 
     def index_files(self, thread_id: str, uploads) -> str:
         if not uploads:
@@ -78,43 +76,30 @@ class PromptTab:
         self.session = session
         self.chat_outputs_fn = chat_outputs_fn
 
-    def _examples(self, thread_id: str):
-        store = self.session.store
-        project = store.get_project(thread_id) if store and thread_id else None
-        if project is None:
-            raise UserError("add a task and examples in the Data studio (Save seeds) first")
-        return project, project.seeds + store.accepted_samples(thread_id)
-
     def build_prompt(self, thread_id: str, query: str) -> str:
-        from tools.icl.prompt import build_few_shot_prompt
-
         try:
-            project, examples = self._examples(thread_id)
-            return build_few_shot_prompt(project.task, examples, query=(query or "").strip() or None)
+            return self.session.paths.few_shot_prompt(thread_id, (query or "").strip() or None)
         except UserError as exc:
             return f"⚠️ {exc.message}"
 
     def try_it(self, thread_id: str, query: str) -> tuple[str, str]:
-        from tools.icl.prompt import try_prompt
-
         prompt = self.build_prompt(thread_id, query)
         if prompt.startswith("⚠️"):
             return prompt, ""
         if self.session.chat_model is None:
             return prompt, f"Trying the prompt needs an LLM endpoint. {SETUP_HINT}"
         try:
-            return prompt, try_prompt(self.session.chat_model, prompt, query)
+            return prompt, self.session.paths.try_prompt(prompt, query)
         except (LLMUnavailable, UserError) as exc:
             return prompt, f"⚠️ {exc}"
 
     def measure(self, thread_id: str):
-        from tools.advisor.baseline import render_baseline_markdown, run_baseline
+        from tools.advisor.baseline import render_baseline_markdown
 
         if self.session.chat_model is None:
             return [gr.skip()] * len(self.chat_outputs) + [f"Measuring needs an LLM endpoint. {SETUP_HINT}"]
         try:
-            project, examples = self._examples(thread_id)
-            result = run_baseline(self.session.chat_model, project.task, examples)
+            result = self.session.paths.measure_baseline(thread_id)
         except UserError as exc:
             return [gr.skip()] * len(self.chat_outputs) + [f"⚠️ {exc.message}"]
         except Exception as exc:  # an LLM failure: say it plainly, nothing is lost
