@@ -280,7 +280,7 @@ class Session:
     # --- what the tabs need beyond the conversation ---------------------------------------------------------
     def start_example(self):
         """Starts the built-in example project (or returns the one running); its folder is in the workspace."""
-        return self.runs.start_example(self.settings.workspace / "examples")
+        return self.runs.start_example(self.workspace.examples_dir)
 
     def dataset_dir(self, thread_id: str | None) -> Path:
         return self.workspace.dataset_dir(thread_id)

@@ -7,6 +7,8 @@
     WORKSPACE/projects/<conversation>/dataset/  the built dataset (train/eval JSON, report)
     WORKSPACE/projects/<conversation>/runs/run-N/   one training run (config, progress, checkpoints, eval)
     WORKSPACE/projects/<conversation>/docs/ and rag/   uploaded documents and their index
+    WORKSPACE/rag/<name>/                       document indexes made with `tunesmith rag index`
+    WORKSPACE/examples/dates-to-iso-N/          the built-in example project's runs
 """
 from __future__ import annotations
 
@@ -56,6 +58,14 @@ class Workspace:
         return ReviewStore(self.store_db)
 
     # --- folders --------------------------------------------------------------------------------------------
+    @property
+    def examples_dir(self) -> Path:
+        return self.file("examples")
+
+    def named_rag_index(self, name: str) -> Path:
+        """A document index made from the terminal (`tunesmith rag index ... --name NAME`)."""
+        return self.file("rag", name)
+
     @property
     def guidance_index(self) -> Path:
         return self.file(GUIDANCE_INDEX)

@@ -74,6 +74,7 @@ def run_ask(args: argparse.Namespace) -> int:
     from tools.errors import LLMUnavailable
     from tools.llm import build_chat_model
     from tools.settings import load_settings
+    from tools.workspace import Workspace
 
     profile = load_profile(args.profile).known() if args.profile else None
     settings = load_settings()
@@ -82,7 +83,7 @@ def run_ask(args: argparse.Namespace) -> int:
     except LLMUnavailable:
         model = None  # extractive answer from the knowledge base
     answer = answer_question(args.question, profile=profile, chat_model=model,
-                             persist_dir=settings.workspace / "guidance-index")
+                             persist_dir=Workspace.from_settings(settings).guidance_index)
     if args.json:
         citations = [vars(c) if hasattr(c, "__dict__") else c for c in answer.citations]
         print(json.dumps({"answer": answer.text, "citations": citations, "note": answer.note}, indent=2, default=str))

@@ -295,8 +295,9 @@ def profile_hints(profile: dict[str, Any] | None) -> list[ProfileHint]:
 def default_kb() -> GuidanceKB:
     """The knowledge base of the workspace (a rebuilt index is kept there), loaded once per process."""
     from tools.settings import load_settings
+    from tools.workspace import Workspace
 
-    return open_kb(load_settings().workspace_file("guidance-index"))
+    return open_kb(Workspace.from_settings(load_settings()).guidance_index)
 
 
 def _extractive_answer(kb: GuidanceKB, vector: np.ndarray, passages: list[Passage], hints: list[ProfileHint]) -> str:

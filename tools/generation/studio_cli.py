@@ -20,7 +20,6 @@ from tools.generation.cli import add_batch_options, add_task_options
 if TYPE_CHECKING:
     from tools.generation.store import Project, ReviewStore
 
-DB_NAME = "tunesmith.db"
 FORMAT_CHOICES = ("alpaca", "sharegpt", "openai")
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _STATUS_ROW = "{:>5}  {:<9}  {:>7}  {:>8}  {:>6}  {:>8}  {:>7}  {:>10}"
@@ -114,8 +113,9 @@ def open_store() -> Iterator[ReviewStore]:
     """The workspace's review store, the one the app uses."""
     from tools.generation.store import ReviewStore
     from tools.settings import load_settings
+    from tools.workspace import Workspace
 
-    with ReviewStore(load_settings().workspace_file(DB_NAME)) as store:
+    with ReviewStore(Workspace.from_settings(load_settings()).store_db) as store:
         yield store
 
 

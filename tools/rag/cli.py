@@ -36,13 +36,14 @@ def index_dir(name: str) -> Path:
     """Where the index called `name` lives: <workspace>/rag/<name>."""
     from tools.errors import UserError
     from tools.settings import load_settings
+    from tools.workspace import Workspace
 
     if not name.strip() or any(sep in name for sep in ("/", "\\")) or name.strip(".") == "":
         raise UserError(f"index name {name!r} must be a plain name without slashes, e.g. support-docs")
     if len(name) > MAX_NAME_CHARS or not name.isprintable():
         raise UserError(f"index name {name[:40]!r}... is {len(name)} characters long or has control characters; "
                         f"use a plain name of at most {MAX_NAME_CHARS} characters, e.g. support-docs")
-    return load_settings().workspace_file("rag", name)
+    return Workspace.from_settings(load_settings()).named_rag_index(name)
 
 
 def run_index(args: argparse.Namespace) -> int:

@@ -77,8 +77,9 @@ def run_example(folder: Path, max_steps: int | None = None, say: Callable[[str],
 
 def handle_example(args: argparse.Namespace) -> int:
     from tools.settings import load_settings
+    from tools.workspace import Workspace
 
-    folder = Path(args.out) if args.out else next_example_dir(load_settings().workspace / "examples")
+    folder = Path(args.out) if args.out else next_example_dir(Workspace.from_settings(load_settings()).examples_dir)
     summary = run_example(folder.expanduser().resolve(), args.max_steps)
     print(f"\nExact match on held-out rows: base {summary['base_exact_match']:.0%} -> tuned "
           f"{summary['tuned_exact_match']:.0%} ({summary['minutes_total']} minutes in all)")
