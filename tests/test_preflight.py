@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 from tools.training import model_cli
 from tools.training.config import TrainConfig
@@ -172,3 +173,14 @@ def test_console_script_exit_codes(tiny_model, tmp_path, capsys):
     assert "error: invalid training config" in capsys.readouterr().err
     assert main(["estimate", "--params", "7B", "--gpu-gb", "8"]) == 0
     assert main(["estimate", "--params", "seven"]) == 2
+
+
+def test_lengths_of_a_huge_dataset_are_measured_on_its_longest_texts_and_a_sample(monkeypatch):
+    from tools.training import preflight
+
+    monkeypatch.setattr(preflight, "MAX_LENGTH_CHECKS", 50)
+    samples = [AlpacaSample(instruction=f"q{i}", output="a" * (i % 7 + 1)) for i in range(1000)]
+    samples.append(AlpacaSample(instruction="the longest question of all " * 20, output="x"))
+    checked = preflight.length_sample(samples)
+    assert len(checked) == 50 and samples[-1] in checked  # the likeliest to be cut is always measured
+    assert preflight.length_sample(samples[:40]) == samples[:40]

@@ -249,11 +249,25 @@ def check_chat_template(tokenizer: Any, generation_eos_ids: list[int]) -> Check:
                              "stops on")
 
 
+MAX_LENGTH_CHECKS = 5000  # tokenising every row of a huge file took > 15 minutes; a seeded sample says the same
+
+
+def length_sample(samples: list[AlpacaSample]) -> list[AlpacaSample]:
+    """Every sample of a normal dataset; for a huge one a seeded sample plus the longest texts (the likeliest cut)."""
+    import random
+
+    if len(samples) <= MAX_LENGTH_CHECKS:
+        return samples
+    longest = sorted(samples, key=lambda s: -len(s.prompt_text()) - len(s.output))[: MAX_LENGTH_CHECKS // 5]
+    return longest + random.Random(0).sample(samples, MAX_LENGTH_CHECKS - len(longest))
+
+
 def check_token_lengths(tokenizer: Any, samples: list[AlpacaSample], max_seq_len: int) -> Check:
     """Token lengths with the model's own tokenizer and template: what max_seq_len would cut off."""
     from tools.training.template import sample_messages
 
-    lengths = sorted(_token_length(tokenizer, sample_messages(sample)) for sample in samples)
+    checked = length_sample(samples)
+    lengths = sorted(_token_length(tokenizer, sample_messages(sample)) for sample in checked)
     p95 = lengths[min(len(lengths) - 1, math.ceil(0.95 * len(lengths)) - 1)]
     suggested = max(64, 64 * math.ceil(lengths[-1] * 1.1 / 64))  # longest sample + 10 %, in 64-token steps
     truncated = sum(length > max_seq_len for length in lengths)
@@ -265,6 +279,10 @@ def check_token_lengths(tokenizer: Any, samples: list[AlpacaSample], max_seq_len
         "suggested_max_seq_len": suggested,
     }
     summary = f"longest {lengths[-1]} tokens, p95 {p95}, median {details['median']}"
+    if len(checked) < len(samples):
+        summary += (f" (measured on {len(checked):,} of {len(samples):,} samples: the longest texts and a seeded "
+                    "sample)")
+        details["measured"] = len(checked)
     if truncated:
         share = truncated / len(lengths)
         status: Status = "fail" if share > 0.05 else "warn"
