@@ -135,12 +135,18 @@ def test_missing_model_fails_clearly(tmp_path):
     assert checks["base model"].status == "fail"
 
 
-def test_memory_fail_when_gpu_too_small_and_cpu_warning(tiny_model, tmp_path):
+def test_memory_fail_when_gpu_too_small_and_cpu_warning(tiny_model, tmp_path, monkeypatch):
+    from tools.training import preflight
+
     data = _write_data(tmp_path / "data", _rows(60))
     report, checks = _report(tiny_model, data, tmp_path, gpu_gb=0.1)
     assert not report.ok and checks["memory"].status == "fail" and checks["memory"].fix
     report, checks = _report(tiny_model, data, tmp_path, gpu_gb=None)  # this machine has no GPU
-    assert report.ok and checks["memory"].status == "warn" and "CPU" in checks["memory"].message
+    assert report.ok and checks["memory"].status == "ok" and "CPU" in checks["memory"].message  # small: fine
+    monkeypatch.setattr(preflight, "CPU_FRIENDLY_PARAMS", 10)  # as if the model were a 7B one
+    report, checks = _report(tiny_model, data, tmp_path, gpu_gb=None)
+    assert checks["memory"].status == "warn" and "trains very slowly on a CPU" in checks["memory"].message
+    assert "built-in gemma-3-270m" in checks["memory"].fix
 
 
 def _cli(argv: list[str]) -> int:
