@@ -278,6 +278,11 @@ class Session:
         self._stop.set()
 
     # --- what the tabs need beyond the conversation ---------------------------------------------------------
+    def finished_adapter_runs(self, thread_id: str) -> list[str]:
+        """Names of this conversation's runs that left a LoRA adapter (what a new round can continue)."""
+        runs = sorted(self.workspace.runs_dir(thread_id).glob("run-*"), key=lambda p: p.name)
+        return [run.name for run in runs if (run / "adapter" / "adapter_config.json").is_file()]
+
     def start_example(self):
         """Starts the built-in example project (or returns the one running); its folder is in the workspace."""
         return self.runs.start_example(self.workspace.examples_dir)

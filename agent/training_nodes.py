@@ -100,6 +100,15 @@ class TrainingNodes:
         if not choices.get("base_model"):
             return {"messages": [say("Pick a base model in the **Training** tab (a local folder with the model and "
                                       "its tokenizer) and press **Check and propose**.")], "stay": True}
+        try:
+            parent = self.chosen_parent_run(thread_id, choices.pop("parent_run", None))
+        except UserError as exc:
+            return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
+        if parent:
+            choices["parent_run"] = parent
+            choices.setdefault("method", "lora")
+            if choices["method"] not in ("lora", "qlora"):
+                choices["method"] = "lora"  # a new round continues the earlier LoRA adapter
         method_note = ""
         if choices.get("method", "auto") == "auto":
             method, why = choose_method(count_train_samples(data_dir))
@@ -131,6 +140,16 @@ class TrainingNodes:
                 return found["path"]
         raise UserError(f"dataset version {version!r} is not one of this conversation's versions; pick one from the "
                         "list (Data studio → Build makes new ones)")
+
+    def chosen_parent_run(self, thread_id: str, name: str | None) -> str | None:
+        """The earlier run of this conversation a new round continues from (its adapter), or None."""
+        if not name:
+            return None
+        for run in self.workspace.runs_dir(thread_id).glob("run-*"):
+            if run.name == name and (run / "adapter" / "adapter_config.json").is_file():
+                return str(run)
+        raise UserError(f"{name!r} is not a finished LoRA run of this conversation; pick one from the list, or "
+                        "leave it empty to start from the base model")
 
     def approve_training(self, state: AgentState) -> dict:
         """Pauses until the person approves the proposed run (or asks a question, or changes settings)."""

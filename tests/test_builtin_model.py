@@ -140,3 +140,20 @@ def test_training_uses_the_dataset_version_the_person_picks(tmp_path):
     assert nodes.chosen_dataset("t1", None, "/last/built") == "/last/built"  # else the journey's last build
     with pytest.raises(UserError, match="not one of this conversation's versions"):
         nodes.chosen_dataset("t1", "../../etc", None)
+
+
+def test_a_new_round_continues_only_from_a_finished_adapter_run_of_the_conversation(tmp_path):
+    from agent.training_nodes import TrainingNodes
+    from tools.workspace import Workspace
+
+    workspace = Workspace(tmp_path / "ws")
+    finished = workspace.runs_dir("t1") / "run-1" / "adapter"
+    finished.mkdir(parents=True)
+    (finished / "adapter_config.json").write_text("{}")
+    (workspace.runs_dir("t1") / "run-2").mkdir()  # still training: no adapter yet
+    nodes = TrainingNodes(workspace)
+    assert nodes.chosen_parent_run("t1", "run-1") == str(finished.parent)
+    assert nodes.chosen_parent_run("t1", None) is None
+    for name in ("run-2", "../../t2/runs/run-1"):
+        with pytest.raises(UserError, match="not a finished LoRA run of this conversation"):
+            nodes.chosen_parent_run("t1", name)

@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error of the input, stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush from failing too
+        return 0
     except Exception as exc:  # noqa: BLE001 - the one error boundary of the CLI
         error = as_user_error(exc, named_files(args))
         if error is None:

@@ -73,8 +73,10 @@ class TrainingTab:
         return self.session.view(thread_id).run_dir if thread_id else None
 
     # --- proposal and approval ------------------------------------------------------------------------------
-    def propose(self, thread_id: str, base_model: str, dataset_version: str | None, *values):
+    def propose(self, thread_id: str, base_model: str, dataset_version: str | None, parent_run: str | None,
+                *values):
         choices = {"base_model": (base_model or "").strip(), "dataset_version": dataset_version,
+                   "parent_run": parent_run or None,
                    **dict(zip(self.parameter_names, values))}
         choices = {k: (int(v) if k in INTEGER_PARAMETERS else v) for k, v in choices.items() if v not in (None, "")}
         view = self.session.act(thread_id, Action.PREPARE_TRAINING, "Check and propose", tab="Training",
@@ -94,6 +96,10 @@ class TrainingTab:
 
     def suggest(self, task: str, gpu_gb: float | None) -> str:
         return self.runs.suggest_base_models(task, gpu_gb)
+
+    def parent_choices(self, thread_id: str):
+        """Finished LoRA runs of this conversation a new round can continue from ('' = start from the base)."""
+        return gr.update(choices=[""] + (self.session.finished_adapter_runs(thread_id) if thread_id else []))
 
     def dataset_choices(self, thread_id: str):
         """The conversation's dataset versions, newest first; the one the journey last used is selected."""
@@ -217,6 +223,9 @@ class TrainingTab:
                     suggestions = gr.Markdown()
                 dataset = gr.Dropdown(label="Dataset version to train on", choices=[], elem_id="ts-dataset-version",
                                       info="Every build in the Data studio is a version; the run records which.")
+                parent = gr.Dropdown(label="Continue from an earlier run (a new round)", choices=[""], value="",
+                                     elem_id="ts-parent-run", info="Its adapter keeps learning on the new data; "
+                                     "the evaluation then compares this round with that run.")
                 controls = []
                 for name, default, info in parameters:
                     if name == "method":
@@ -253,7 +262,8 @@ class TrainingTab:
         example_timer.tick(self.example_poll, None, [example_note, example_loss])
         suggest.click(self.suggest, [task, gpu], suggestions)
         dataset.focus(self.dataset_choices, thread, dataset)
-        propose.click(self.propose, [thread, base_model, dataset, *controls], chat_outputs + [plan])
+        parent.focus(self.parent_choices, thread, parent)
+        propose.click(self.propose, [thread, base_model, dataset, parent, *controls], chat_outputs + [plan])
         start.click(self.approve, thread, chat_outputs + [run_note])
         shown = gr.State(None)  # the run signature last drawn (per browser tab)
         timer.tick(self.poll, [thread, shown], [progress, loss, log, evaluation, *chat_outputs, shown])
