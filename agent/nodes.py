@@ -109,9 +109,15 @@ class InterviewNodes:
         return {"messages": [say(intro)], "stage": "interview", "profile": {}, "asked": [], "notice": None}
 
     def plan_questions(self, state: AgentState) -> dict:
-        still_open = [f for f in state.get("pending_fields") or [] if f not in (state.get("profile") or {})]
-        if still_open and state.get("last_reply") and last_reply(state).action is Action.ANSWER:
+        pending = state.get("pending_fields") or []
+        still_open = [f for f in pending if f not in (state.get("profile") or {})]
+        action = last_reply(state).action if state.get("last_reply") else None
+        if still_open and action is Action.ANSWER:
             return {"pending_fields": still_open}  # one of two questions answered by a button: wait for the other
+        if still_open and action is Action.TEXT and len(still_open) < len(pending):
+            # typed text answered one of two questions: keep the other open and say which one is left
+            left = " ".join(QUESTION_BY_FIELD[f].text for f in still_open)
+            return {"pending_fields": still_open, "messages": [say(f"Noted. Still open: {left}")]}
         limit = 2 if self.deps.chat_model else 1
         questions = next_questions(_profile(state), set(state.get("asked") or []), limit=limit)
         if not questions:

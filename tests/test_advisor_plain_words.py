@@ -71,3 +71,17 @@ def test_llm_extraction_schema_and_prompts_carry_every_field_the_rules_read():
     for name in ("{reasons}", "{warnings}", "{next_steps}", "{changes}", "{assumed}"):
         assert name in EXPLAIN_RECOMMENDATION
     assert all(q.topic and q.example for q in QUESTIONS)
+
+
+def test_typed_text_answering_one_of_two_questions_keeps_the_other_open(tmp_path):
+    model = ScriptedChatModel(script=["What would you like to build?", "Two questions for you.",
+                                      {"requires_external_knowledge": True}])
+    session = Session(Settings(tunesmith_workspace=tmp_path / "ws", _env_file=None),
+                      deps=AgentDeps(chat_model=model, answer_question=lambda q, p, m: "answer"),
+                      checkpointer=InMemorySaver())
+    view = session.new_conversation()
+    view = session.send(view.thread_id, "Yes, it must answer from our own manuals.")
+    assert view.profile == {"requires_external_knowledge": True}
+    assert view.messages[-1]["content"].startswith("Noted. Still open:")  # no new question, the other one named
+    labels = [r["label"] for r in view.quick_replies]
+    assert "Often (weekly or faster)" in labels and not any(label.startswith("Needs your own") for label in labels)
