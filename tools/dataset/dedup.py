@@ -10,10 +10,13 @@ from datasketch import MinHash, MinHashLSH
 NUM_PERM = 64
 
 
+_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
+@functools.lru_cache(maxsize=8192)  # a build asks for the same few texts of a row many times in a row
 def canonical_text(text: str) -> str:
     """Case-, unicode- and whitespace-insensitive form used for exact-duplicate keys."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text)).strip()
+    return " ".join(_PUNCTUATION.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split())
 
 
 def _shingles(text: str, size: int = 3) -> set[str]:
