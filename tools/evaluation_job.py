@@ -62,12 +62,9 @@ def read_events(run_dir: str | Path) -> list[dict]:
 
 
 def _alive(run_dir: Path) -> bool:
-    try:
-        pid = int((run_dir / PID_FILE).read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except (OSError, ValueError):
-        return False
-    return JOB_MODULE in cmdline
+    from tools.training.launch import process_alive
+
+    return process_alive(run_dir / PID_FILE, (JOB_MODULE,))
 
 
 def evaluation_status(run_dir: str | Path) -> EvaluationStatus:

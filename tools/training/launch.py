@@ -82,12 +82,17 @@ def run_status(run_dir: str | Path) -> str:
 
 def _trainer_alive(run_dir: Path) -> bool:
     """True when the pid recorded for this run still belongs to a trainer process (pids get reused)."""
+    return process_alive(run_dir / PID_FILE, (TRAINER_MODULE, "accelerate"))
+
+
+def process_alive(pid_file: Path, commands: tuple[str, ...]) -> bool:
+    """True when the pid in pid_file is running one of these commands (a reused pid runs something else)."""
     try:
-        pid = int((run_dir / PID_FILE).read_text().strip())
+        pid = int(pid_file.read_text().strip())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except (OSError, ValueError):
         return False
-    return TRAINER_MODULE in cmdline or "accelerate" in cmdline
+    return any(command in cmdline for command in commands)
 
 
 class TrainingProcess:
