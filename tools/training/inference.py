@@ -58,7 +58,7 @@ def resolve_run(path: str | Path) -> RunArtifacts:
         run_config = (
             _read_json(path.parent / "config.json") if (path.parent / "config.json").is_file() else {}
         )
-        base = base or run_config.get("base_model")
+        base = run_config.get("base_model") or base  # the name given (e.g. gemma-3-270m) outlives a cache path
         if not base:
             raise UserError(f"{path / 'adapter_config.json'} names no base_model_name_or_path; add it")
         return RunArtifacts(str(base), path, None, run_config.get("method", "lora"))
