@@ -68,6 +68,7 @@ def test_filter_tag_and_bulk_decide_in_the_list_view(tmp_path):
         page.locator("#ts-bulk-reason textarea").fill("")
         page.locator("#ts-reject-all").click()
         expect(page.locator("#ts-bulk-status")).to_contain_text("rejecting needs a reason")
+        settle(page)
         cards.nth(0).locator("button.ts-approve").click()  # a single decision updates the count at once
         expect(page.locator("#ts-review-header")).to_contain_text("2 pending")
         screenshot(page, "review-filter-tags")

@@ -14,6 +14,7 @@ from agent.session import Session
 from tools.errors import UserError
 
 CHANGED_MEANWHILE = "was changed since you saw it"  # the store's DecisionConflict wording
+NOTHING_SHOWN = "No pending sample is shown."
 
 STATUS_COLOURS = {"pending": ("#fef9c3", "#854d0e"), "approved": ("#dcfce7", "#166534"),
                   "rejected": ("#fee2e2", "#991b1b"), "edited": ("#dbeafe", "#1e40af")}
@@ -222,7 +223,7 @@ class DataTab:
                 return f"Tagged {count} sample(s) '{reason.strip().lower()}'."
             ids = [s.id for s in shown if s.status == "pending"]
             if not ids:
-                return "No pending sample is shown."
+                return NOTHING_SHOWN
             count = self.store.bulk(ids, action, reason)
         except UserError as exc:
             return notice(exc.message, False)
@@ -570,9 +571,12 @@ class DataTab:
         for button, step in ((f_prev, -1), (f_next, 1)):
             button.click(lambda t, p, step=step: self.focus_move(t, p, step), [thread, position], focus_outputs,
                          show_progress="hidden", queue=False)
+        # re-render the cards only when the bulk action changed something (a refusal must not redraw under the cursor)
+        bump_if_done = lambda msg, n: n if msg.startswith(("**Not done", NOTHING_SHOWN)) else n + 1  # noqa: E731
         for button, action in ((approve_all, "approve"), (reject_all, "reject"), (tag_all, "tag")):
             button.click(lambda t, r, *f, action=action: self.bulk(t, action, r, *f), [thread, bulk_reason, *filters],
-                         bulk_status).then(bump, refresh, refresh).then(self.review_header, thread, header)
+                         bulk_status).then(bump_if_done, [bulk_status, refresh], refresh).then(
+                self.review_header, thread, header)
         tag_filter.focus(self.tag_choices, thread, tag_filter)  # the batch's tags as they are now
         for button, handler in ((generate, lambda t: self.graph_action(t, "Generate a batch", "generate")),
                                 (submit, self.submit)):
