@@ -275,3 +275,27 @@ def test_the_app_shows_metrics_and_every_example_side_by_side_with_model_text_es
     assert "| loss | 6.4 | 1.25 |" in text and "| rouge_l | 0 | 0.8125 |" in text
     assert "| 1 | Q1 | a &#124; b | &lt;script&gt;x&lt;/script&gt; | a &#124; b |" in text
     assert "| 2 | Q2<br>line 2 | c | _(empty)_ | c |" in text
+
+
+def test_answer_loss_of_a_prompt_tuning_model_lines_up_with_its_own_loss(tmp_path):
+    """Prompt tuning puts virtual tokens before the prompt, so their logits come first: the loss must skip them."""
+    from peft import PromptTuningConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tools.dataset.schema import AlpacaSample
+    from tools.training.evaluate import answer_loss
+    from tools.training.inference import ModelBundle
+    from tools.training.template import IGNORE_INDEX, encode_sample
+
+    base = build_tiny_model(tmp_path / "base", texts=["Say hi. Hi there."])
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                           PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4)).eval()
+    sample = AlpacaSample(instruction="Say hi.", output="Hi there.")
+    encoded = encode_sample(tokenizer, sample)
+    with torch.no_grad():
+        expected = model(input_ids=torch.tensor([encoded.input_ids]), labels=torch.tensor([encoded.labels])).loss
+    scores = answer_loss(ModelBundle(model, tokenizer, str(base), True), [sample])
+    assert scores["answer_tokens"] == sum(label != IGNORE_INDEX for label in encoded.labels)
+    assert scores["loss"] == pytest.approx(expected.item(), abs=1e-3)

@@ -73,7 +73,9 @@ def answer_loss(
             encoded = encode_sample(bundle.tokenizer, sample)
             labels = torch.tensor(encoded.labels[1:], device=device)
             keep = torch.nonzero(labels != IGNORE_INDEX).flatten()
-            logits = model(input_ids=torch.tensor([encoded.input_ids], device=device)).logits[0, :-1]
+            # the last len(ids) positions: prompt/p-tuning prepend virtual tokens whose logits come first
+            logits = model(input_ids=torch.tensor([encoded.input_ids], device=device)).logits[0]
+            logits = logits[-len(encoded.input_ids) : -1]
             total += torch.nn.functional.cross_entropy(logits[keep].float(), labels[keep], reduction="sum").item()
             count += len(keep)
     mean = total / max(count, 1)
