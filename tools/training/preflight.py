@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,14 +16,13 @@ from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 from tools.training.config import TrainConfig
 from tools.training.estimate import estimate_training_memory
-from tools.training.template import template_name
+from tools.training.template import has_generation_tags, template_name
 
 Status = Literal["ok", "warn", "fail"]
 MIN_SAMPLES = 10
 FEW_SAMPLES = 50
 MAX_BAD_ROWS_SHOWN = 10
 ANSWER_PROBE = "PREFLIGHT-ANSWER-7f3a"
-_GENERATION_TAG = re.compile(r"{%-?\s*generation\s*-?%}")
 
 
 @dataclass
@@ -237,7 +235,7 @@ def check_chat_template(tokenizer: Any, generation_eos_ids: list[int]) -> Check:
             f"set eos_token_id in generation_config.json to include {tokenizer.eos_token_id}",
             {"generation_eos_ids": generation_eos_ids, "eos_token_id": tokenizer.eos_token_id},
         )
-    if not _GENERATION_TAG.search(tokenizer.chat_template):
+    if not has_generation_tags(tokenizer):
         return Check(
             name,
             "warn",

@@ -9,6 +9,7 @@ training format. Answers are wrapped in {% generation %} tags, which is where th
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ INSTRUCTION_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{ '### Response:\n' }}{%- endif -%}"
 )
 GEMMA_TURN_TOKENS = ("<start_of_turn>", "<end_of_turn>")
+_GENERATION_TAG = re.compile(r"{%-?\s*generation\s*-?%}")
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,8 @@ def template_name(tokenizer: Any) -> str:
 
 
 def has_generation_tags(tokenizer: Any) -> bool:
-    template = tokenizer.chat_template or ""
-    return "{% generation %}" in template or "{%- generation %}" in template
+    """The template marks the answers with {% generation %} (any whitespace control), so every answer is trained."""
+    return bool(_GENERATION_TAG.search(tokenizer.chat_template or ""))
 
 
 def loss_mode(tokenizer: Any) -> str:
