@@ -16,6 +16,7 @@ from tools.cli import main as tunesmith
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 from tools.training import launch, template, train
+from tools.training.builtin import resolve_model_source
 from tools.training.config import TrainConfig, save_config
 from tools.training.launch import append_event, read_progress, run_status, start_training
 from tools.training.template import IGNORE_INDEX
@@ -195,10 +196,10 @@ def test_packed_loss_equals_the_loss_of_each_sample_alone(base_model):
 
 def test_unknown_base_model_says_the_hub_is_unreachable(tmp_path):
     with pytest.raises(UserError, match="is not on this machine and the hub cannot be reached"):
-        train.check_base_model("no-such-org/no-such-model-xyz")
+        resolve_model_source("no-such-org/no-such-model-xyz")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="has no config.json"):
-        train.check_base_model(str(tmp_path / "empty"))
+        resolve_model_source(str(tmp_path / "empty"))
 
 
 def test_failure_messages_say_what_to_change(base_model, data_dir):

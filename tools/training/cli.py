@@ -89,11 +89,11 @@ def format_event(event: dict) -> str:
 
 
 def handle_train(args: argparse.Namespace) -> int:
+    from tools.training.builtin import resolve_model_source
     from tools.training.launch import run_status, start_training
-    from tools.training.train import check_base_model
 
     config = build_config(args)
-    check_base_model(config.base_model)  # unknown model: UserError, exit 2
+    resolve_model_source(config.base_model)  # unknown model: UserError, exit 2
     findings = None if args.skip_preflight else preflight_findings(config)
     if findings:
         go, lines = findings

@@ -133,11 +133,6 @@ def answer_loss_trainer_class():
 
 # ---- model -------------------------------------------------------------------------------------------------
 
-def check_base_model(name: str) -> str:
-    """The local folder of the base model (the built-in one is converted on first use); UserError otherwise."""
-    return resolve_model_source(name)
-
-
 def resolve_compute_dtype(config: TrainConfig):
     """float32 on CPU; bfloat16 on GPUs that support it, else float16; or what the config names."""
     import torch
@@ -388,7 +383,7 @@ def _train(config: TrainConfig, resume: bool) -> dict:
     if checkpoint and not resume:
         raise UserError(f"{run_dir} already holds checkpoints; resume with --resume, or choose a new "
                         "output folder")
-    model_path = check_base_model(config.base_model)
+    model_path = resolve_model_source(config.base_model)  # the built-in model is converted on first use
     tokenizer = load_tokenizer(model_path)  # a base model gets the project's chat template here
     train_rows = encode_dataset(read_training_samples(config.train_file), tokenizer, config.max_seq_len)
     eval_rows = (encode_dataset(read_training_samples(config.eval_file), tokenizer, config.max_seq_len)
