@@ -296,7 +296,7 @@ class DataTab:
 
     def hub_preview(self, repo_id: str | None, file: str | None):
         if not repo_id:
-            return gr.skip(), gr.skip(), *[gr.skip()] * 3, ""
+            return gr.skip(), gr.skip(), *[gr.skip()] * 3, gr.skip()
         try:
             preview = self.studio.preview_hub(repo_id, file or None)
         except UserError as exc:
@@ -551,10 +551,10 @@ class DataTab:
                          focus_message]
         hub_search.click(self.hub_search, hub_words, [hub_found, hub_status])
         hub_preview_outputs = [hub_file, hub_rows, *hub_mapping, hub_status]
-        hub_found.change(self.hub_preview, [hub_found, hub_file], hub_preview_outputs)
+        hub_found.input(self.hub_preview, [hub_found, hub_file], hub_preview_outputs)  # the person's pick only
         hub_file.input(self.hub_preview, [hub_found, hub_file], hub_preview_outputs)
         hub_import.click(self.hub_import, [thread, hub_found, hub_file, *hub_mapping], hub_status).then(
-            lambda n: n + 1, refresh, refresh)
+            lambda t: self.focus_view(t, 0), thread, focus_outputs).then(lambda n: n + 1, refresh, refresh)
         save.click(self.save_seeds, [thread, task, system, target, upload, pasted], seeds_status)
         save_notes.click(self.save_notes, [thread, notes], [notes, notes_status, next_request])
         show_request.click(self.studio.next_request, thread, next_request)
