@@ -5,7 +5,8 @@ import errno
 import json
 from collections.abc import Sequence
 
-BAD_INPUT = 2  # what was given cannot be used: a wrong flag, path, permission or name, or a malformed file
+BAD_INPUT = 2  # usage: a wrong flag, path, permission or name; nothing was read
+BAD_CONTENT = 1  # a file was read and its content cannot be used (broken JSON/CSV, not UTF-8, too deep, wrong columns)
 FAILED = 1  # the command ran and found problems (a check, preflight) or could not finish (busy database)
 
 
