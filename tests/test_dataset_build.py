@@ -148,10 +148,10 @@ def test_cli_build_prints_a_summary(tmp_path, capsys):
     assert systems == {"Be brief.", "You are a concise support assistant for Acme Cloud."}  # own system kept
 
 
-def test_cli_build_bad_input_exits_2_without_traceback(tmp_path, capsys):
+def test_cli_build_bad_input_exits_without_traceback(tmp_path, capsys):
     broken = tmp_path / "broken.json"
     broken.write_text('[{"instruction": "Q", "output": "A"},]')
-    assert main(["dataset", "build", str(broken), "--out", str(tmp_path / "ds")]) == 2
+    assert main(["dataset", "build", str(broken), "--out", str(tmp_path / "ds")]) == 1  # content: 1, usage: 2
     err = capsys.readouterr().err
     assert err.startswith("error: broken.json: broken JSON at line 1") and "Traceback" not in err
     assert main(["dataset", "build", str(tmp_path / "missing.json"), "--out", str(tmp_path / "ds")]) == 2
@@ -170,7 +170,7 @@ def test_cli_check_exit_codes(tmp_path, capsys):
     assert "clean.csv: 1 rows (csv), 1 valid, 0 invalid" in capsys.readouterr().out
     latin = tmp_path / "latin.csv"
     latin.write_bytes(b"instruction,input,output\nCaf\xe9,,ok\n")
-    assert main(["dataset", "check", str(latin)]) == 2
+    assert main(["dataset", "check", str(latin)]) == 1
     assert "re-save the file as UTF-8" in capsys.readouterr().err
 
 

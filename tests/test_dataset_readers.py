@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.dataset.readers import parse_pasted_text, read_samples
+from tools.dataset import readers
+from tools.dataset.readers import SampleStream, parse_pasted_text, read_samples
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 
@@ -243,3 +244,39 @@ def test_empty_missing_and_oversized_files(tmp_path):
     big = write(tmp_path, "big.jsonl", jsonl([{"instruction": "Q", "output": "A" * 2000}]))
     with pytest.raises(UserError, match="over the 0 MB limit; split the file"):
         read_samples(big, max_bytes=1000)
+
+
+# ---------------------------------------------------------------- streaming (a piece at a time)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+def test_json_array_read_in_small_pieces_gives_the_same_rows(tmp_path, monkeypatch, chunk):
+    rows = [{"instruction": f"Qué {i} \u00e9\u4e2d \\u escape \"q\"", "input": "", "output": str(12345 + i),
+             "history": [["a", "b"]] if i % 2 else []} for i in range(6)]
+    path = write(tmp_path, "rows.json", json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    whole = read_samples(path)
+    monkeypatch.setattr(readers, "_CHUNK", chunk)
+    pieces = read_samples(path)
+    assert pieces.samples == whole.samples and len(pieces.samples) == 6
+    assert (pieces.rows_read, pieces.format) == (6, "alpaca-json")
+
+
+@pytest.mark.parametrize("chunk", [2, 5, 1 << 20])
+def test_errors_found_while_streaming_say_where_they_are(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(readers, "_CHUNK", chunk)
+    broken = write(tmp_path, "bad.json", '[\n  {"instruction": "Q", "output": "A"},\n  {"instruction": "R" "x"}\n]')
+    with pytest.raises(UserError) as err:
+        read_samples(broken)
+    assert "bad.json: broken JSON at line 3, column 23" in err.value.message and err.value.exit_code == 1
+    latin = write(tmp_path, "latin.json", b'[\n{"instruction": "Caf\xe9", "output": "A"}]')
+    with pytest.raises(UserError) as err:
+        read_samples(latin)
+    assert "byte 0xe9 at byte offset 22, line 2" in err.value.message
+
+
+def test_a_big_jsonl_file_is_read_without_holding_it(tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps({"instruction": f"Q{i}", "output": "A"}) + "\n" for i in range(50_000)))
+    stream = SampleStream(path)
+    seen = sum(1 for _, item in stream if isinstance(item, AlpacaSample))
+    assert seen == 50_000 and stream.rows_read == 50_000 and stream.format == "alpaca-jsonl"

@@ -7,17 +7,19 @@ UserError.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from tools.dataset.schema import AlpacaSample
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 
 MAX_FILE_BYTES = 200_000_000  # 200 MB; callers may pass another max_bytes
 CSV_REQUIRED = ("instruction", "output")
@@ -73,16 +75,95 @@ class _RowError(Exception):
 # ---------------------------------------------------------------- entry points
 
 
+class SampleStream:
+    """The records of one dataset file as (row, AlpacaSample | RowProblem), read a piece at a time so that memory
+    stays bounded whatever the file's size. format, notes and rows_read are complete once the stream is consumed.
+
+    The format is detected from the extension and the first character. Whole-file failures (missing, empty, too
+    big, not UTF-8, a broken JSON array, a wrong CSV header) raise UserError: at once when the file cannot be
+    opened, otherwise when the reading reaches them."""
+
+    def __init__(self, path: Path | str, max_bytes: int = MAX_FILE_BYTES, pasted: bytes | None = None):
+        self.path = Path(path)
+        self.rows_read = 0
+        self.notes: list[str] = []
+        self._kinds: Counter[str] = Counter()
+        self._ignored: set[str] = set()
+        self._container = "jsonl"
+        self._pasted = pasted  # text pasted into the app, read as if it were the file named path
+        if pasted is None:
+            _check_file(self.path, max_bytes)
+        self._first = _first_char(self._open())
+        if not self._first:
+            raise UserError(
+                f"{self.path.name}: the file is empty; add samples (one JSON object per line, or a JSON array)",
+                BAD_CONTENT,
+            )
+
+    @property
+    def format(self) -> str:
+        if self._container in {"csv", "text-blocks"}:
+            return self._container
+        return f"{self._kinds.most_common(1)[0][0] if self._kinds else 'alpaca'}-{self._container}"
+
+    def __iter__(self) -> Iterator[tuple[int, AlpacaSample | RowProblem]]:
+        suffix, name = self.path.suffix.lower(), self.path.name
+        with self._open() as handle:
+            if suffix == ".csv":
+                self._container = "csv"
+                yield from self._counted(_csv_rows(handle, name, self.notes))
+            elif suffix in {".txt", ".md"} and self._first not in "[{":
+                self._container = "text-blocks"
+                yield from self._counted(_text_block_rows(_decode_all(handle, name)))
+            elif self._first == "[":
+                self._container = "json"
+                yield from self._records(_json_array_values(handle, name))
+            elif self._first == "{" and suffix != ".jsonl" and _is_one_json_object(handle, name):
+                self._container = "json"
+                handle.seek(0)
+                yield from self._records(_json_array_values(handle, name, single=True))
+            else:
+                handle.seek(0)
+                yield from self._records(_jsonl_values(handle, name))
+        if len(self._kinds) > 1:
+            self.notes.append(f"mixed record formats in one file: {', '.join(sorted(self._kinds))}")
+        if self._ignored:
+            self.notes.append(f"ignored fields that no format uses: {', '.join(sorted(self._ignored))}")
+
+    def _open(self) -> BinaryIO:
+        return io.BytesIO(self._pasted) if self._pasted is not None else self.path.open("rb")
+
+    def _counted(self, rows: Iterator[tuple[int, AlpacaSample | RowProblem]]):
+        for item in rows:
+            self.rows_read += 1
+            yield item
+
+    def _records(self, values: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, AlpacaSample | RowProblem]]:
+        """JSON values → samples, counting record kinds for the format name and fields no format uses."""
+        for row, record in values:
+            self.rows_read += 1
+            if isinstance(record, RowProblem):
+                yield row, record
+                continue
+            try:
+                sample = _record_to_sample(record)
+            except RecursionError:  # e.g. a history nested hundreds of levels deep
+                yield row, RowProblem(row, None, TOO_DEEP, "too_deep")
+                continue
+            except _RowError as err:
+                if isinstance(record, dict):
+                    self._kinds[_record_kind(record)] += 1
+                yield row, RowProblem(row, err.field, err.message, err.code)
+                continue
+            kind = _record_kind(record)
+            self._kinds[kind] += 1
+            self._ignored |= set(record) - RECORD_KEYS[kind]
+            yield row, sample
+
+
 def read_samples(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> ReadResult:
-    """Read a dataset file; the format is detected from the extension and the content."""
-    path = Path(path)
-    text = _read_utf8(path, max_bytes)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _read_csv(text, path.name)
-    if suffix in {".txt", ".md"} and not text.lstrip().startswith(("[", "{")):
-        return _read_text_blocks(text)
-    return _read_json_text(text, path.name, lines_expected=suffix == ".jsonl")
+    """Read a whole dataset file into memory; SampleStream reads it a piece at a time."""
+    return _collect(SampleStream(path, max_bytes))
 
 
 def parse_pasted_text(text: str) -> ReadResult:
@@ -91,15 +172,32 @@ def parse_pasted_text(text: str) -> ReadResult:
         raise UserError("the pasted text is empty; paste JSON/JSONL samples or 'Instruction:/Output:' blocks")
     if len(text) > MAX_FILE_BYTES:
         raise UserError(f"the pasted text is over {MAX_FILE_BYTES / 1e6:.0f} MB; upload it in parts as files")
-    if text.lstrip().startswith(("[", "{")):
-        return _read_json_text(text, "pasted text")
-    return _read_text_blocks(text)
+    kind = "pasted text" if text.lstrip().startswith(("[", "{")) else "pasted text.txt"  # .txt: labelled blocks
+    return _collect(SampleStream(kind, pasted=text.encode("utf-8")))
+
+
+def _collect(stream: SampleStream) -> ReadResult:
+    result = ReadResult()
+    for row, item in stream:
+        _add(result, row, item)
+    result.rows_read, result.format, result.notes = stream.rows_read, stream.format, stream.notes
+    return result
+
+
+def _add(result: ReadResult, row: int, item: AlpacaSample | RowProblem) -> None:
+    if isinstance(item, RowProblem):
+        result.problems.append(item)
+    else:
+        result.samples.append(item)
+        result.sample_rows.append(row)
 
 
 # ---------------------------------------------------------------- files and JSON
 
+_CHUNK = 1 << 20  # bytes read at a time
 
-def _read_utf8(path: Path, max_bytes: int) -> str:
+
+def _check_file(path: Path, max_bytes: int) -> None:
     if path.is_dir():
         raise UserError(f"{path}: is a folder; pass a dataset file (JSON, JSONL, CSV or text) inside it")
     if not path.is_file():
@@ -111,96 +209,179 @@ def _read_utf8(path: Path, max_bytes: int) -> str:
             "split the file into smaller parts or raise the limit (--max-mb)"
         )
     try:
-        data = path.read_bytes()
+        path.open("rb").close()
     except OSError as exc:
         raise UserError(f"{path}: cannot be read ({exc.strerror}); check its permissions (ls -l)") from None
-    if not data.strip():
-        raise UserError(
-            f"{path.name}: the file is empty; add samples (one JSON object per line, or a JSON array)"
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise UserError(
-            f"{path.name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at byte offset {exc.start}, "
-            f"line {line}); re-save the file as UTF-8 (e.g. 'Save as… → UTF-8' in your editor, or iconv)"
-        ) from None
 
 
-def _read_json_text(text: str, source: str, lines_expected: bool = False) -> ReadResult:
-    """A JSON array, a single (possibly pretty-printed) JSON object, or JSON Lines."""
-    stripped = text.strip()
-    if stripped.startswith("["):
+def _first_char(opened: BinaryIO) -> str:
+    """The first character that is not whitespace (a byte-order mark skipped), or "" for a blank file."""
+    with opened as handle:
+        head = handle.read(3)
+        if head != b"\xef\xbb\xbf":
+            handle.seek(0)
+        while chunk := handle.read(_CHUNK):
+            stripped = chunk.lstrip()
+            if stripped:
+                return chr(stripped[0]) if stripped[0] < 128 else "?"
+    return ""
+
+
+def _not_utf8(source: str, data: bytes, at: int, offset: int, lines_before: int) -> UserError:
+    """data[at] is the first bad byte; offset is data's position in the file, lines_before the lines above it."""
+    line = lines_before + data[:at].count(b"\n") + 1
+    return UserError(
+        f"{source}: not UTF-8 text (byte 0x{data[at]:02x} at byte offset {offset + at}, line {line}); re-save "
+        "the file as UTF-8 (e.g. 'Save as… → UTF-8' in your editor, or iconv)",
+        BAD_CONTENT,
+    )
+
+
+def _text_chunks(handle: BinaryIO, source: str) -> Iterator[str]:
+    """The file as decoded text pieces (a leading byte-order mark dropped); not UTF-8 → UserError with where."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    offset = lines = 0
+    while True:
+        data = handle.read(_CHUNK)
         try:
-            records = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise UserError(
-                f"{source}: broken JSON at line {exc.lineno}, column {exc.colno} (char {exc.pos}): "
-                f"{exc.msg}; fix the syntax there (often a missing comma, quote or bracket)"
-            ) from None
-        except RecursionError:
-            raise UserError(f"{source}: {TOO_DEEP}") from None
-        return _convert_records(list(enumerate(records, start=1)), container="json")
+            text = decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            start = max(0, exc.start - len(decoder.getstate()[0]))  # bytes held back from the last piece
+            raise _not_utf8(source, data, min(start, len(data) - 1), offset, lines) from None
+        if text:
+            yield text
+        if not data:
+            return
+        offset += len(data)
+        lines += data.count(b"\n")
+
+
+def _decode_all(handle: BinaryIO, source: str) -> str:
+    return "".join(_text_chunks(handle, source))
+
+
+def _broken_json(source: str, exc: json.JSONDecodeError, where: tuple[int, int, int], text: str) -> UserError:
+    """exc is relative to text, which starts on line where[0] + 1, column where[1] + 1, character where[2]."""
+    line0, column0, char0 = where
+    line = line0 + text.count("\n", 0, exc.pos) + 1
+    newline = text.rfind("\n", 0, exc.pos)
+    column = exc.pos - newline if newline >= 0 else column0 + exc.pos + 1
+    return UserError(
+        f"{source}: broken JSON at line {line}, column {column} (char {char0 + exc.pos}): {exc.msg}; fix the "
+        "syntax there (often a missing comma, quote or bracket)",
+        BAD_CONTENT,
+    )
+
+
+def _json_array_values(handle: BinaryIO, source: str, single: bool = False) -> Iterator[tuple[int, Any]]:
+    """Elements of a top-level JSON array (or the one object of the file, as element 1), decoded one by one."""
+    decoder = json.JSONDecoder()
+    chunks = _text_chunks(handle, source)
+    buffer, pos, at_end = "", 0, False
+    line0 = column0 = char0 = 0  # where the buffer starts in the file
+
+    def refill() -> bool:
+        nonlocal buffer, pos, line0, column0, char0, at_end
+        piece = next(chunks, None)
+        if piece is None:
+            at_end = True
+            return False
+        newline = buffer.rfind("\n", 0, pos)
+        line0 += buffer.count("\n", 0, pos)
+        column0 = pos - newline - 1 if newline >= 0 else column0 + pos
+        char0 += pos
+        buffer, pos = buffer[pos:] + piece, 0
+        return True
+
+    def skip_space() -> str:
+        nonlocal pos
+        while True:
+            while pos < len(buffer) and buffer[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(buffer) or not refill():
+                return buffer[pos] if pos < len(buffer) else ""
+
+    def fail(message: str) -> UserError:
+        return _broken_json(source, json.JSONDecodeError(message, buffer, pos), (line0, column0, char0), buffer)
+
+    def value() -> Any:
+        nonlocal pos
+        while True:
+            try:
+                found, end = decoder.raw_decode(buffer, pos)
+            except json.JSONDecodeError as exc:
+                cut = "Unterminated string" in exc.msg or exc.pos >= len(buffer) - 6  # 6: a \uXXXX escape
+                if cut and not at_end and refill():
+                    continue  # the value goes on in the next piece
+                raise _broken_json(source, exc, (line0, column0, char0), buffer) from None
+            except RecursionError:
+                raise UserError(f"{source}: {TOO_DEEP}", BAD_CONTENT) from None
+            if end == len(buffer) and not at_end and refill():
+                continue  # a number or literal cut at the end of the piece
+            pos = end
+            return found
+
+    if single:
+        skip_space()
+        yield 1, value()
+        if skip_space():
+            raise fail("Extra data")
+        return
+    skip_space()
+    pos += 1  # the opening bracket
+    row = 0
+    if skip_space() == "]":
+        pos += 1
+    else:
+        while True:
+            skip_space()
+            row += 1
+            yield row, value()
+            following = skip_space()
+            pos += 1
+            if following == "]":
+                break
+            if following != ",":
+                pos -= 1
+                raise fail("Expecting ',' delimiter")
+    if skip_space():
+        raise fail("Extra data")
+
+
+def _is_one_json_object(handle: BinaryIO, source: str) -> bool:
+    """Whether the file holds a single (perhaps pretty-printed) JSON object rather than JSON Lines."""
     try:
-        whole = None if lines_expected else json.loads(stripped)
-    except json.JSONDecodeError:
-        whole = None
-    except RecursionError:
-        raise UserError(f"{source}: {TOO_DEEP}") from None
-    if isinstance(whole, dict):
-        return _convert_records([(1, whole)], container="json")
-    return _read_jsonl(text)
+        for _ in _json_array_values(handle, source, single=True):
+            pass
+    except UserError:
+        return False
+    return True
 
 
-def _read_jsonl(text: str) -> ReadResult:
-    numbered: list[tuple[int, Any]] = []
-    problems: list[RowProblem] = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
+def _jsonl_values(handle: BinaryIO, source: str) -> Iterator[tuple[int, Any]]:
+    """(line number, value or RowProblem) per non-blank line; a broken line is a row problem, the rest is read."""
+    offset = 0
+    for line_no, raw in enumerate(handle, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            bom = 3 if line_no == 1 and raw.startswith(codecs.BOM_UTF8) else 0
+            raise _not_utf8(source, raw, exc.start + bom, offset, line_no - 1) from None
+        offset += len(raw)
         if not line.strip():
             continue
         try:
-            numbered.append((line_no, json.loads(line)))
+            yield line_no, json.loads(line)
         except RecursionError:
-            problems.append(RowProblem(line_no, None, f"line {line_no} {TOO_DEEP}", code="too_deep"))
+            yield line_no, RowProblem(line_no, None, f"line {line_no} {TOO_DEEP}", code="too_deep")
         except json.JSONDecodeError as exc:
-            problems.append(
-                RowProblem(
-                    line_no,
-                    None,
-                    f"line {line_no} is not valid JSON (char {exc.colno}: {exc.msg}); "
-                    "each line must be one complete JSON object",
-                    code="broken_json",
-                )
+            yield line_no, RowProblem(
+                line_no,
+                None,
+                f"line {line_no} is not valid JSON (char {exc.colno}: {exc.msg}); "
+                "each line must be one complete JSON object",
+                code="broken_json",
             )
-    result = _convert_records(numbered, container="jsonl")
-    result.problems = sorted(problems + result.problems, key=lambda p: p.row)
-    result.rows_read += len(problems)
-    return result
-
-
-def _convert_records(numbered: list[tuple[int, Any]], container: str) -> ReadResult:
-    result = ReadResult(rows_read=len(numbered))
-    kinds = Counter(_record_kind(record) for _, record in numbered if isinstance(record, dict))
-    ignored: set[str] = set()
-    for row, record in numbered:
-        try:
-            sample = _record_to_sample(record)
-        except RecursionError:  # e.g. a history nested hundreds of levels deep
-            result.problems.append(RowProblem(row, None, TOO_DEEP, "too_deep"))
-            continue
-        except _RowError as err:
-            result.problems.append(RowProblem(row, err.field, err.message, err.code))
-            continue
-        ignored |= set(record) - RECORD_KEYS[_record_kind(record)]
-        result.samples.append(sample)
-        result.sample_rows.append(row)
-    result.format = f"{kinds.most_common(1)[0][0] if kinds else 'alpaca'}-{container}"
-    if len(kinds) > 1:
-        result.notes.append(f"mixed record formats in one file: {', '.join(sorted(kinds))}")
-    if ignored:
-        result.notes.append(f"ignored fields that no format uses: {', '.join(sorted(ignored))}")
-    return result
 
 
 def _record_kind(record: dict) -> str:
@@ -368,47 +549,36 @@ def _type_name(value: Any) -> str:
 # ---------------------------------------------------------------- CSV
 
 
-def _read_csv(text: str, source: str) -> ReadResult:
+def _csv_rows(handle: BinaryIO, source: str, notes: list[str]) -> Iterator[tuple[int, AlpacaSample | RowProblem]]:
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    lines = io.StringIO("".join(_text_chunks(handle, source)), newline="")  # decodes first: not UTF-8 → says where
+    reader = csv.DictReader(lines)
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     missing = [name for name in CSV_REQUIRED if name not in header]
     if missing:
         raise UserError(
             f"{source}: missing column(s) {', '.join(missing)}; expected columns instruction, input, output "
-            f"(input and system optional); found: {', '.join(header) or 'no header'}"
+            f"(input and system optional); found: {', '.join(header) or 'no header'}",
+            BAD_CONTENT,
         )
     reader.fieldnames = header
-    result = ReadResult(format="csv")
     known = set(CSV_REQUIRED + CSV_OPTIONAL)
     if set(header) - known:
-        result.notes.append(f"ignored columns: {', '.join(sorted(set(header) - known))}")
+        notes.append(f"ignored columns: {', '.join(sorted(set(header) - known))}")
     try:
         for row, cells in enumerate(reader, start=1):
-            result.rows_read += 1
             if None in cells:
-                result.problems.append(
-                    RowProblem(
-                        row,
-                        None,
-                        f"has more cells than the header (line {reader.line_num}); quote cells that "
-                        "contain commas",
-                        "wrong_cell_count",
-                    )
-                )
+                yield row, RowProblem(row, None, f"has more cells than the header (line {reader.line_num}); "
+                                      "quote cells that contain commas", "wrong_cell_count")
                 continue
             try:
-                sample = _csv_row_to_sample(cells)
+                yield row, _csv_row_to_sample(cells)
             except _RowError as err:
-                result.problems.append(RowProblem(row, err.field, err.message, err.code))
-                continue
-            result.samples.append(sample)
-            result.sample_rows.append(row)
+                yield row, RowProblem(row, err.field, err.message, err.code)
     except csv.Error as exc:
         raise UserError(
-            f"{source}: broken CSV near line {reader.line_num}: {exc}; check the quotes there"
+            f"{source}: broken CSV near line {reader.line_num}: {exc}; check the quotes there", BAD_CONTENT
         ) from None
-    return result
 
 
 def _csv_row_to_sample(cells: dict[str, str | None]) -> AlpacaSample:
@@ -431,7 +601,7 @@ def _csv_row_to_sample(cells: dict[str, str | None]) -> AlpacaSample:
 _LABEL = re.compile(r"^\s*(instruction|input|output|system)\s*:\s?(.*)$", re.IGNORECASE)
 
 
-def _read_text_blocks(text: str) -> ReadResult:
+def _text_block_rows(text: str) -> Iterator[tuple[int, AlpacaSample | RowProblem]]:
     """A new block starts at a label its current block already has, or at any label after an 'Output:'."""
     blocks: list[tuple[int, dict[str, list[str]]]] = []
     stray: list[int] = []
@@ -449,17 +619,15 @@ def _read_text_blocks(text: str) -> ReadResult:
             current[label].append(line)
         elif line.strip():
             stray.append(line_no)
-    result = ReadResult(format="text-blocks", rows_read=len(blocks))
+    if not blocks and not stray:
+        raise UserError("no samples found; use 'Instruction: ...', 'Input: ...', 'Output: ...' lines", BAD_CONTENT)
     if stray:
-        result.rows_read += 1
-        result.problems.append(
-            RowProblem(
-                1,
-                None,
-                f"text before the first 'Instruction:' label (line {stray[0]}) is not part of any sample; "
-                "start every sample with 'Instruction:' and give its answer after 'Output:'",
-                "unlabelled_text",
-            )
+        yield 1, RowProblem(
+            1,
+            None,
+            f"text before the first 'Instruction:' label (line {stray[0]}) is not part of any sample; "
+            "start every sample with 'Instruction:' and give its answer after 'Output:'",
+            "unlabelled_text",
         )
     for row, (line_no, block) in enumerate(blocks, start=1):
         values = {key: "\n".join(lines).strip() for key, lines in block.items()}
@@ -471,7 +639,7 @@ def _read_text_blocks(text: str) -> ReadResult:
                     f"block starting at line {line_no} has no '{missing[0].capitalize()}:' line; add one",
                     "missing_field",
                 )
-            sample = _make_sample(
+            yield row, _make_sample(
                 instruction=values["instruction"],
                 input=values.get("input", ""),
                 output=values["output"],
@@ -479,10 +647,4 @@ def _read_text_blocks(text: str) -> ReadResult:
                 history=[],
             )
         except _RowError as err:
-            result.problems.append(RowProblem(row, err.field, err.message, err.code))
-            continue
-        result.samples.append(sample)
-        result.sample_rows.append(row)
-    if not blocks and not stray:
-        raise UserError("no samples found; use 'Instruction: ...', 'Input: ...', 'Output: ...' lines")
-    return result
+            yield row, RowProblem(row, err.field, err.message, err.code)
