@@ -256,6 +256,17 @@ def _text_chunks(handle: BinaryIO, source: str) -> Iterator[str]:
         lines += data.count(b"\n")
 
 
+def _text_lines(handle: BinaryIO, source: str) -> Iterator[str]:
+    """The file's lines, each with its "\\n" (as csv wants them from a file opened with newline="")."""
+    rest = ""
+    for piece in _text_chunks(handle, source):
+        lines = (rest + piece).split("\n")
+        rest = lines.pop()
+        yield from (line + "\n" for line in lines)
+    if rest:
+        yield rest
+
+
 def _decode_all(handle: BinaryIO, source: str) -> str:
     return "".join(_text_chunks(handle, source))
 
@@ -551,8 +562,7 @@ def _type_name(value: Any) -> str:
 
 def _csv_rows(handle: BinaryIO, source: str, notes: list[str]) -> Iterator[tuple[int, AlpacaSample | RowProblem]]:
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
-    lines = io.StringIO("".join(_text_chunks(handle, source)), newline="")  # decodes first: not UTF-8 → says where
-    reader = csv.DictReader(lines)
+    reader = csv.DictReader(_text_lines(handle, source))
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     missing = [name for name in CSV_REQUIRED if name not in header]
     if missing:
