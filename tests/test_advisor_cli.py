@@ -52,9 +52,9 @@ def test_readable_report(tmp_path, capsys):
     (json.dumps({"cost_complexity_expertise": {"budget": "huge"}}), "field 'cost_complexity_expertise.budget'"),
     (json.dumps([1, 2]), "expected a JSON object"),
 ])
-def test_malformed_profile_exits_2_with_the_field_named(tmp_path, capsys, text, needle):
+def test_malformed_profile_exits_1_with_the_field_named(tmp_path, capsys, text, needle):
     path = write(tmp_path, text)
-    assert main(["advise", "--profile", path, "--json"]) == 2
+    assert main(["advise", "--profile", path, "--json"]) == 1  # the file was read; its content is wrong
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
 
@@ -64,7 +64,7 @@ def test_missing_and_non_utf8_files(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     bad = tmp_path / "latin1.json"
     bad.write_bytes('{"x": "caf\xe9"}'.encode("latin-1"))
-    assert main(["advise", "--profile", str(bad)]) == 2
+    assert main(["advise", "--profile", str(bad)]) == 1
     assert "not UTF-8" in capsys.readouterr().err
 
 
@@ -98,5 +98,5 @@ def test_console_script_runs_as_a_process(tmp_path):
     bad = write(tmp_path, '{"task_diversity": "wide"}', "bad.json")
     done = subprocess.run([sys.executable, "-m", "tools.cli", "advise", "--profile", bad],
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "allowed values: narrow, moderate, broad" in done.stderr
+    assert done.returncode == 1 and "allowed values: narrow, moderate, broad" in done.stderr
     assert "Traceback" not in done.stderr

@@ -108,7 +108,7 @@ def test_bad_seed_rows_stop_the_run_with_where_and_how(seeds_file, tmp_path, cap
     seeds_file.write_text(json.dumps([{"instruction": "ok", "output": "fine"}, {"instruction": "no answer"}]))
     code = main(["generate", "--task", "t", "--seeds", str(seeds_file), "--out", str(tmp_path / "o.json")])
     err = capsys.readouterr().err
-    assert code == 2 and "row 2" in err and "tunesmith dataset check" in err
+    assert code == 1 and "row 2" in err and "tunesmith dataset check" in err  # the seeds' content
 
 
 def test_bad_notes_file_is_a_user_error(seeds_file, tmp_path, capsys):
@@ -127,4 +127,4 @@ def test_bad_notes_file_is_a_user_error(seeds_file, tmp_path, capsys):
             str(notes),
         ]
     )
-    assert code == 2 and "JSON list of strings" in capsys.readouterr().err
+    assert code == 1 and "JSON list of strings" in capsys.readouterr().err  # read, but not a list

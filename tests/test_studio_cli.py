@@ -346,7 +346,7 @@ def test_bad_input_gets_a_clear_message_and_exit_status(studio):
         json.dumps([{"instruction": "ok", "output": "fine"}, {"instruction": "no answer"}])
     )
     code, _, err = studio("new", "bikes", "--task", "t", "--seeds", str(studio.seeds))
-    assert code == 2 and "row 2" in err
+    assert code == 1 and "row 2" in err  # the seeds file was read; its content is unusable
     studio.seeds.write_text(json.dumps(SEEDS))
 
     studio.start()

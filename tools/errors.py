@@ -13,7 +13,9 @@ FAILED = 1  # the command ran and found problems (a check, preflight) or could n
 class UserError(Exception):
     """Bad input or a failed precondition; the CLI prints it without a traceback.
 
-    exit_code: 2 for bad input (usage, malformed files), 1 for a check that found problems.
+    exit_code: BAD_INPUT (2) for usage (a wrong flag, path, permission or name; nothing was read),
+    BAD_CONTENT (1) when a file the person gave was read and its content cannot be used (malformed JSON/CSV/
+    YAML, not UTF-8, nested too deeply, wrong columns, empty), FAILED (1) for a check that found problems.
     """
 
     def __init__(self, message: str, exit_code: int = BAD_INPUT):
@@ -72,13 +74,13 @@ def as_user_error(exc: BaseException, files: Sequence[str] = ()) -> UserError | 
         return _os_error(exc, files)
     if isinstance(exc, RecursionError):
         return UserError(f"{_which(files)} is nested too deeply to read (hundreds of brackets inside each "
-                         "other); a sample, profile or config needs only a few levels: flatten it", BAD_INPUT)
+                         "other); a sample, profile or config needs only a few levels: flatten it", BAD_CONTENT)
     if isinstance(exc, UnicodeDecodeError):
         return UserError(f"{_which(files)} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                         f"{exc.start}); re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)", BAD_INPUT)
+                         f"{exc.start}); re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)", BAD_CONTENT)
     if isinstance(exc, json.JSONDecodeError):
         return UserError(f"{_which(files)} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-                         "fix the syntax there", BAD_INPUT)
+                         "fix the syntax there", BAD_CONTENT)
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
         return UserError("the Tunesmith database is busy (another program is writing to it); nothing was "
                          "changed; try again in a moment", FAILED)
@@ -87,8 +89,8 @@ def as_user_error(exc: BaseException, files: Sequence[str] = ()) -> UserError | 
                          "and try again", FAILED)
     if isinstance(exc, MemoryError):
         return UserError(f"ran out of memory reading {_which(files)}; split it into smaller files",
-                         BAD_INPUT)
+                         BAD_CONTENT)
     if type(exc).__module__.startswith("yaml"):
         return UserError(f"{_which(files)} is not valid YAML ({str(exc).splitlines()[0]}); fix the syntax there",
-                         BAD_INPUT)
+                         BAD_CONTENT)
     return None

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, BAD_INPUT, UserError
 
 Level = Literal["low", "medium", "high"]
 
@@ -77,10 +77,14 @@ def _allowed_values(model: type[BaseModel], field: str) -> str:
     return "an object with budget, search_expertise, finetuning_experience"
 
 
-def validate_profile(data: Any, where: str = "profile") -> TaskProfile:
-    """A TaskProfile, or a UserError naming the field, the bad value and the allowed values."""
+def validate_profile(data: Any, where: str = "profile", exit_code: int = BAD_INPUT) -> TaskProfile:
+    """A TaskProfile, or a UserError naming the field, the bad value and the allowed values.
+
+    exit_code: BAD_CONTENT when data came from a file the person gave, BAD_INPUT for answers typed in.
+    """
     if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a JSON object of profile fields, got {type(data).__name__}")
+        raise UserError(f"{where}: expected a JSON object of profile fields, got {type(data).__name__}",
+                        exit_code)
     try:
         return TaskProfile.model_validate(data)
     except ValidationError as exc:
@@ -98,7 +102,7 @@ def validate_profile(data: Any, where: str = "profile") -> TaskProfile:
                 value = err.get("input")
                 problems.append(f"field '{dotted}': {json.dumps(value)} is not allowed; "
                                 f"allowed values: {_allowed_values(model, field)} (or leave it out if unknown)")
-        raise UserError(f"{where}: " + "; ".join(problems)) from None
+        raise UserError(f"{where}: " + "; ".join(problems), exit_code) from None
 
 
 def load_profile(path: str | Path) -> TaskProfile:
@@ -108,14 +112,15 @@ def load_profile(path: str | Path) -> TaskProfile:
     except FileNotFoundError:
         raise UserError(f"profile file {path} does not exist; pass a JSON file of profile fields") from None
     except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 JSON") from None
+        raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 JSON", BAD_CONTENT) from None
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    return validate_profile(data, where=str(path))
+        raise UserError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                        BAD_CONTENT) from None
+    return validate_profile(data, where=str(path), exit_code=BAD_CONTENT)
 
 
 @dataclass(frozen=True)

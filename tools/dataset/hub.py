@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tools.dataset.readers import RowProblem
 from tools.dataset.schema import AlpacaSample
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 ROW_FILES = (".jsonl", ".json", ".csv")  # formats read here without extra libraries
@@ -115,7 +115,7 @@ def read_hub_rows(repo_id: str, file: str) -> list[dict]:
             return [json.loads(line) for line in text.splitlines() if line.strip()]
         data = json.loads(text)
     except (json.JSONDecodeError, csv.Error) as exc:
-        raise UserError(f"{repo_id}/{file} could not be read ({exc}); pick another file") from None
+        raise UserError(f"{repo_id}/{file} could not be read ({exc}); pick another file", BAD_CONTENT) from None
     return data if isinstance(data, list) else data.get("data", []) if isinstance(data, dict) else []
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from tools import llm
 from tools.dataset.dedup import NearDuplicateIndex
 from tools.dataset.schema import AlpacaSample
-from tools.errors import LLMUnavailable, UserError
+from tools.errors import BAD_CONTENT, LLMUnavailable, UserError
 from tools.generation.parse import UnparseableReply, batch_response_format, items_from_reply
 from tools.generation.prompt import EXAMPLES_PER_PROMPT, build_batch_prompt, choose_seeds
 from tools.llm import describe_llm_error
@@ -159,7 +159,8 @@ def generate_batch(
     try:
         seed_samples = [coerce_sample(seed) for seed in seeds]
     except (TypeError, ValueError) as exc:
-        raise UserError(f"a seed example is not a valid Alpaca sample ({exc}); fix the seeds file") from None
+        raise UserError(f"a seed example is not a valid Alpaca sample ({exc}); fix the seeds file",
+                        BAD_CONTENT) from None
 
     seed_indices = choose_seeds(len(seed_samples), examples_per_prompt, seed_usage, rng_seed)
     examples = [seed_samples[i] for i in seed_indices]

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,15 +52,18 @@ def read_notes(path: Path) -> list[str]:
     """Notes from a text file (one per line, blank lines skipped) or a JSON list of strings."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise UserError(f"cannot read the notes file {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"the notes file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+                        BAD_CONTENT) from None
     if path.suffix.lower() == ".json":
         try:
             notes = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+            raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})", BAD_CONTENT) from None
         if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
-            raise UserError(f"{path}: expected a JSON list of strings, one note each")
+            raise UserError(f"{path}: expected a JSON list of strings, one note each", BAD_CONTENT)
         return notes
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -75,10 +78,10 @@ def read_seeds(path: Path) -> list:
         more = f" (and {len(result.problems) - 5} more)" if len(result.problems) > 5 else ""
         raise UserError(
             f"{path}: {len(result.problems)} unusable seed row(s): {listed}{more}. "
-            f"Fix them, or check the file with `tunesmith dataset check {path}`"
+            f"Fix them, or check the file with `tunesmith dataset check {path}`", BAD_CONTENT
         )
     if not result.samples:
-        raise UserError(f"{path}: no seed examples found; give a few (e.g. 20) Alpaca samples")
+        raise UserError(f"{path}: no seed examples found; give a few (e.g. 20) Alpaca samples", BAD_CONTENT)
     return result.samples
 
 

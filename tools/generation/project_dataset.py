@@ -10,7 +10,7 @@ from tools.dataset.clean import find_conflicts
 from tools.dataset.dedup import NearDuplicateIndex
 from tools.dataset.schema import RANK_APPROVED, RANK_EDITED, RANK_SEED, AlpacaSample, ReviewedRow
 from tools.dataset.versions import BuildSettings, build_version
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 from tools.generation.notes import RESOLUTION_REASON
 from tools.generation.store import ACCEPTED_STATUSES, Batch, ReviewStore, StoredSample
 
@@ -115,7 +115,7 @@ def import_for_review(store: ReviewStore, project_id: str, samples: list[AlpacaS
     if open_batch is not None:
         raise UserError(f"batch {open_batch.number} is still under review; submit it before importing more rows")
     if not samples:
-        raise UserError("the file has no usable rows to import")
+        raise UserError("the file has no usable rows to import", BAD_CONTENT)
     batch = store.add_batch(project_id, samples)
     return batch, flag_twins(store, project_id, batch)
 

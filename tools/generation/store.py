@@ -21,7 +21,7 @@ from typing import Literal, Self
 from pydantic import ValidationError
 
 from tools.dataset.schema import AlpacaSample
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 from tools.generation.notes import clean_notes, merge_notes
 
 SCHEMA_VERSION = 3
@@ -234,14 +234,14 @@ class ReviewStore:
             if _is_busy(exc):
                 raise StoreBusy(self.path) from None
             raise UserError(
-                f"{self.path} is not a usable Tunesmith database ({exc}); move it aside"
+                f"{self.path} is not a usable Tunesmith database ({exc}); move it aside", BAD_CONTENT
             ) from None
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise UserError(
-                f"{self.path} was written by a newer Tunesmith (schema {version}); upgrade Tunesmith"
+                f"{self.path} was written by a newer Tunesmith (schema {version}); upgrade Tunesmith", BAD_CONTENT
             )
         if version == SCHEMA_VERSION:
             return

@@ -47,7 +47,7 @@ def index_dir(name: str) -> Path:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from tools.errors import UserError
+    from tools.errors import BAD_CONTENT, BAD_INPUT, UserError
     from tools.rag.index import DocumentIndex
 
     if args.max_chars < 100 or not 0 <= args.overlap < args.max_chars // 2:
@@ -64,7 +64,9 @@ def run_index(args: argparse.Namespace) -> int:
         print(f"skipped {source}: {reason}", file=sys.stderr)
     print(f"index {args.name!r} now holds {index.count()} chunks")
     if not report.indexed:
-        raise UserError("no document was indexed; fix the files listed above and run the command again")
+        only_content = bool(report.skipped) and len(report.unusable) == len(report.skipped)
+        raise UserError("no document was indexed; fix the files listed above and run the command again",
+                        BAD_CONTENT if only_content else BAD_INPUT)
     return 1 if report.skipped or report.truncated else 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prompts.rag import RAG_REQUEST, RAG_SYSTEM_PROMPT
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 from tools.rag.answer import Answer, answer_with_fallback, key_sentences, number_sources
 from tools.rag.chunk import chunk_text
 from tools.rag.readers import read_document
@@ -42,6 +42,7 @@ class IndexReport:
     indexed: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     truncated: dict[str, str] = field(default_factory=dict)  # files only partly indexed, and why
+    unusable: list[str] = field(default_factory=list)  # skipped files that were read but whose content is unusable
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,9 +127,12 @@ class DocumentIndex:
                 chunks = chunk_text(read_document(path), source, max_chars, overlap)
             except UserError as exc:
                 report.skipped[source] = exc.message.removeprefix(f"{path}: ")  # the report names the file
+                if exc.exit_code == BAD_CONTENT:
+                    report.unusable.append(source)
                 continue
             if not chunks:
                 report.skipped[source] = "no text found in the file"
+                report.unusable.append(source)
                 continue
             if len(chunks) > max_chunks:
                 report.truncated[source] = (

@@ -8,7 +8,7 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
@@ -76,10 +76,11 @@ def json_to_text(raw: str, path: Path) -> str:
         return "\n\n".join("\n".join(_json_lines(item)) for item in items)
     except json.JSONDecodeError as exc:
         raise UserError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", BAD_CONTENT
         ) from None
     except RecursionError:
-        raise UserError(f"{path}: nested too deeply (hundreds of brackets inside each other); flatten it") from None
+        raise UserError(f"{path}: nested too deeply (hundreds of brackets inside each other); flatten it",
+                        BAD_CONTENT) from None
 
 
 def csv_to_text(raw: str, path: Path) -> str:
@@ -87,7 +88,7 @@ def csv_to_text(raw: str, path: Path) -> str:
     try:
         rows = list(csv.DictReader(io.StringIO(raw)))
     except csv.Error as exc:
-        raise UserError(f"{path}: not a readable CSV file ({exc})") from None
+        raise UserError(f"{path}: not a readable CSV file ({exc})", BAD_CONTENT) from None
     return "\n\n".join("\n".join(f"{k}: {v}" for k, v in row.items() if k and v) for row in rows)
 
 
@@ -113,7 +114,7 @@ def read_document(path: Path) -> str:
         raw = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UserError(
-            f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again"
+            f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again", BAD_CONTENT
         ) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot be read ({exc.strerror}); check its permissions (ls -l)") from None

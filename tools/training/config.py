@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 
 LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
                  "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay")
@@ -278,10 +278,30 @@ def explain_parameters(config: TrainConfig) -> list[tuple[str, Any, str]]:
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    """Reads a YAML or JSON config file (optional), then applies the non-None overrides (CLI flags)."""
-    data: dict[str, Any] = _read_config_file(Path(path)) if path else {}
-    data.update({key: value for key, value in overrides.items() if value is not None})
-    return TrainConfig(**data)
+    """Reads a YAML or JSON config file (optional), then applies the non-None overrides (CLI flags).
+
+    A refused config exits BAD_CONTENT when the file is to blame (the flags alone, with the file's required
+    settings, are valid), else BAD_INPUT (a flag is wrong).
+    """
+    file_data: dict[str, Any] = _read_config_file(Path(path)) if path else {}
+    flags = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return TrainConfig(**{**file_data, **flags})
+    except UserError as exc:
+        if file_data and _valid_without_file(file_data, flags):
+            exc.exit_code = BAD_CONTENT
+        raise
+
+
+def _valid_without_file(file_data: dict[str, Any], flags: dict[str, Any]) -> bool:
+    """Whether the flags with only the file's required settings (base model, data, out) make a valid config."""
+    required = {key: value for key, value in file_data.items()
+                if key in TrainConfig.model_fields and TrainConfig.model_fields[key].is_required()}
+    try:
+        TrainConfig(**{**required, **flags})
+    except UserError:
+        return False
+    return True
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -294,9 +314,9 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
-        raise UserError(f"config file {path} is not valid {kind}: {exc}") from None
+        raise UserError(f"config file {path} is not valid {kind}: {exc}", BAD_CONTENT) from None
     if not isinstance(data, dict):
-        raise UserError(f"config file {path} must map setting names to values, e.g. 'lora_r: 16'")
+        raise UserError(f"config file {path} must map setting names to values, e.g. 'lora_r: 16'", BAD_CONTENT)
     return data
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.dataset.schema import AlpacaSample
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 from tools.training.inference import ModelBundle, generate_batch, load_tuned, resolve_run
 from tools.training.preflight import read_dataset_split
 from tools.training.template import IGNORE_INDEX, encode_sample, sample_messages
@@ -129,10 +129,11 @@ def evaluate_run(run_dir: str | Path, eval_path: str | Path | None = None, max_s
     eval_file = Path(eval_path) if eval_path else default_eval_path(run_dir)
     data = read_dataset_split(eval_file)
     if data.bad_rows:
-        raise UserError(f"{eval_file} has invalid rows: {'; '.join(data.bad_rows[:5])}; fix them first")
+        raise UserError(f"{eval_file} has invalid rows: {'; '.join(data.bad_rows[:5])}; fix them first",
+                        BAD_CONTENT)
     samples = data.samples[:max_samples]
     if not samples:
-        raise UserError(f"{eval_file} holds no samples; put some held-out samples in it")
+        raise UserError(f"{eval_file} holds no samples; put some held-out samples in it", BAD_CONTENT)
     tuned = load_tuned(run_dir)
     base = tuned if tuned.is_adapter else load_tuned(run_dir, base_only=True)
     references = [s.output for s in samples]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 from tools.training.builtin import ensure_builtin_model, is_builtin, resolve_model_source
 from tools.training.template import ensure_chat_template, prompt_ids
 
@@ -60,7 +60,7 @@ def resolve_run(path: str | Path) -> RunArtifacts:
         )
         base = run_config.get("base_model") or base  # the name given (e.g. gemma-3-270m) outlives a cache path
         if not base:
-            raise UserError(f"{path / 'adapter_config.json'} names no base_model_name_or_path; add it")
+            raise UserError(f"{path / 'adapter_config.json'} names no base_model_name_or_path; add it", BAD_CONTENT)
         return RunArtifacts(str(base), path, None, run_config.get("method", "lora"))
     config_path = path / "config.json"
     if not config_path.is_file():
@@ -70,7 +70,7 @@ def resolve_run(path: str | Path) -> RunArtifacts:
         )
     run_config = _read_json(config_path)
     if "base_model" not in run_config:
-        raise UserError(f"{config_path} has no base_model: is {path} a training run folder?")
+        raise UserError(f"{config_path} has no base_model: is {path} a training run folder?", BAD_CONTENT)
     if (path / "adapter" / "adapter_config.json").is_file():
         return RunArtifacts(
             run_config["base_model"], path / "adapter", None, run_config.get("method", "qlora")
@@ -86,10 +86,12 @@ def resolve_run(path: str | Path) -> RunArtifacts:
 def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except OSError as exc:
         raise UserError(f"cannot read {path}: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}", BAD_CONTENT) from None
     if not isinstance(data, dict):
-        raise UserError(f"{path} must hold a JSON object")
+        raise UserError(f"{path} must hold a JSON object", BAD_CONTENT)
     return data
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 from tools.training.estimate import estimate_training_memory
 
 
@@ -310,7 +310,7 @@ def compare_candidates(
     data = read_dataset_split(eval_path)
     samples = data.samples[:max_samples]
     if not samples:
-        raise UserError(f"{eval_path} holds no valid samples to compare on")
+        raise UserError(f"{eval_path} holds no valid samples to compare on", BAD_CONTENT)
     characters = sum(len(sample.output) for sample in samples)
     results = []
     for path in candidate_paths:

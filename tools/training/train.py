@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 from tools.training.builtin import resolve_model_source
 from tools.training.config import TrainConfig, load_config
 from tools.training.launch import append_event
@@ -52,9 +52,10 @@ def read_training_samples(path: Path) -> list:
     if split.bad_rows:
         more = f" (and {len(split.bad_rows) - 5} more)" if len(split.bad_rows) > 5 else ""
         raise UserError(f"{path} has {len(split.bad_rows)} unusable sample(s): {'; '.join(split.bad_rows[:5])}"
-                        f"{more}; fix or remove them (`tunesmith dataset check` shows them all) before training")
+                        f"{more}; fix or remove them (`tunesmith dataset check` shows them all) before training",
+                        BAD_CONTENT)
     if not split.samples:
-        raise UserError(f"{path} has no samples; add training samples before training")
+        raise UserError(f"{path} has no samples; add training samples before training", BAD_CONTENT)
     return split.samples
 
 
@@ -467,7 +468,7 @@ def _run_metrics(trainer, result, details: dict, runtime: float, has_eval: bool)
 
 
 def run_cli(argv: list[str] | None = None) -> int:
-    """The subprocess entry: 0 done, 1 training failed (see progress.jsonl), 2 bad config or data."""
+    """The subprocess entry: 0 done, 1 training failed (see progress.jsonl) or unusable data, 2 bad config."""
     parser = argparse.ArgumentParser(prog="python -m tools.training.train",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="RUN/config.json (or a YAML/JSON config file)")
