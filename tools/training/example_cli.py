@@ -47,6 +47,7 @@ def run_example(folder: Path, max_steps: int | None = None, say: Callable[[str],
     from tools.training.config import TrainConfig
     from tools.training.evaluate import evaluate_run
     from tools.training.example import EXAMPLE_TASK, EXAMPLE_TRAINING
+    from tools.training.inference import clear_cache
     from tools.training.launch import run_status, start_training
 
     if folder.exists() and any(folder.iterdir()):
@@ -67,6 +68,7 @@ def run_example(folder: Path, max_steps: int | None = None, say: Callable[[str],
     trained = time.monotonic()
     say("Comparing the base model with the tuned one on the 20 held-out rows...")
     result = evaluate_run(config.out_dir, max_samples=20)
+    clear_cache()  # nobody chats with the example's run: free its model (~1 GB) rather than hold it while the app runs
     summary = {"task": EXAMPLE_TASK, "run": str(config.out_dir), "steps": config.max_steps,
                "base_exact_match": result["base"]["exact_match"], "tuned_exact_match": result["tuned"]["exact_match"],
                "minutes_to_train": round((trained - started) / 60, 2),

@@ -1,6 +1,6 @@
 """Load a tuned model (run folder or adapter folder) and chat with it through its own chat template.
 
-Loaded models are cached in-process so the UI's "try it" box answers without reloading.
+The last loaded model is cached in-process so the UI's "try it" box answers without reloading.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from tools.training.builtin import ensure_builtin_model, is_builtin, resolve_mod
 from tools.training.template import ensure_chat_template, prompt_ids
 
 ROLES = ("system", "user", "assistant")
-_CACHE: dict[tuple, ModelBundle] = {}
+_CACHE: dict[tuple, ModelBundle] = {}  # least recently used first
+CACHE_SIZE = 1  # a model takes ~1 GB or more: keep only the last one used, not every model loaded since start
 
 
 @dataclass
@@ -154,7 +155,10 @@ def load_tuned(path: str | Path, quantize: bool | None = None, base_only: bool =
         quantize = run.method == "qlora" and torch.cuda.is_available()
     key = (str(Path(path).resolve()), quantize, base_only)
     if key in _CACHE:
+        _CACHE[key] = _CACHE.pop(key)  # now the most recently used
         return _CACHE[key]
+    while len(_CACHE) >= CACHE_SIZE:  # evict before loading, so the old model's memory is free for the new one
+        _CACHE.pop(next(iter(_CACHE)))
     tokenizer = load_tokenizer(run.tokenizer_dir)
     if base_only or run.full_model_dir is None:
         model = load_causal_lm(run.base_model, quantize=quantize)
