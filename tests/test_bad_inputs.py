@@ -66,6 +66,10 @@ def _files(tmp: Path) -> None:
     (tmp / "good.yaml").write_text("epochs: 2\n")
     (tmp / "badrun").mkdir()
     (tmp / "badrun" / "config.json").write_text("{not json")
+    (tmp / "donerun" / "adapter").mkdir(parents=True)  # a finished LoRA run, as far as resolving it goes
+    (tmp / "donerun" / "config.json").write_text('{"base_model": "gemma-3-270m", "method": "lora"}')
+    (tmp / "donerun" / "adapter" / "adapter_config.json").write_text("{}")
+    (tmp / "no_output.json").write_text(json.dumps([{"instruction": "Say hi", "input": ""}]))
 
 
 T = "{tmp}"
@@ -158,6 +162,8 @@ CASES = [
     Case("evaluate unknown run", ["evaluate", "--run", f"{T}/norun"], 2, ("norun",)),
     Case("chat run with broken config.json", ["chat", "--run", f"{T}/badrun", "hello"], 1,
          ("config.json", "cannot read")),
+    Case("evaluate on unusable rows", ["evaluate", "--run", f"{T}/donerun", "--eval", f"{T}/no_output.json"], 1,
+         ("no_output.json", "invalid rows")),
     Case("export unknown run", ["export", "--run", f"{T}/norun", "--out", f"{T}/exp"], 2, ("norun",)),
     # rag
     Case("rag index long name", ["rag", "index", f"{T}/docs", "--name", "{long}"], 2, ("at most 100 characters",)),
