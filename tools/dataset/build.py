@@ -1,4 +1,8 @@
-"""From raw files (or samples) to a training-ready folder: read, fill system, clean, split, write, report.
+"""From raw files (or samples) to a training-ready folder: read, fill system, clean, settle conflicts and twins,
+split, write, report.
+
+Rows go through in three passes over a spool file (normalised samples, one JSON line each) with only a few dozen
+bytes per row in memory (keys, 8-bit signatures, ranks), so a million-row file builds in bounded memory.
 
 DIR/train.json and DIR/eval.json (OpenAI chat: .jsonl), DIR/dataset_info.json for LLaMA-Factory,
 DIR/report.json (counts read, kept, dropped by reason; every dropped row with its id, reason and the twin kept;
@@ -8,15 +12,35 @@ conflicting answers; health) and DIR/report.md. Samples given as ReviewedRow kee
 from __future__ import annotations
 
 import json
+import tempfile
+from array import array
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
-from tools.dataset.clean import CleanConfig, clean_samples, find_conflicts
-from tools.dataset.readers import MAX_FILE_BYTES, RowProblem, read_samples
-from tools.dataset.report import health_report, render_report_markdown
+import numpy as np
+
+from tools.dataset.clean import (
+    CleanConfig,
+    RowKeys,
+    concat_keys,
+    conflict_groups,
+    limit_violation,
+    normalize_sample,
+    question_text,
+    row_keys,
+    settle_duplicates,
+    visiting_order,
+)
+from tools.dataset.dedup import group_labels, text_key
+from tools.dataset.readers import MAX_FILE_BYTES, RowProblem, SampleStream, read_samples
+from tools.dataset.report import HealthTally, render_report_markdown
 from tools.dataset.schema import AlpacaSample, ReviewedRow
-from tools.dataset.split import split_train_eval
-from tools.dataset.writers import FILE_SUFFIX, FORMATS, DatasetFormat, write_dataset_info, write_samples
+from tools.dataset.split import eval_size, held_out
+from tools.dataset.writers import FILE_SUFFIX, FORMATS, DatasetFormat, SampleWriter, write_dataset_info
 from tools.errors import UserError
+
+_KEY_BATCH = 4096  # rows hashed per step
 
 
 def check_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> list[RowProblem]:
@@ -44,169 +68,246 @@ def build_dataset(
         raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not inputs:
         raise UserError("no input given; pass one or more dataset files (JSON, JSONL, CSV) or samples")
+    eval_size(0, eval_fraction)  # refuses a bad fraction before any reading
     config = clean_config or CleanConfig()
-    gathered = _gather(inputs, max_bytes)
-    samples, ids = gathered["samples"], gathered["ids"]
-    if not samples:
-        first = "; ".join(p["where"] + ": " + p["message"] for p in gathered["problems"][:3])
-        raise UserError(
-            f"no valid samples in the input ({first}); run 'tunesmith dataset check FILE' for all problems"
-        )
-    if system and system.strip():
-        samples = [
-            s if s.system.strip() else s.model_copy(update={"system": system.strip()}) for s in samples
-        ]
-
-    kept, conflicts, conflict_drops = _settle_conflicts(samples, ids, gathered, config.near_duplicate_threshold)
-    cleaned = clean_samples([samples[i] for i in kept], [ids[i] for i in kept], config,
-                            [gathered["ranks"][i] for i in kept], [gathered["keep_both"][i] for i in kept])
-    if not cleaned.samples:
-        raise UserError(f"every sample was dropped while cleaning ({cleaned.drops}); fix the data and retry")
-    train_idx, eval_idx = split_train_eval(
-        cleaned.samples, eval_fraction, seed, config.near_duplicate_threshold
-    )
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in [out / f"{split}{suffix}" for split in ("train", "eval") for suffix in (".json", ".jsonl")]:
-        stale.unlink(missing_ok=True)  # a split left from an earlier build would be read as part of this one
-    files = {"train": f"train{FILE_SUFFIX[fmt]}"}
-    write_samples([cleaned.samples[i] for i in train_idx], out / files["train"], fmt)
-    if eval_idx:
-        files["eval"] = f"eval{FILE_SUFFIX[fmt]}"
-        write_samples([cleaned.samples[i] for i in eval_idx], out / files["eval"], fmt)
-    write_dataset_info(out, files, fmt)
+    with tempfile.TemporaryDirectory(prefix=".rows-", dir=out) as work, _Rows(Path(work) / "rows.jsonl") as rows:
+        read = _read_inputs(inputs, max_bytes, (system or "").strip(), config, rows)
+        if not rows.count:
+            if not read["samples"]:
+                first = "; ".join(p["where"] + ": " + p["message"] for p in read["problems"][:3])
+                raise UserError(f"no valid samples in the input ({first}); run 'tunesmith dataset check FILE' "
+                                "for all problems")
+            raise UserError(f"every sample was dropped while cleaning ({_count(read['dropped_rows'])}); fix the "
+                            "data and retry")
+        keys = rows.keys()
+        conflicts, dropped = _settle_conflicts(rows, keys, config.near_duplicate_threshold)
+        dropped.update(_settle_duplicates(rows, keys, dropped, config.near_duplicate_threshold))
+        kept = np.ones(rows.count, dtype=bool)
+        kept[list(dropped)] = False
+        kept_rows = np.flatnonzero(kept)
+        labels = group_labels(keys.sample_keys[kept_rows], keys.sample_sigs[kept_rows],
+                              config.near_duplicate_threshold)
+        to_eval = np.zeros(rows.count, dtype=bool)
+        to_eval[kept_rows[held_out(labels, eval_fraction, seed)]] = True
+        files, tally = _write_splits(rows, kept, to_eval, out, fmt)
 
-    drops = _merge_counts(gathered["drops"], _count(conflict_drops), cleaned.drops)
-    dropped_rows = [*gathered["dropped_rows"], *conflict_drops, *(_with_detail(row) for row in cleaned.dropped_rows)]
+    dropped_rows = [*read["dropped_rows"],
+                    *(_dropped_row(rows.id_of(i), reason, rows.id_of(twin)) for i, (reason, twin) in dropped.items())]
+    drops = dict(sorted(_count(dropped_rows).items()))
     unresolved = [c for c in conflicts if c["resolution"] == "unresolved"]
-    kept_on_purpose = {i for i, keep in zip(ids, gathered["keep_both"], strict=True) if keep}
     report = {
         "out_dir": str(final_dir or out),
         "format": fmt,
-        "inputs": gathered["inputs"],
-        "rows_read": gathered["rows_read"],
-        "kept": len(cleaned.samples),
-        "train": len(train_idx),
-        "eval": len(eval_idx),
-        "dropped": sum(drops.values()),
+        "inputs": read["inputs"],
+        "rows_read": read["rows_read"],
+        "kept": tally.count,
+        "train": tally.count - int(to_eval.sum()),
+        "eval": int(to_eval.sum()),
+        "dropped": len(dropped_rows),
         "drops": drops,
         "dropped_ids": _ids_by_reason(dropped_rows),
         "dropped_rows": dropped_rows,
         "conflicts": conflicts,
-        "problems": gathered["problems"],
-        "fixes": cleaned.fixes,
-        "notes": gathered["notes"],
-        "files": {
-            **files,
-            "dataset_info": "dataset_info.json",
-            "report_json": "report.json",
-            "report_md": "report.md",
-        },
-        "health": health_report(cleaned.samples, drops, cleaned.ids, tag_counts,
-                                conflicts=[c["ids"] for c in unresolved],
-                                kept_on_purpose=kept_on_purpose),
+        "problems": read["problems"],
+        "fixes": dict(read["fixes"]),
+        "notes": read["notes"],
+        "files": {**files, "dataset_info": "dataset_info.json", "report_json": "report.json",
+                  "report_md": "report.md"},
+        "health": tally.report(drops, tag_counts, [c["ids"] for c in unresolved]),
     }
-    (out / "report.json").write_text(
-        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render_report_markdown(report), encoding="utf-8")
     return report
 
 
-def _gather(inputs: list, max_bytes: int) -> dict:
-    """Samples with ids ("file.jsonl:7" or "sample:3"), and every unusable row as a drop with its reason."""
-    gathered: dict = {
-        "samples": [],
-        "ids": [],
-        "rows_read": 0,
-        "drops": {},
-        "dropped_rows": [],
-        "ranks": [],
-        "keep_both": [],
-        "problems": [],
-        "notes": [],
-        "inputs": [],
-    }
-    direct = [item if isinstance(item, ReviewedRow) else ReviewedRow(item, f"sample:{i}")
-              for i, item in enumerate((x for x in inputs if isinstance(x, AlpacaSample | ReviewedRow)), start=1)]
-    if direct:
-        gathered["samples"] += [row.sample for row in direct]
-        gathered["ids"] += [row.id for row in direct]
-        gathered["ranks"] += [row.rank for row in direct]
-        gathered["keep_both"] += [row.keep_both for row in direct]
-        gathered["rows_read"] += len(direct)
-        gathered["inputs"].append({"source": "samples", "format": "samples", "rows": len(direct)})
+class _Rows:
+    """The normalised samples, spooled to a file one JSON line each, with what the build needs of each row kept
+    in compact arrays: where it came from, its rank, keep-both mark and instruction key."""
+
+    def __init__(self, path: Path):
+        self._file = path.open("w+b")
+        self._offsets, self._source, self._row = array("q"), array("l"), array("q")
+        self.ranks, self.keep_both = array("b"), array("b")
+        self._instruction_keys, self._has_input = array("q"), array("b")
+        self.sources: list[str] = []  # file names; rows given as samples have source -1 and ids in given_ids
+        self.given_ids: list[str] = []
+        self.count = 0
+
+    def add(self, sample: AlpacaSample, source: int, row: int, rank: int = 0, keep_both: bool = False) -> None:
+        line = json.dumps([sample.instruction, sample.input, sample.output, sample.system, sample.history],
+                          ensure_ascii=False).encode("utf-8") + b"\n"
+        self._offsets.append(self._file.tell())
+        self._file.write(line)
+        self._source.append(source)
+        self._row.append(row)
+        self.ranks.append(rank)
+        self.keep_both.append(keep_both)
+        self._instruction_keys.append(text_key(sample.instruction))
+        self._has_input.append(bool(sample.input.strip()))
+        self.count += 1
+
+    def __enter__(self) -> _Rows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def id_of(self, i: int) -> str:
+        source = self._source[i]
+        return self.given_ids[self._row[i]] if source < 0 else f"{self.sources[source]}:{self._row[i]}"
+
+    def samples(self) -> Iterator[AlpacaSample]:
+        """Every spooled sample in order (already validated: built without checking again)."""
+        self._file.flush()
+        self._file.seek(0)
+        for line in self._file:
+            yield _sample(line)
+
+    def outputs(self, indices: list[int]) -> list[str]:
+        answers = []
+        for i in indices:
+            self._file.seek(self._offsets[i])
+            answers.append(_sample(self._file.readline()).output)
+        self._file.seek(0, 2)
+        return answers
+
+    def keys(self) -> RowKeys:
+        """Exact keys and signatures of every row, computed a batch at a time. A shared instruction with an input
+        is a template: the question then is the input (see clean.question_text)."""
+        instruction_keys = np.frombuffer(self._instruction_keys, dtype=np.int64)
+        _, inverse, counts = np.unique(instruction_keys, return_inverse=True, return_counts=True)
+        template = (counts[inverse.reshape(-1)] > 1) & np.frombuffer(self._has_input, dtype=np.int8).astype(bool)
+        parts, questions, outputs = [], [], []
+        for i, sample in enumerate(self.samples()):
+            questions.append(question_text(sample, bool(template[i])))
+            outputs.append(sample.output)
+            if len(questions) == _KEY_BATCH:
+                parts.append(row_keys(questions, outputs))
+                questions, outputs = [], []
+        if questions:
+            parts.append(row_keys(questions, outputs))
+        return concat_keys(parts)
+
+
+def _sample(line: bytes) -> AlpacaSample:
+    instruction, input_, output, system, history = json.loads(line)
+    return AlpacaSample.model_construct(instruction=instruction, input=input_, output=output, system=system,
+                                        history=[tuple(turn) for turn in history])
+
+
+def _read_inputs(inputs: list, max_bytes: int, system: str, config: CleanConfig, rows: _Rows) -> dict:
+    """First pass: every input row becomes a spooled normalised sample or a drop with its reason."""
+    read: dict = {"rows_read": 0, "samples": 0, "dropped_rows": [], "problems": [], "notes": [], "inputs": [],
+                  "fixes": Counter()}
+
+    def take(sample: AlpacaSample, source: int, row: int, row_id: str, rank: int = 0, keep: bool = False) -> None:
+        read["samples"] += 1
+        if system and not sample.system.strip():
+            sample = sample.model_copy(update={"system": system})
+        cleaned, fixes = normalize_sample(sample, config)
+        read["fixes"].update(fixes)
+        reason = limit_violation(cleaned, config)
+        if reason:
+            read["dropped_rows"].append(_dropped_row(row_id, reason, None))
+        else:
+            rows.add(cleaned, source, row, rank, keep)
+
+    given = [item if isinstance(item, ReviewedRow) else ReviewedRow(item, f"sample:{i}")
+             for i, item in enumerate((x for x in inputs if isinstance(x, AlpacaSample | ReviewedRow)), start=1)]
+    for position, item in enumerate(given):
+        rows.given_ids.append(item.id)
+        take(item.sample, -1, position, item.id, item.rank, item.keep_both)
+    if given:
+        read["rows_read"] += len(given)
+        read["inputs"].append({"source": "samples", "format": "samples", "rows": len(given)})
     for item in inputs:
         if isinstance(item, AlpacaSample | ReviewedRow):
             continue
         path = Path(item)
-        result = read_samples(path, max_bytes=max_bytes)
-        gathered["samples"] += result.samples
-        gathered["ids"] += [f"{path.name}:{row}" for row in result.sample_rows]
-        gathered["ranks"] += [0] * len(result.samples)
-        gathered["keep_both"] += [False] * len(result.samples)
-        gathered["rows_read"] += result.rows_read
-        gathered["inputs"].append({"source": str(path), "format": result.format, "rows": result.rows_read})
-        gathered["notes"] += [f"{path.name}: {note}" for note in result.notes]
-        for problem in result.problems:
-            row_id = f"{path.name}:{problem.row}"
-            gathered["drops"][problem.code] = gathered["drops"].get(problem.code, 0) + 1
-            gathered["dropped_rows"].append({"id": row_id, "reason": problem.code, "kept": None,
-                                             "detail": problem.message})
-            gathered["problems"].append({"where": row_id, "field": problem.field, "message": problem.message})
-    return gathered
+        stream = SampleStream(path, max_bytes)
+        rows.sources.append(path.name)
+        source = len(rows.sources) - 1
+        for row, found in stream:
+            row_id = f"{path.name}:{row}"
+            if isinstance(found, RowProblem):
+                read["dropped_rows"].append({"id": row_id, "reason": found.code, "kept": None,
+                                             "detail": found.message})
+                read["problems"].append({"where": row_id, "field": found.field, "message": found.message})
+            else:
+                take(found, source, row, row_id)
+        read["rows_read"] += stream.rows_read
+        read["inputs"].append({"source": str(path), "format": stream.format, "rows": stream.rows_read})
+        read["notes"] += [f"{path.name}: {note}" for note in stream.notes]
+    return read
 
 
-def _merge_counts(*counts: dict[str, int]) -> dict[str, int]:
-    merged: dict[str, int] = {}
-    for count in counts:
-        for reason, n in count.items():
-            merged[reason] = merged.get(reason, 0) + n
-    return dict(sorted(merged.items()))
-
-
-def _settle_conflicts(
-    samples: list[AlpacaSample], ids: list[str], gathered: dict, threshold: float
-) -> tuple[list[int], list[dict], list[dict]]:
-    """Indices kept, the conflicts found, and the rows dropped for them. Of a question asked with different answers
-    the highest-ranked answer is kept (an edit over a seed over an unedited sample, earliest on ties) until the
+def _settle_conflicts(rows: _Rows, keys: RowKeys, threshold: float) -> tuple[list[dict], dict[int, tuple]]:
+    """The conflicts found and the rows dropped for them. Of a question asked with different answers the
+    highest-ranked answer is kept (an edit over a seed over an unedited sample, earliest on ties) until the
     person resolves it; samples marked keep_both all stay."""
-    ranks, keep_both = gathered["ranks"], gathered["keep_both"]
-    dropped: set[int] = set()
-    conflicts, rows = [], []
-    for group in find_conflicts(samples, threshold):
-        winner = min(group, key=lambda i: (-ranks[i], i))
-        losers = [i for i in group if i != winner and not keep_both[i]]
-        resolved = not losers and all(keep_both[i] for i in group)
-        conflicts.append({"ids": [ids[i] for i in group], "kept": [ids[i] for i in group if i not in losers],
+    conflicts, dropped = [], {}
+    for group in conflict_groups(keys, rows.outputs, threshold):
+        winner = min(group, key=lambda i: (-rows.ranks[i], i))
+        losers = [i for i in group if i != winner and not rows.keep_both[i]]
+        resolved = not losers and all(rows.keep_both[i] for i in group)
+        conflicts.append({"ids": [rows.id_of(i) for i in group],
+                          "kept": [rows.id_of(i) for i in group if i not in losers],
                           "resolution": "keep_both" if resolved else "unresolved"})
-        for i in losers:
-            dropped.add(i)
-            rows.append({"id": ids[i], "reason": "conflicting_answer", "kept": ids[winner],
-                         "detail": f"same question as {ids[winner]} with a different answer; {ids[winner]} was "
-                                   "kept (resolve the conflict in the Data studio to choose)"})
-    return [i for i in range(len(samples)) if i not in dropped], conflicts, rows
+        dropped.update((i, ("conflicting_answer", winner)) for i in losers)
+    return conflicts, dropped
+
+
+def _settle_duplicates(rows: _Rows, keys: RowKeys, gone: dict, threshold: float) -> dict[int, tuple[str, int]]:
+    """Exact and near twins among the rows still in (see clean.settle_duplicates), by row index."""
+    alive = np.array([i for i in range(rows.count) if i not in gone], dtype=np.int64)
+    ranks = np.frombuffer(rows.ranks, dtype=np.int8)[alive]
+    keep_both = np.frombuffer(rows.keep_both, dtype=np.int8)[alive].astype(bool)
+    found = settle_duplicates(keys.sample_keys[alive], keys.sample_sigs[alive], visiting_order(ranks, keep_both),
+                              keep_both, threshold)
+    return {int(alive[i]): (reason, int(alive[twin])) for i, (reason, twin) in found.items()}
+
+
+def _write_splits(rows: _Rows, kept: np.ndarray, to_eval: np.ndarray, out: Path,
+                  fmt: DatasetFormat) -> tuple[dict[str, str], HealthTally]:
+    """Last pass: the kept rows into train (and eval) in input order, each counted for the health report."""
+    for stale in [out / f"{split}{suffix}" for split in ("train", "eval") for suffix in (".json", ".jsonl")]:
+        stale.unlink(missing_ok=True)  # a split left from an earlier build would be read as part of this one
+    files = {"train": f"train{FILE_SUFFIX[fmt]}"}
+    if to_eval.any():
+        files["eval"] = f"eval{FILE_SUFFIX[fmt]}"
+    tally = HealthTally()
+    writers = {split: SampleWriter(out / name, fmt) for split, name in files.items()}
+    try:
+        for i, sample in enumerate(rows.samples()):
+            if kept[i]:
+                writers["eval" if to_eval[i] else "train"].write(sample)
+                tally.add(rows.id_of(i), sample)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    write_dataset_info(out, files, fmt)
+    return files, tally
 
 
 _DROP_DETAIL = {
     "exact_duplicate": "exact duplicate of {kept} (kept)",
     "near_duplicate": "near duplicate of {kept} (kept)",
+    "conflicting_answer": "same question as {kept} with a different answer; {kept} was kept (resolve the conflict "
+                          "in the Data studio to choose)",
     "empty_after_cleaning": "nothing left after cleaning whitespace and wrappers",
     "prompt_too_long": "the question is longer than the limit",
     "output_too_long": "the answer is longer than the limit",
 }
 
 
-def _with_detail(row: dict) -> dict:
-    return {**row, "detail": _DROP_DETAIL.get(row["reason"], row["reason"]).format(kept=row["kept"])}
+def _dropped_row(row_id: str, reason: str, kept: str | None) -> dict:
+    return {"id": row_id, "reason": reason, "kept": kept, "detail": _DROP_DETAIL[reason].format(kept=kept)}
 
 
 def _count(rows: list[dict]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["reason"]] = counts.get(row["reason"], 0) + 1
-    return counts
+    return dict(Counter(row["reason"] for row in rows))
 
 
 def _ids_by_reason(rows: list[dict]) -> dict[str, list[str]]:

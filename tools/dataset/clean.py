@@ -5,11 +5,23 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import ValidationError
 
-from tools.dataset.dedup import NearDuplicateIndex, canonical_text, group_near_duplicates
+from tools.dataset.dedup import (
+    canonical_key,
+    canonical_text,
+    exact_groups,
+    group_labels,
+    group_near_duplicates,
+    minhashes_of_canonical,
+    similar_pairs,
+    text_key,
+    to_bbit,
+)
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 
@@ -83,31 +95,107 @@ def normalize_sample(sample: AlpacaSample, config: CleanConfig) -> tuple[AlpacaS
         return None, fixes
 
 
+def template_instructions(samples: list[AlpacaSample]) -> list[bool]:
+    """Per sample, whether its instruction is shared by several samples (a template) while it has an input."""
+    counts = Counter(text_key(s.instruction) for s in samples)
+    return [counts[text_key(s.instruction)] > 1 and bool(s.input.strip()) for s in samples]
+
+
+def question_text(sample: AlpacaSample, template: bool) -> str:
+    """The question as compared for twins. A template instruction is left out, so that samples differing only
+    in a short input are not taken for twins."""
+    turns = " ".join(f"{q} {a}" for q, a in sample.history)
+    return f"{sample.system} {turns} {sample.input if template else sample.prompt_text()}"
+
+
 def question_texts(samples: list[AlpacaSample]) -> list[str]:
-    """The question of each sample as compared for twins. An instruction shared by several samples (a template)
-    is left out when there is an input, so that samples differing only in a short input are not taken for twins."""
-    counts = Counter(canonical_text(s.instruction) for s in samples)
-    texts = []
-    for s in samples:
-        template = counts[canonical_text(s.instruction)] > 1 and s.input.strip()
-        turns = " ".join(f"{q} {a}" for q, a in s.history)
-        texts.append(f"{s.system} {turns} {s.input if template else s.prompt_text()}")
-    return texts
+    return [question_text(s, t) for s, t in zip(samples, template_instructions(samples), strict=True)]
 
 
 def dedup_texts(samples: list[AlpacaSample]) -> list[str]:
-    """The text compared for duplicates: the question (see question_texts) and the answer."""
+    """The text compared for duplicates: the question (see question_text) and the answer."""
     return [f"{question} {s.output}" for question, s in zip(question_texts(samples), samples, strict=True)]
 
 
+@dataclass
+class RowKeys:
+    """What twin detection needs of each row, a few bytes each: exact keys and 8-bit MinHash signatures of the
+    question and of question + answer."""
+
+    question_keys: np.ndarray
+    question_sigs: np.ndarray
+    sample_keys: np.ndarray
+    sample_sigs: np.ndarray
+
+
+def row_keys(questions: list[str], outputs: list[str]) -> RowKeys:
+    """Keys of rows given as question and answer texts (a sample's 3-grams are its question's and answer's)."""
+    asked, answered = [canonical_text(q) for q in questions], [canonical_text(o) for o in outputs]
+    signatures = minhashes_of_canonical([*asked, *answered])
+    return RowKeys(
+        question_keys=np.array([canonical_key(q) for q in asked], dtype=np.int64),
+        question_sigs=to_bbit(signatures[: len(asked)]),
+        sample_keys=np.array([canonical_key(q, o) for q, o in zip(asked, answered, strict=True)], dtype=np.int64),
+        sample_sigs=to_bbit(np.minimum(signatures[: len(asked)], signatures[len(asked) :])),
+    )
+
+
+def concat_keys(parts: list[RowKeys]) -> RowKeys:
+    return RowKeys(*(np.concatenate([getattr(p, name) for p in parts]) if parts else np.empty(0)
+                     for name in ("question_keys", "question_sigs", "sample_keys", "sample_sigs")))
+
+
+def conflict_groups(
+    keys: RowKeys, outputs_of: Callable[[list[int]], list[str]], threshold: float = 0.8
+) -> list[list[int]]:
+    """Groups of row indices whose questions are the same or nearly so while their answers differ (answers that
+    are near duplicates of each other count as one answer): contradictions a person has to resolve.
+    outputs_of(indices) gives those rows' answers (a build reads them back from disk)."""
+    labels = group_labels(keys.question_keys, keys.question_sigs, threshold)
+    members: dict[int, list[int]] = {}
+    for label in np.flatnonzero(np.bincount(labels, minlength=len(labels)) > 1).tolist():
+        members[label] = []
+    for i in np.flatnonzero(np.isin(labels, list(members))).tolist():
+        members[int(labels[i])].append(i)
+    return [group for group in members.values()
+            if len(group_near_duplicates(outputs_of(group), threshold)) > 1]
+
+
 def find_conflicts(samples: list[AlpacaSample], threshold: float = 0.8) -> list[list[int]]:
-    """Groups of indices whose questions are the same or nearly so while their answers differ (answers that are
-    near duplicates of each other count as one answer): contradictions a person has to resolve."""
-    conflicts = []
-    for group in group_near_duplicates(question_texts(samples), threshold):
-        if len(group) > 1 and len(group_near_duplicates([samples[i].output for i in group], threshold)) > 1:
-            conflicts.append(group)
-    return conflicts
+    """conflict_groups of samples held in memory."""
+    keys = row_keys(question_texts(samples), [s.output for s in samples])
+    return conflict_groups(keys, lambda group: [samples[i].output for i in group], threshold)
+
+
+def settle_duplicates(
+    keys: np.ndarray, sigs: np.ndarray, order: np.ndarray, protected: np.ndarray, threshold: float
+) -> dict[int, tuple[str, int]]:
+    """Rows to drop as {index: (reason, index of the twin kept)}. Rows are visited in `order` (best first); a row
+    that repeats a kept one exactly, or nearly (estimated Jaccard >= threshold), is dropped unless protected."""
+    in_order = keys[order]
+    first = exact_groups(in_order)
+    dropped: dict[int, tuple[str, int]] = {}
+    for position in np.flatnonzero(first != np.arange(len(order))).tolist():
+        row = int(order[position])
+        if not protected[row]:
+            dropped[row] = ("exact_duplicate", int(order[first[position]]))
+    survivors = np.array([row for row in order.tolist() if row not in dropped], dtype=np.int64)
+    pairs = similar_pairs(sigs, survivors, threshold)
+    place = np.empty(len(keys), dtype=np.int64)
+    place[survivors] = np.arange(len(survivors))
+    for earlier, later in sorted(pairs.tolist(), key=lambda pair: place[pair[1]]):
+        if later not in dropped and earlier not in dropped and not protected[later]:
+            dropped[later] = ("near_duplicate", earlier)
+    for row, (reason, twin) in dropped.items():
+        if twin in dropped:  # the exact twin was itself dropped as a near duplicate: name the one kept
+            dropped[row] = (reason, dropped[twin][1])
+    return dropped
+
+
+def visiting_order(ranks: Sequence[int], protected: Sequence[bool]) -> np.ndarray:
+    """Best first: highest rank, then protected, then earliest."""
+    n = len(ranks)
+    return np.lexsort((np.arange(n), -np.asarray(protected, dtype=np.int64), -np.asarray(ranks, dtype=np.int64)))
 
 
 def clean_samples(
@@ -131,33 +219,30 @@ def clean_samples(
     for position, (sample_id, sample) in enumerate(zip(ids, samples, strict=True)):
         cleaned, made = normalize_sample(sample, config)
         fixes.update(made)
-        reason = _limit_violation(cleaned, config)
+        reason = limit_violation(cleaned, config)
         if reason:
             _drop(result, reason, sample_id)
         else:
             normalized.append((position, cleaned))
-    texts = dict(zip((p for p, _ in normalized), dedup_texts([s for _, s in normalized]), strict=True))
-    exact_keys: dict[str, str] = {}
-    index = NearDuplicateIndex(config.near_duplicate_threshold)
-    kept: list[tuple[int, AlpacaSample]] = []
-    for position, sample in sorted(normalized, key=lambda item: (-ranks[item[0]], -protected[item[0]], item[0])):
-        sample_id, text = ids[position], texts[position]
-        exact_key = canonical_text(text)
-        twin = exact_keys.get(exact_key) or index.find(text)
-        if twin is not None and not protected[position]:
-            _drop(result, "exact_duplicate" if exact_key in exact_keys else "near_duplicate", sample_id, twin)
-            continue
-        exact_keys.setdefault(exact_key, sample_id)
-        index.add(sample_id, text)
-        kept.append((position, sample))
-    for position, sample in sorted(kept, key=lambda item: item[0]):
-        result.samples.append(sample)
-        result.ids.append(ids[position])
+    positions = [p for p, _ in normalized]
+    kept_samples = [s for _, s in normalized]
+    keys = row_keys(question_texts(kept_samples), [s.output for s in kept_samples])
+    dropped = settle_duplicates(keys.sample_keys, keys.sample_sigs,
+                                visiting_order([ranks[p] for p in positions], [protected[p] for p in positions]),
+                                np.array([protected[p] for p in positions], dtype=bool),
+                                config.near_duplicate_threshold)
+    for i, (position, sample) in enumerate(normalized):
+        if i in dropped:
+            reason, twin = dropped[i]
+            _drop(result, reason, ids[position], ids[positions[twin]])
+        else:
+            result.samples.append(sample)
+            result.ids.append(ids[position])
     result.fixes = dict(fixes)
     return result
 
 
-def _limit_violation(sample: AlpacaSample | None, config: CleanConfig) -> str | None:
+def limit_violation(sample: AlpacaSample | None, config: CleanConfig) -> str | None:
     if sample is None:
         return "empty_after_cleaning"
     if len(sample.prompt_text()) + sum(len(q) + len(a) for q, a in sample.history) > config.max_prompt_chars:

@@ -35,27 +35,51 @@ def canonical_text(text: str) -> str:
 
 def text_key(*texts: str) -> int:
     """A 64-bit key of the texts' canonical forms: equal keys mean exact duplicates."""
-    joined = "\x1f".join(canonical_text(text) for text in texts).encode("utf-8")
+    return canonical_key(*(canonical_text(text) for text in texts))
+
+
+def canonical_key(*canonical: str) -> int:
+    """text_key of texts already in canonical form."""
+    joined = "\x1f".join(canonical).encode("utf-8")
     return int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "little", signed=True)
 
 
-def _shingle_hashes(text: str, size: int = 3) -> list[int]:
-    words = canonical_text(text).split()
-    if len(words) < size:
-        return [zlib.crc32(" ".join(words).encode("utf-8"))]
-    return list({zlib.crc32(" ".join(words[i : i + size]).encode("utf-8")) for i in range(len(words) - size + 1)})
+class _WordHashes(dict):
+    """crc32 of each word, remembered: words repeat far more often than they are new."""
+
+    def __missing__(self, word: str) -> int:
+        if len(self) > 2_000_000:  # bounded: a stream of unique tokens must not grow it forever
+            self.clear()
+        value = self[word] = zlib.crc32(word.encode("utf-8")) + 1  # 0 is the padding of short texts
+        return value
+
+
+_WORDS = _WordHashes()
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
 
 
 def minhashes(texts: Sequence[str]) -> np.ndarray:
-    """Full 32-bit MinHash signatures, one row of NUM_PERM values per text."""
+    """Full 32-bit MinHash signatures of the texts' word 3-grams, one row of NUM_PERM values per text."""
+    return minhashes_of_canonical([canonical_text(text) for text in texts])
+
+
+def minhashes_of_canonical(texts: Sequence[str]) -> np.ndarray:
+    """minhashes of texts already in canonical form. A text of under 3 words is one 3-gram, padded."""
     out = np.empty((len(texts), NUM_PERM), dtype=np.uint32)
     for start in range(0, len(texts), _BATCH):
-        shingles = [_shingle_hashes(text) for text in texts[start : start + _BATCH]]
-        lengths = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=len(shingles))
-        hashes = np.fromiter((h for s in shingles for h in s), dtype=np.uint64, count=int(lengths.sum()))
-        values = (hashes[:, None] * _A + _B) >> np.uint64(32)
-        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        out[start : start + len(shingles)] = np.minimum.reduceat(values, starts, axis=0)
+        words = [text.split() for text in texts[start : start + _BATCH]]
+        words = [w if len(w) >= 3 else [*w, "", "", ""][:3] for w in words]
+        lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+        flat = np.fromiter((_WORDS[word] if word else 0 for w in words for word in w), dtype=np.uint64,
+                           count=int(lengths.sum()))
+        grams = flat[:-2] * _MIX[0] ^ flat[1:-1] * _MIX[1] ^ flat[2:] * _MIX[2]
+        ends = np.cumsum(lengths)
+        inside = np.ones(len(grams), dtype=bool)  # 3-grams that do not run into the next text
+        inside[np.concatenate((ends[:-1] - 2, ends[:-1] - 1))] = False
+        grams = grams[inside]
+        values = (grams[:, None] * _A + _B) >> np.uint64(32)
+        starts = np.concatenate(([0], np.cumsum(lengths - 2)[:-1]))
+        out[start : start + len(words)] = np.minimum.reduceat(values, starts, axis=0)
     return out
 
 

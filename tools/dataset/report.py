@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 import re
 import statistics
+from array import array
 from collections import Counter
+from collections.abc import Sequence
 
 from tools.dataset.dedup import canonical_text
 from tools.dataset.schema import AlpacaSample
@@ -18,6 +20,7 @@ LABEL_MAX_DISTINCT = 20
 LABEL_MAX_CHARS = 40
 IMBALANCE_RATIO = 4.0
 EXAMPLES_SHOWN = 10
+LENGTH_FIELDS = ("instruction", "input", "output")
 
 _REFUSAL = re.compile(
     r"\b(i can(?:no|')t|i cannot|i am unable|i'm unable|i'm not able to|i am not able to|i won't|i will not|"
@@ -35,9 +38,13 @@ _COMPUTES = re.compile(r"\b(?:calculate|compute|convert|round|count|sum|add|subt
 
 def length_stats(values: list[str]) -> dict[str, int]:
     """min / median / p95 / max character length (nearest-rank p95)."""
-    lengths = sorted(len(v) for v in values) or [0]
-    p95 = lengths[max(0, math.ceil(0.95 * len(lengths)) - 1)]
-    return {"min": lengths[0], "median": int(statistics.median(lengths)), "p95": p95, "max": lengths[-1]}
+    return _length_stats([len(v) for v in values])
+
+
+def _length_stats(lengths: Sequence[int]) -> dict[str, int]:
+    ordered = sorted(lengths) or [0]
+    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+    return {"min": ordered[0], "median": int(statistics.median(ordered)), "p95": p95, "max": ordered[-1]}
 
 
 def unsupported_tokens(sample: AlpacaSample) -> list[str]:
@@ -71,70 +78,105 @@ def health_report(
     conflicts = id groups of questions with different answers found before the build kept one of each (counted
     with those still among the kept samples, except the ones a person chose to keep: kept_on_purpose ids)."""
     ids = ids or [f"sample:{i}" for i in range(1, len(samples) + 1)]
-    drops = dict(drops or {})
-    report = {
-        "samples": len(samples),
-        "dropped": sum(drops.values()),
-        "drops": drops,
-        "lengths": {
-            key: length_stats([getattr(s, key) for s in samples])
-            for key in ("instruction", "input", "output")
-        },
-        "labels": _label_balance(samples),
-        "refusals": _share(
-            [i for i, s in zip(ids, samples, strict=True) if _REFUSAL.search(s.output[:300])], len(samples)
-        ),
-        "unsupported": _unsupported(samples, ids),
-        "system_prompts": _system_prompts(samples),
-        "conflicting_answers": _conflicting_answers(samples, ids, conflicts or [], kept_on_purpose or set()),
-        "length_histogram": length_histogram([len(s.prompt_text()) + len(s.output) for s in samples]),
-        "multi_turn": _share([i for i, s in zip(ids, samples, strict=True) if s.history], len(samples)),
-        "tags": dict(tag_counts) if tag_counts else None,
-    }
-    report["warnings"] = _warnings(report)
-    return report
+    tally = HealthTally()
+    for sample_id, sample in zip(ids, samples, strict=True):
+        tally.add(sample_id, sample)
+    remaining = _conflicting_answers(samples, ids, kept_on_purpose or set())
+    return tally.report(drops, tag_counts, [*(conflicts or []), *remaining])
 
 
-def _share(matching_ids: list[str], total: int) -> dict:
-    return {
-        "count": len(matching_ids),
-        "share": round(len(matching_ids) / total, 3) if total else 0.0,
-        "examples": matching_ids[:EXAMPLES_SHOWN],
-    }
+class HealthTally:
+    """The health report's figures, gathered one kept sample at a time in bounded memory (a few bytes a sample,
+    and only the first examples of each finding)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lengths: dict[str, array] = {key: array("l") for key in (*LENGTH_FIELDS, "sample")}
+        self.labels: Counter[str] | None = Counter()  # None once the answers no longer look like labels
+        self.refusals = _Finding()
+        self.unsupported = _Finding()
+        self.multi_turn = _Finding()
+        self.systems: Counter[str] = Counter()
+        self.without_system = 0
+
+    def add(self, sample_id: str, sample: AlpacaSample) -> None:
+        self.count += 1
+        for key in LENGTH_FIELDS:
+            self.lengths[key].append(len(getattr(sample, key)))
+        self.lengths["sample"].append(len(sample.prompt_text()) + len(sample.output))
+        if self.labels is not None:
+            label = sample.output.strip().casefold()
+            self.labels[label] += 1
+            if len(label) > LABEL_MAX_CHARS or len(self.labels) > LABEL_MAX_DISTINCT:
+                self.labels = None
+        if _REFUSAL.search(sample.output[:300]):
+            self.refusals.add(sample_id)
+        tokens = unsupported_tokens(sample)
+        if tokens:
+            self.unsupported.add({"id": sample_id, "tokens": tokens[:5]})
+        if sample.history:
+            self.multi_turn.add(sample_id)
+        if sample.system.strip():
+            self.systems[sample.system.strip()] += 1
+        else:
+            self.without_system += 1
+
+    def report(self, drops: dict[str, int] | None, tag_counts: dict[str, int] | None,
+               conflicts: list[list[str]]) -> dict:
+        """conflicts: id groups of questions still asked with different answers (or settled by the build)."""
+        drops = dict(drops or {})
+        report = {
+            "samples": self.count,
+            "dropped": sum(drops.values()),
+            "drops": drops,
+            "lengths": {key: _length_stats(self.lengths[key]) for key in LENGTH_FIELDS},
+            "labels": self._label_balance(),
+            "refusals": self.refusals.share(self.count),
+            "unsupported": {**self.unsupported.share(self.count), "note": (
+                "heuristic: numbers and capitalised names in the answer that its own sample never mentions")},
+            "system_prompts": {
+                "distinct": len(self.systems),
+                "without_system": self.without_system,
+                "most_common": [{"system": text[:200], "count": n} for text, n in self.systems.most_common(3)],
+            },
+            "conflicting_answers": {"count": len(conflicts), "examples": conflicts[:EXAMPLES_SHOWN]},
+            "length_histogram": length_histogram(self.lengths["sample"]),
+            "multi_turn": self.multi_turn.share(self.count),
+            "tags": dict(tag_counts) if tag_counts else None,
+        }
+        report["warnings"] = _warnings(report)
+        return report
+
+    def _label_balance(self) -> dict | None:
+        """Counts per label when outputs look like labels: few distinct, short outputs that repeat."""
+        if self.labels is None or self.count < 4 or len(self.labels) > self.count / 2:
+            return None
+        counts = dict(self.labels.most_common())
+        return {
+            "counts": counts,
+            "majority_share": round(max(counts.values()) / self.count, 3),
+            "imbalance_ratio": round(max(counts.values()) / min(counts.values()), 2),
+        }
 
 
-def _label_balance(samples: list[AlpacaSample]) -> dict | None:
-    """Counts per label when outputs look like labels: few distinct, short outputs that repeat."""
-    outputs = Counter(s.output.strip().casefold() for s in samples)
-    looks_like_labels = (
-        len(samples) >= 4
-        and len(outputs) <= min(LABEL_MAX_DISTINCT, len(samples) / 2)
-        and all(len(label) <= LABEL_MAX_CHARS for label in outputs)
-    )
-    if not looks_like_labels:
-        return None
-    counts = dict(outputs.most_common())
-    return {
-        "counts": counts,
-        "majority_share": round(max(counts.values()) / len(samples), 3),
-        "imbalance_ratio": round(max(counts.values()) / min(counts.values()), 2),
-    }
+class _Finding:
+    """How many samples show something, and the first few of them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.examples: list = []
+
+    def add(self, example: object) -> None:
+        self.count += 1
+        if len(self.examples) < EXAMPLES_SHOWN:
+            self.examples.append(example)
+
+    def share(self, total: int) -> dict:
+        return {"count": self.count, "share": round(self.count / total, 3) if total else 0.0,
+                "examples": list(self.examples)}
 
 
-def _unsupported(samples: list[AlpacaSample], ids: list[str]) -> dict:
-    per_sample = [(sample_id, unsupported_tokens(s)) for sample_id, s in zip(ids, samples, strict=True)]
-    flagged = [(sample_id, tokens) for sample_id, tokens in per_sample if tokens]
-    result = _share([sample_id for sample_id, _ in flagged], len(samples))
-    result["examples"] = [
-        {"id": sample_id, "tokens": tokens[:5]} for sample_id, tokens in flagged[:EXAMPLES_SHOWN]
-    ]
-    result["note"] = (
-        "heuristic: numbers and capitalised names in the answer that its own sample never mentions"
-    )
-    return result
-
-
-def length_histogram(lengths: list[int], bins: int = 10) -> list[dict]:
+def length_histogram(lengths: Sequence[int], bins: int = 10) -> list[dict]:
     """Counts of sample lengths (characters, question + answer) in equal-width bins: [{"from", "to", "count"}]."""
     if not lengths:
         return []
@@ -145,10 +187,9 @@ def length_histogram(lengths: list[int], bins: int = 10) -> list[dict]:
             for b in range(max(counts) + 1)]
 
 
-def _conflicting_answers(
-    samples: list[AlpacaSample], ids: list[str], found: list[list[str]], kept_on_purpose: set[str]
-) -> dict:
-    """Questions (same system, history, instruction and input) that appear with different answers."""
+def _conflicting_answers(samples: list[AlpacaSample], ids: list[str], kept_on_purpose: set[str]) -> list[list[str]]:
+    """Questions (same system, history, instruction and input) that appear with different answers, except groups
+    a person kept on purpose."""
     answers: dict[str, dict[str, str]] = {}
     for sample_id, s in zip(ids, samples, strict=True):
         question = canonical_text(
@@ -156,17 +197,7 @@ def _conflicting_answers(
         )
         answers.setdefault(question, {}).setdefault(canonical_text(s.output), sample_id)
     remaining = [list(by_answer.values()) for by_answer in answers.values() if len(by_answer) > 1]
-    groups = [*found, *(group for group in remaining if not set(group) <= kept_on_purpose)]
-    return {"count": len(groups), "examples": groups[:EXAMPLES_SHOWN]}
-
-
-def _system_prompts(samples: list[AlpacaSample]) -> dict:
-    systems = Counter(s.system.strip() for s in samples if s.system.strip())
-    return {
-        "distinct": len(systems),
-        "without_system": sum(1 for s in samples if not s.system.strip()),
-        "most_common": [{"system": text[:200], "count": n} for text, n in systems.most_common(3)],
-    }
+    return [group for group in remaining if not set(group) <= kept_on_purpose]
 
 
 def _warnings(report: dict) -> list[str]:

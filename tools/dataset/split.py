@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from tools.dataset.clean import dedup_texts
 from tools.dataset.dedup import group_near_duplicates
 from tools.dataset.schema import AlpacaSample
@@ -26,23 +28,28 @@ def split_train_eval(
     near_duplicate_threshold: float = 0.8,
 ) -> tuple[list[int], list[int]]:
     """Indices (train, eval) into samples, each in original order. Groups of duplicates move together."""
-    target = eval_size(len(samples), eval_fraction)
-    groups = _duplicate_groups(samples, near_duplicate_threshold)
-    random.Random(seed).shuffle(groups)
-    eval_indices: list[int] = []
-    for group in groups:
-        if len(eval_indices) >= target:
+    labels = np.empty(len(samples), dtype=np.int64)
+    for group in group_near_duplicates(dedup_texts(samples), near_duplicate_threshold):
+        labels[group] = group[0]
+    held = held_out(labels, eval_fraction, seed)
+    return np.flatnonzero(~held).tolist(), np.flatnonzero(held).tolist()
+
+
+def held_out(labels: np.ndarray, eval_fraction: float = 0.1, seed: int = 42) -> np.ndarray:
+    """Which rows go to eval (a bool per row), given a group label per row: whole groups, chosen at random
+    (seeded) until the eval size is reached."""
+    target = eval_size(len(labels), eval_fraction)
+    groups, first, sizes = np.unique(labels, return_index=True, return_counts=True)
+    in_order = np.argsort(first)  # groups in first-seen order, then shuffled
+    shuffled = in_order.tolist()
+    random.Random(seed).shuffle(shuffled)
+    chosen, taken = [], 0
+    for g in shuffled:
+        if taken >= target:
             break
-        if len(eval_indices) + len(group) <= target or not eval_indices:
-            eval_indices += group
-    if len(eval_indices) >= len(
-        samples
-    ):  # one group holds everything: nothing can be held out without leaking
-        eval_indices = []
-    chosen = set(eval_indices)
-    return [i for i in range(len(samples)) if i not in chosen], sorted(eval_indices)
-
-
-def _duplicate_groups(samples: list[AlpacaSample], threshold: float) -> list[list[int]]:
-    """Groups of (near-)duplicates, so duplicate chains stay together."""
-    return group_near_duplicates(dedup_texts(samples), threshold)
+        if taken + sizes[g] <= target or not chosen:
+            chosen.append(g)
+            taken += int(sizes[g])
+    if taken >= len(labels):  # one group holds everything: nothing can be held out without leaking
+        chosen = []
+    return np.isin(labels, groups[chosen])

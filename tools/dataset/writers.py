@@ -37,25 +37,53 @@ def to_openai_record(sample: AlpacaSample) -> dict:
     return {"messages": messages}
 
 
+_CONVERT = {"alpaca": AlpacaSample.to_record, "sharegpt": to_sharegpt_record, "openai": to_openai_record}
+
+
 def to_records(samples: list[AlpacaSample], fmt: DatasetFormat) -> list[dict]:
     """JSON-plain records in the given format."""
-    convert = {"alpaca": AlpacaSample.to_record, "sharegpt": to_sharegpt_record, "openai": to_openai_record}
-    if fmt not in convert:
+    if fmt not in _CONVERT:
         raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return [convert[fmt](sample) for sample in samples]
+    return [_CONVERT[fmt](sample) for sample in samples]
+
+
+class SampleWriter:
+    """Writes samples one at a time: Alpaca and ShareGPT as one JSON array with a record per line, OpenAI chat
+    as JSON Lines. UTF-8, non-ASCII kept readable."""
+
+    def __init__(self, path: Path | str, fmt: DatasetFormat = "alpaca"):
+        if fmt not in _CONVERT:
+            raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        self.path, self.fmt, self.count = Path(path), fmt, 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("w", encoding="utf-8")
+
+    def write(self, sample: AlpacaSample) -> None:
+        text = json.dumps(_CONVERT[self.fmt](sample), ensure_ascii=False)  # no indent: the C encoder, 5x faster
+        if self.fmt == "openai":
+            self._file.write(text + "\n")
+        else:
+            self._file.write(("[\n" if not self.count else ",\n") + text)
+        self.count += 1
+
+    def close(self) -> None:
+        if self.fmt != "openai":
+            self._file.write("\n]\n" if self.count else "[]\n")
+        self._file.close()
+
+    def __enter__(self) -> SampleWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def write_samples(samples: list[AlpacaSample], path: Path | str, fmt: DatasetFormat = "alpaca") -> Path:
-    """Alpaca and ShareGPT as one JSON array; OpenAI chat as JSON Lines. UTF-8, non-ASCII kept readable."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    records = to_records(samples, fmt)
-    if fmt == "openai":
-        text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-    else:
-        text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
-    path.write_text(text, encoding="utf-8")
-    return path
+    """All samples to one file through SampleWriter."""
+    with SampleWriter(path, fmt) as writer:
+        for sample in samples:
+            writer.write(sample)
+    return Path(path)
 
 
 def dataset_info_entry(file_name: str, fmt: DatasetFormat) -> dict:
