@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import pytest
 
-from tools.dataset.clean import CleanConfig, clean_samples, dedup_texts, normalize_text, strip_output_wrapper
-from tools.dataset.dedup import NearDuplicateIndex
+from tools.dataset.clean import (
+    CleanConfig,
+    clean_samples,
+    dedup_texts,
+    normalize_text,
+    settle_duplicates,
+    strip_output_wrapper,
+    visiting_order,
+)
+from tools.dataset.dedup import NearDuplicateIndex, minhashes, similar_pairs, similarity, to_bbit
 from tools.dataset.schema import AlpacaSample
 from tools.dataset.split import eval_size, split_train_eval
 from tools.errors import UserError
@@ -131,3 +142,53 @@ def test_split_keeps_a_chain_of_near_duplicates_together():
     for seed in range(8):
         train, held = split_train_eval(samples, 0.25, seed=seed, near_duplicate_threshold=0.55)
         assert {0, 1, 2} <= set(train) or {0, 1, 2} <= set(held)
+
+
+# ---------------------------------------------------------------- the MinHash engine behind every twin check
+
+VOCABULARY = [f"w{i}" for i in range(300)]
+
+
+def _random_text(rng: random.Random, words: int = 30) -> str:
+    return " ".join(rng.choice(VOCABULARY) for _ in range(words))
+
+
+def test_a_signature_does_not_depend_on_the_texts_hashed_with_it():
+    texts = [f"text number {i} about " + "x " * (i % 5) for i in range(40)] + ["", "a", "a b", "A, b!"]
+    alone = np.vstack([minhashes([text]) for text in texts])
+    assert (minhashes(texts) == alone).all()
+    assert (minhashes(["a b"]) == minhashes(["A, b!"])).all()  # case and punctuation do not count
+
+
+def test_estimated_similarity_follows_the_true_jaccard():
+    rng = random.Random(3)
+    errors = []
+    for _ in range(200):
+        words = _random_text(rng, 40).split()
+        other = list(words)
+        for _ in range(rng.randint(0, 10)):
+            other[rng.randrange(40)] = rng.choice(VOCABULARY)
+        grams = [{" ".join(w[i:i + 3]) for i in range(len(w) - 2)} for w in (words, other)]
+        truth = len(grams[0] & grams[1]) / len(grams[0] | grams[1])
+        sigs = to_bbit(minhashes([" ".join(words), " ".join(other)]))
+        errors.append(float(similarity(sigs[0], sigs[1])) - truth)
+    assert abs(np.mean(errors)) < 0.02 and np.mean(np.abs(errors)) < 0.06 and max(map(abs, errors)) < 0.25
+
+
+def test_lsh_finds_every_planted_twin_among_thousands_and_nothing_else():
+    rng = random.Random(5)
+    texts = [_random_text(rng) for _ in range(3000)]
+    planted = set()
+    for i in range(0, 3000, 100):  # the last word changed: Jaccard 27/29
+        texts.append(texts[i].rsplit(" ", 1)[0] + " changed")
+        planted.add((i, len(texts) - 1))
+    pairs = similar_pairs(to_bbit(minhashes(texts)), np.arange(len(texts)), 0.8)
+    assert {tuple(pair) for pair in pairs.tolist()} == planted
+
+
+def test_an_edited_twin_outranks_the_one_seen_first():
+    keys = np.array([1, 1, 2, 1])
+    sigs = to_bbit(minhashes(["same text here", "same text here", "something else entirely", "same text here"]))
+    order = visiting_order([0, 2, 0, 0], [False, False, False, True])
+    dropped = settle_duplicates(keys, sigs, order, np.array([False, False, False, True]), 0.8)
+    assert dropped == {0: ("exact_duplicate", 1)}  # row 1 (edited) kept, row 3 kept on purpose

@@ -23,8 +23,9 @@ import numpy as np
 from tools.dataset.clean import (
     CleanConfig,
     RowKeys,
-    concat_keys,
     conflict_groups,
+    empty_keys,
+    fill_keys,
     limit_violation,
     normalize_sample,
     question_text,
@@ -158,18 +159,23 @@ class _Rows:
         source = self._source[i]
         return self.given_ids[self._row[i]] if source < 0 else f"{self.sources[source]}:{self._row[i]}"
 
-    def samples(self) -> Iterator[AlpacaSample]:
-        """Every spooled sample in order (already validated: built without checking again)."""
+    def records(self) -> Iterator[list]:
+        """Every spooled row in order as [instruction, input, output, system, history]."""
         self._file.flush()
         self._file.seek(0)
         for line in self._file:
-            yield _sample(line)
+            yield json.loads(line)
+
+    def samples(self) -> Iterator[AlpacaSample]:
+        """Every spooled sample in order (already validated: built without checking again)."""
+        for record in self.records():
+            yield _sample(record)
 
     def outputs(self, indices: list[int]) -> list[str]:
         answers = []
         for i in indices:
             self._file.seek(self._offsets[i])
-            answers.append(_sample(self._file.readline()).output)
+            answers.append(json.loads(self._file.readline())[2])
         self._file.seek(0, 2)
         return answers
 
@@ -179,20 +185,19 @@ class _Rows:
         instruction_keys = np.frombuffer(self._instruction_keys, dtype=np.int64)
         _, inverse, counts = np.unique(instruction_keys, return_inverse=True, return_counts=True)
         template = (counts[inverse.reshape(-1)] > 1) & np.frombuffer(self._has_input, dtype=np.int8).astype(bool)
-        parts, questions, outputs = [], [], []
-        for i, sample in enumerate(self.samples()):
-            questions.append(question_text(sample, bool(template[i])))
-            outputs.append(sample.output)
-            if len(questions) == _KEY_BATCH:
-                parts.append(row_keys(questions, outputs))
+        keys = empty_keys(self.count)
+        questions, outputs = [], []
+        for i, (instruction, input_, output, system, history) in enumerate(self.records()):
+            questions.append(question_text(instruction, input_, system, history, bool(template[i])))
+            outputs.append(output)
+            if len(questions) == _KEY_BATCH or i == self.count - 1:
+                fill_keys(keys, i + 1 - len(questions), row_keys(questions, outputs))
                 questions, outputs = [], []
-        if questions:
-            parts.append(row_keys(questions, outputs))
-        return concat_keys(parts)
+        return keys
 
 
-def _sample(line: bytes) -> AlpacaSample:
-    instruction, input_, output, system, history = json.loads(line)
+def _sample(record: list) -> AlpacaSample:
+    instruction, input_, output, system, history = record
     return AlpacaSample.model_construct(instruction=instruction, input=input_, output=output, system=system,
                                         history=[tuple(turn) for turn in history])
 
@@ -261,7 +266,9 @@ def _settle_conflicts(rows: _Rows, keys: RowKeys, threshold: float) -> tuple[lis
 
 def _settle_duplicates(rows: _Rows, keys: RowKeys, gone: dict, threshold: float) -> dict[int, tuple[str, int]]:
     """Exact and near twins among the rows still in (see clean.settle_duplicates), by row index."""
-    alive = np.array([i for i in range(rows.count) if i not in gone], dtype=np.int64)
+    out = np.zeros(rows.count, dtype=bool)
+    out[list(gone)] = True
+    alive = np.flatnonzero(~out)
     ranks = np.frombuffer(rows.ranks, dtype=np.int8)[alive]
     keep_both = np.frombuffer(rows.keep_both, dtype=np.int8)[alive].astype(bool)
     found = settle_duplicates(keys.sample_keys[alive], keys.sample_sigs[alive], visiting_order(ranks, keep_both),

@@ -11,7 +11,7 @@ import hashlib
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class _WordHashes(dict):
     """crc32 of each word, remembered: words repeat far more often than they are new."""
 
     def __missing__(self, word: str) -> int:
-        if len(self) > 2_000_000:  # bounded: a stream of unique tokens must not grow it forever
+        if len(self) > 200_000:  # bounded (about 20 MB): a stream of unique tokens must not grow it forever
             self.clear()
         value = self[word] = zlib.crc32(word.encode("utf-8")) + 1  # 0 is the padding of short texts
         return value
@@ -121,23 +121,6 @@ def similar_pairs(sig8: np.ndarray, rows: np.ndarray, threshold: float) -> np.nd
     return rows[pairs]
 
 
-def components(n: int, pairs: Iterable[tuple[int, int]]) -> np.ndarray:
-    """A label per index 0..n-1: indices joined by pairs (directly or through a chain) share the smallest one."""
-    parent = np.arange(n)
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in pairs:
-        ra, rb = root(int(a)), root(int(b))
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return np.array([root(i) for i in range(n)]) if n else parent
-
-
 def exact_groups(keys: np.ndarray) -> np.ndarray:
     """A label per index: the first index with the same key."""
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
@@ -145,12 +128,24 @@ def exact_groups(keys: np.ndarray) -> np.ndarray:
 
 
 def group_labels(keys: np.ndarray, sig8: np.ndarray, threshold: float) -> np.ndarray:
-    """Labels joining exact duplicates (same key) and chains of near duplicates."""
+    """A label per index joining exact duplicates (same key) and chains of near duplicates: the smallest index
+    of its group."""
     exact = exact_groups(keys)
     heads = np.flatnonzero(exact == np.arange(len(keys)))
-    pairs = similar_pairs(sig8, heads, threshold)
-    joined = components(len(keys), [*zip(np.arange(len(keys)), exact, strict=True), *pairs.tolist()])
-    return joined
+    parent: dict[int, int] = {}
+
+    def root(i: int) -> int:
+        while parent.get(i, i) != i:
+            i = parent[i]
+        return i
+
+    for a, b in similar_pairs(sig8, heads, threshold).tolist():  # few: union-find over the heads they join
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    lookup = np.arange(len(keys))
+    lookup[list(parent)] = [root(head) for head in parent]
+    return lookup[exact]
 
 
 def group_near_duplicates(texts: list[str], threshold: float = 0.8) -> list[list[int]]:

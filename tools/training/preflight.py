@@ -5,7 +5,6 @@ Each check says what it found and, when it is not ok, the fix. Nothing here load
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ Status = Literal["ok", "warn", "fail"]
 MIN_SAMPLES = 10
 FEW_SAMPLES = 50
 MAX_BAD_ROWS_SHOWN = 10
+MAX_BAD_ROWS_KEPT = 1000  # described in the check's details; the rest are counted
 ANSWER_PROBE = "PREFLIGHT-ANSWER-7f3a"
 
 
@@ -76,12 +76,45 @@ def read_dataset_split(path: str | Path) -> AlpacaFile:
 
 
 def count_train_samples(data_dir: str | Path) -> int:
-    """Rows in DATA/train.json (0 when it cannot be read: preflight then says why)."""
+    """Valid rows in the training split (0 when it cannot be read: preflight then says why)."""
+    from tools.training.config import split_file
+
+    path = split_file(Path(data_dir), "train")
     try:
-        rows = json.loads((Path(data_dir) / "train.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return survey_split(path).count if path else 0
+    except UserError:
         return 0
-    return len(rows) if isinstance(rows, list) else 0
+
+
+@dataclass
+class SplitSurvey:
+    """What preflight needs of a split, read in one streaming pass: the valid rows counted, the first bad rows
+    described, and the samples whose token lengths are measured (see LengthSample)."""
+
+    count: int
+    bad_count: int
+    bad_rows: list[str]
+    length_sample: list[AlpacaSample]
+
+
+def survey_split(path: str | Path) -> SplitSurvey:
+    """Reads a train/eval file of any format the dataset tool writes a piece at a time, so that a file of
+    hundreds of MB is checked in bounded memory; an unreadable file raises UserError."""
+    from tools.dataset.readers import RowProblem, SampleStream
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path} not found; export the dataset into that folder (train.json / eval.json)")
+    count, bad, bad_count, lengths = 0, [], 0, LengthSample()
+    for _, item in SampleStream(path):
+        if isinstance(item, RowProblem):
+            bad_count += 1
+            if len(bad) < MAX_BAD_ROWS_KEPT:
+                bad.append(item.describe())
+        else:
+            count += 1
+            lengths.add(item)
+    return SplitSurvey(count, bad_count, bad, lengths.samples())
 
 
 def run_preflight(config: TrainConfig, gpu_gb: float | None = None) -> PreflightReport:
@@ -89,36 +122,39 @@ def run_preflight(config: TrainConfig, gpu_gb: float | None = None) -> Preflight
     checks: list[Check] = []
     data = _check_data(config, checks)
     if data is not None:
-        checks.append(check_sample_count(len(data.samples)))
+        checks.append(check_sample_count(data.count))
     model_config, tokenizer, source = _check_model_found(config.base_model, checks)
     if tokenizer is not None:
         checks.append(check_chat_template(tokenizer, _generation_eos_ids(source, model_config)))
-        if data is not None and data.samples:
-            checks.append(check_token_lengths(tokenizer, data.samples, config.max_seq_len))
+        if data is not None and data.count:
+            checks.append(check_token_lengths(tokenizer, data.length_sample, config.max_seq_len, data.count))
     if model_config is not None:
         checks.append(check_memory(config, model_config, gpu_gb))
     return PreflightReport(ok=all(check.status != "fail" for check in checks), checks=checks)
 
 
-def _check_data(config: TrainConfig, checks: list[Check]) -> AlpacaFile | None:
-    """train.json (and eval.json when present) parse and every row is a valid Alpaca sample."""
+def _check_data(config: TrainConfig, checks: list[Check]) -> SplitSurvey | None:
+    """The train split (and eval when present) parse and every row is a valid Alpaca sample."""
     try:
-        train = read_dataset_split(config.train_file)
-        bad = [f"train.json {row}" for row in train.bad_rows]
+        train = survey_split(config.train_file)
+        surveys = [(config.train_file, train)]
         if config.eval_file:
-            bad += [f"eval.json {row}" for row in read_dataset_split(config.eval_file).bad_rows]
+            surveys.append((config.eval_file, survey_split(config.eval_file)))
     except UserError as exc:
         checks.append(
             Check("data", "fail", exc.message, "fix the file, or re-export it with `tunesmith dataset`")
         )
         return None
-    if bad:
-        shown = "\n  ".join(bad[:MAX_BAD_ROWS_SHOWN]) + ("\n  ..." if len(bad) > MAX_BAD_ROWS_SHOWN else "")
+    bad = [f"{path.name} {row}" for path, survey in surveys for row in survey.bad_rows]
+    bad_count = sum(survey.bad_count for _, survey in surveys)
+    if bad_count:
+        more = f"\n  ... ({bad_count - MAX_BAD_ROWS_SHOWN} more)" if bad_count > MAX_BAD_ROWS_SHOWN else ""
+        shown = "\n  ".join(bad[:MAX_BAD_ROWS_SHOWN]) + more
         checks.append(
             Check(
                 "data",
                 "fail",
-                f"{len(bad)} invalid row(s):\n  {shown}",
+                f"{bad_count} invalid row(s):\n  {shown}",
                 "every row needs a non-empty instruction and output (input/system optional, history "
                 "a list of [question, answer]); fix or remove these rows",
                 {"bad_rows": bad},
@@ -126,7 +162,7 @@ def _check_data(config: TrainConfig, checks: list[Check]) -> AlpacaFile | None:
         )
     else:
         checks.append(
-            Check("data", "ok", f"{len(train.samples)} valid training samples in {config.train_file}")
+            Check("data", "ok", f"{train.count} valid training samples in {config.train_file}")
         )
     return train
 
@@ -250,21 +286,63 @@ def check_chat_template(tokenizer: Any, generation_eos_ids: list[int]) -> Check:
 MAX_LENGTH_CHECKS = 5000  # tokenising every row of a huge file took > 15 minutes; a seeded sample says the same
 
 
-def length_sample(samples: list[AlpacaSample]) -> list[AlpacaSample]:
-    """Every sample of a normal dataset; for a huge one a seeded sample plus the longest texts (the likeliest cut)."""
-    import random
+class LengthSample:
+    """The samples whose token lengths are measured, chosen while streaming: all of a normal dataset; of a huge
+    one the longest texts (the likeliest to be cut) plus a seeded reservoir sample of the rest."""
 
+    def __init__(self, limit: int | None = None):
+        import random
+
+        self.limit = limit or MAX_LENGTH_CHECKS
+        self.seen = 0
+        self._longest: list[tuple[int, int, AlpacaSample]] = []  # a min-heap of (length, arrival, sample)
+        self._reservoir: list[AlpacaSample] = []
+        self._random = random.Random(0)
+
+    def add(self, sample: AlpacaSample) -> None:
+        import heapq
+
+        self.seen += 1
+        entry = (len(sample.prompt_text()) + len(sample.output), -self.seen, sample)
+        if len(self._longest) < self.limit // 5:
+            heapq.heappush(self._longest, entry)
+            return
+        if entry[:2] > self._longest[0][:2]:
+            entry = heapq.heapreplace(self._longest, entry)  # the one pushed out goes on to the reservoir
+        kept = self.limit - self.limit // 5
+        self._offer(entry[2], kept)
+
+    def _offer(self, sample: AlpacaSample, kept: int) -> None:
+        # Algorithm R over the samples that are not among the longest
+        offered = self.seen - len(self._longest)
+        if len(self._reservoir) < kept:
+            self._reservoir.append(sample)
+        elif (slot := self._random.randrange(offered)) < kept:
+            self._reservoir[slot] = sample
+
+    def samples(self) -> list[AlpacaSample]:
+        longest = [sample for _, _, sample in sorted(self._longest, key=lambda e: (-e[0], -e[1]))]
+        return longest + self._reservoir
+
+
+def length_sample(samples: list[AlpacaSample]) -> list[AlpacaSample]:
+    """LengthSample of samples held in memory (all of them when there are few)."""
     if len(samples) <= MAX_LENGTH_CHECKS:
         return samples
-    longest = sorted(samples, key=lambda s: -len(s.prompt_text()) - len(s.output))[: MAX_LENGTH_CHECKS // 5]
-    return longest + random.Random(0).sample(samples, MAX_LENGTH_CHECKS - len(longest))
+    chosen = LengthSample()
+    for sample in samples:
+        chosen.add(sample)
+    return chosen.samples()
 
 
-def check_token_lengths(tokenizer: Any, samples: list[AlpacaSample], max_seq_len: int) -> Check:
-    """Token lengths with the model's own tokenizer and template: what max_seq_len would cut off."""
+def check_token_lengths(tokenizer: Any, samples: list[AlpacaSample], max_seq_len: int,
+                        total: int | None = None) -> Check:
+    """Token lengths with the model's own tokenizer and template: what max_seq_len would cut off.
+    total: how many samples the split has, when `samples` is already a LengthSample of it."""
     from tools.training.template import sample_messages
 
     checked = length_sample(samples)
+    total = total or len(samples)
     lengths = sorted(_token_length(tokenizer, sample_messages(sample)) for sample in checked)
     p95 = lengths[min(len(lengths) - 1, math.ceil(0.95 * len(lengths)) - 1)]
     suggested = max(64, 64 * math.ceil(lengths[-1] * 1.1 / 64))  # longest sample + 10 %, in 64-token steps
@@ -277,8 +355,8 @@ def check_token_lengths(tokenizer: Any, samples: list[AlpacaSample], max_seq_len
         "suggested_max_seq_len": suggested,
     }
     summary = f"longest {lengths[-1]} tokens, p95 {p95}, median {details['median']}"
-    if len(checked) < len(samples):
-        summary += (f" (measured on {len(checked):,} of {len(samples):,} samples: the longest texts and a seeded "
+    if len(checked) < total:
+        summary += (f" (measured on {len(checked):,} of {total:,} samples: the longest texts and a seeded "
                     "sample)")
         details["measured"] = len(checked)
     if truncated:
