@@ -1,9 +1,10 @@
-"""Build time and peak memory of `tunesmith dataset build` at 1k / 10k / 100k (/ 1e6) rows.
+"""Build time and peak memory of `tunesmith dataset build` at 1k / 10k / 100k (/ 1e6) rows, and of
+`tunesmith preflight` on a train.json of a given size (--preflight-mb, with the tiny offline model).
 
-Each size runs in its own process (peak RSS of that process alone); rows are distinct Alpaca samples in JSONL.
+Each run is its own process (peak RSS of that process alone); rows are distinct Alpaca samples.
 Writes its figures under "dataset_build_scale" in bench/results.json, keeping every other key.
 
-    python bench/bench_scale.py [--sizes 1000 10000 100000] [--timeout 900]
+    python bench/bench_scale.py [--sizes 1000 10000 100000] [--timeout 900] [--preflight-mb 300]
 """
 from __future__ import annotations
 
@@ -54,19 +55,49 @@ def run_size(n: int, folder: Path, timeout_s: float) -> dict:
             "summary": next((line for line in done.stdout.splitlines() if line.startswith("read ")), "")}
 
 
+def run_preflight(megabytes: float, folder: Path, timeout_s: float) -> dict:
+    """Preflight on one train.json (a JSON array) of about that many MB, as a build of that size would write."""
+    from tools.training.tiny_model import build_tiny_model
+
+    data = folder / "preflight-data"
+    data.mkdir()
+    rows = write_rows(folder / "rows.jsonl", int(megabytes * 1e6 / 190))
+    with (folder / "rows.jsonl").open(encoding="utf-8") as lines, (data / "train.json").open("w") as out:
+        out.write("[\n" + ",\n".join(line.rstrip("\n") for line in lines) + "\n]\n")
+    model = build_tiny_model(folder / "tiny-model")
+    start = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, "-c", CHILD, "preflight", "--base-model", str(model), "--data",
+                               str(data), "--gpu-gb", "24"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"train_json_mb": round(rows / 1e6), "seconds": None, "note": f"over {timeout_s:.0f} s"}
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    size = (data / "train.json").stat().st_size
+    return {"train_json_mb": round(size / 1e6), "seconds": round(time.perf_counter() - start, 1),
+            "peak_mb": round(report["peak_mb"]), "exit": report["exit"],
+            "data_check": next((line for line in done.stdout.splitlines() if "] data:" in line), "")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
     parser.add_argument("--timeout", type=float, default=900, help="seconds allowed per size")
+    parser.add_argument("--preflight-mb", type=float, default=0, help="also time preflight on a file this big")
     args = parser.parse_args()
-    figures = []
+    figures, preflight = [], None
     with tempfile.TemporaryDirectory(prefix="tunesmith-scale-") as tmp:
         for n in args.sizes:
             figures.append(run_size(n, Path(tmp), args.timeout))
             print(json.dumps(figures[-1]), flush=True)
+        if args.preflight_mb:
+            preflight = run_preflight(args.preflight_mb, Path(tmp), args.timeout)
+            print(json.dumps(preflight), flush=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    earlier = results.get("dataset_build_scale", {})
     results["dataset_build_scale"] = {"measured": time.strftime("%Y-%m-%d %H:%M"), "machine": "2-core CPU",
-                                      "sizes": figures}
+                                      "sizes": figures or earlier.get("sizes", []),
+                                      "preflight": preflight or earlier.get("preflight")}
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
 

@@ -190,3 +190,29 @@ def test_lengths_of_a_huge_dataset_are_measured_on_its_longest_texts_and_a_sampl
     checked = preflight.length_sample(samples)
     assert len(checked) == 50 and samples[-1] in checked  # the likeliest to be cut is always measured
     assert preflight.length_sample(samples[:40]) == samples[:40]
+
+
+def test_length_sample_chosen_while_streaming_keeps_the_longest_and_is_seeded():
+    from tools.training.preflight import LengthSample
+
+    samples = [AlpacaSample(instruction=f"q{i}", output="a" * (i % 7 + 1)) for i in range(1000)]
+    samples.insert(500, AlpacaSample(instruction="the longest question of all " * 20, output="x"))
+    runs = []
+    for _ in range(2):
+        chosen = LengthSample(limit=50)
+        for sample in samples:
+            chosen.add(sample)
+        runs.append(chosen.samples())
+    assert runs[0] == runs[1] and len(runs[0]) == 50 and runs[0][0] == samples[500]
+    assert len({s.instruction for s in runs[0][10:]}) == 40  # the reservoir holds 40 different samples
+
+
+def test_a_split_with_thousands_of_bad_rows_is_counted_whole(tiny_model, tmp_path):
+    from tools.training import preflight
+
+    rows = _rows(60) + [{"instruction": f"q{i}"} for i in range(1500)]
+    report, checks = _report(tiny_model, _write_data(tmp_path / "data", rows), tmp_path)
+    assert not report.ok and checks["data"].message.startswith("1500 invalid row(s)")
+    assert "(1490 more)" in checks["data"].message
+    assert len(checks["data"].details["bad_rows"]) == preflight.MAX_BAD_ROWS_KEPT
+    assert preflight.count_train_samples(tmp_path / "data") == 60
