@@ -88,7 +88,7 @@ def build_dataset(
         kept = np.ones(rows.count, dtype=bool)
         kept[list(dropped)] = False
         kept_rows = np.flatnonzero(kept)
-        labels = group_labels(keys.sample_keys[kept_rows], keys.sample_sigs[kept_rows],
+        labels = group_labels(_rows_of(keys.sample_keys, kept_rows), _rows_of(keys.sample_sigs, kept_rows),
                               config.near_duplicate_threshold)
         to_eval = np.zeros(rows.count, dtype=bool)
         to_eval[kept_rows[held_out(labels, eval_fraction, seed)]] = True
@@ -271,9 +271,14 @@ def _settle_duplicates(rows: _Rows, keys: RowKeys, gone: dict, threshold: float)
     alive = np.flatnonzero(~out)
     ranks = np.frombuffer(rows.ranks, dtype=np.int8)[alive]
     keep_both = np.frombuffer(rows.keep_both, dtype=np.int8)[alive].astype(bool)
-    found = settle_duplicates(keys.sample_keys[alive], keys.sample_sigs[alive], visiting_order(ranks, keep_both),
-                              keep_both, threshold)
+    found = settle_duplicates(_rows_of(keys.sample_keys, alive), _rows_of(keys.sample_sigs, alive),
+                              visiting_order(ranks, keep_both), keep_both, threshold)
     return {int(alive[i]): (reason, int(alive[twin])) for i, (reason, twin) in found.items()}
+
+
+def _rows_of(values: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """values[chosen], without a copy when every row is chosen (signatures are 64 bytes a row)."""
+    return values if len(chosen) == len(values) else values[chosen]
 
 
 def _write_splits(rows: _Rows, kept: np.ndarray, to_eval: np.ndarray, out: Path,

@@ -100,19 +100,22 @@ def similar_pairs(sig8: np.ndarray, rows: np.ndarray, threshold: float) -> np.nd
     if len(rows) < 2:
         return np.empty((0, 2), dtype=np.int64)
     rows = np.asarray(rows, dtype=np.int64)
-    rank = np.arange(len(rows))
     found = []
     for band in range(NUM_PERM // BAND_ROWS):
         keys = np.ascontiguousarray(sig8[rows, band * BAND_ROWS : (band + 1) * BAND_ROWS]).view(np.uint32)[:, 0]
-        order = np.lexsort((rank, keys))
+        order = np.argsort(keys, kind="stable")  # stable: within a run, earlier in `rows` first
         sorted_keys = keys[order]
-        bounds = np.flatnonzero(np.diff(sorted_keys)) + 1
-        starts, ends = np.concatenate(([0], bounds)), np.concatenate((bounds, [len(order)]))
-        for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
+        same = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])  # few: only where a band is shared
+        del keys, sorted_keys
+        if not len(same):
+            continue
+        breaks = np.flatnonzero(np.diff(same) > 1)
+        starts = same[np.concatenate(([0], breaks + 1))]
+        ends = same[np.concatenate((breaks, [len(same) - 1]))] + 2
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             members = order[start:end]
-            leaders = members[:BAND_CAP]
             first, second = np.triu_indices(len(members), 1)
-            keep = first < len(leaders)
+            keep = first < BAND_CAP
             found.append(np.stack((members[first[keep]], members[second[keep]]), axis=1))
     if not found:
         return np.empty((0, 2), dtype=np.int64)
