@@ -194,3 +194,16 @@ def test_cli_build_options_and_bad_values(tmp_path, capsys):
     assert "is a folder; pass a dataset file" in capsys.readouterr().err
     with pytest.raises(UserError, match="near-duplicate threshold 0 must be in"):
         CleanConfig(near_duplicate_threshold=0)
+
+
+def test_near_twins_are_decided_on_their_exact_similarity_not_the_estimate(tmp_path):
+    # each pair below shares 7 of 9 question 3-grams and 5 of 7 answer 3-grams: Jaccard 12/16 = 0.75 < 0.8,
+    # close enough that the 64-value estimate alone would call about one pair in six a twin
+    rows = [{"instruction": f"Write a product tagline for the item{i} collection number {n}",
+             "output": f"Made to last for many years, number {n}."} for i in range(60) for n in (i * 10, i * 10 + 1)]
+    rows.append({**rows[0], "output": rows[0]["output"] + " Really."})  # a true near twin of row 1 (14/15)
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    report = build_dataset([data], tmp_path / "ds", eval_fraction=0)
+    assert report["drops"] == {"near_duplicate": 1} and report["kept"] == 120
+    assert report["dropped_rows"][0]["id"] == "pairs.jsonl:121" and report["dropped_rows"][0]["kept"] == "pairs.jsonl:1"

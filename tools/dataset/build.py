@@ -30,10 +30,11 @@ from tools.dataset.clean import (
     normalize_sample,
     question_text,
     row_keys,
+    sample_grams,
     settle_duplicates,
     visiting_order,
 )
-from tools.dataset.dedup import group_labels, text_key
+from tools.dataset.dedup import group_labels, text_key, word_grams
 from tools.dataset.readers import MAX_FILE_BYTES, RowProblem, SampleStream, read_samples
 from tools.dataset.report import HealthTally, render_report_markdown
 from tools.dataset.schema import AlpacaSample, ReviewedRow
@@ -89,7 +90,8 @@ def build_dataset(
         kept[list(dropped)] = False
         kept_rows = np.flatnonzero(kept)
         labels = group_labels(_rows_of(keys.sample_keys, kept_rows), _rows_of(keys.sample_sigs, kept_rows),
-                              config.near_duplicate_threshold)
+                              config.near_duplicate_threshold,
+                              lambda chosen: rows.sample_grams(kept_rows[chosen].tolist()))
         to_eval = np.zeros(rows.count, dtype=bool)
         to_eval[kept_rows[held_out(labels, eval_fraction, seed)]] = True
         files, tally = _write_splits(rows, kept, to_eval, out, fmt)
@@ -132,6 +134,7 @@ class _Rows:
         self._offsets, self._source, self._row = array("q"), array("l"), array("q")
         self.ranks, self.keep_both = array("b"), array("b")
         self._instruction_keys, self._has_input = array("q"), array("b")
+        self._template = np.zeros(0, dtype=bool)  # per row, whether its instruction is a template (see keys)
         self.sources: list[str] = []  # file names; rows given as samples have source -1 and ids in given_ids
         self.given_ids: list[str] = []
         self.count = 0
@@ -172,24 +175,36 @@ class _Rows:
             yield _sample(record)
 
     def outputs(self, indices: list[int]) -> list[str]:
-        answers = []
+        return [record[2] for _, record in self._read(indices)]
+
+    def question_grams(self, indices: list[int]) -> list[set[int]]:
+        return [word_grams(self._question(i, record)) for i, record in self._read(indices)]
+
+    def sample_grams(self, indices: list[int]) -> list[set[int]]:
+        return [sample_grams(self._question(i, record), record[2]) for i, record in self._read(indices)]
+
+    def _read(self, indices: list[int]) -> Iterator[tuple[int, list]]:
+        """The spooled records of a few rows, read by their offsets."""
         for i in indices:
             self._file.seek(self._offsets[i])
-            answers.append(json.loads(self._file.readline())[2])
+            yield i, json.loads(self._file.readline())
         self._file.seek(0, 2)
-        return answers
+
+    def _question(self, i: int, record: list) -> str:
+        instruction, input_, _, system, history = record
+        return question_text(instruction, input_, system, history, bool(self._template[i]))
 
     def keys(self) -> RowKeys:
         """Exact keys and signatures of every row, computed a batch at a time. A shared instruction with an input
         is a template: the question then is the input (see clean.question_text)."""
         instruction_keys = np.frombuffer(self._instruction_keys, dtype=np.int64)
         _, inverse, counts = np.unique(instruction_keys, return_inverse=True, return_counts=True)
-        template = (counts[inverse.reshape(-1)] > 1) & np.frombuffer(self._has_input, dtype=np.int8).astype(bool)
+        self._template = (counts[inverse.reshape(-1)] > 1) & np.frombuffer(self._has_input, np.int8).astype(bool)
         keys = empty_keys(self.count)
         questions, outputs = [], []
-        for i, (instruction, input_, output, system, history) in enumerate(self.records()):
-            questions.append(question_text(instruction, input_, system, history, bool(template[i])))
-            outputs.append(output)
+        for i, record in enumerate(self.records()):
+            questions.append(self._question(i, record))
+            outputs.append(record[2])
             if len(questions) == _KEY_BATCH or i == self.count - 1:
                 fill_keys(keys, i + 1 - len(questions), row_keys(questions, outputs))
                 questions, outputs = [], []
@@ -253,7 +268,7 @@ def _settle_conflicts(rows: _Rows, keys: RowKeys, threshold: float) -> tuple[lis
     highest-ranked answer is kept (an edit over a seed over an unedited sample, earliest on ties) until the
     person resolves it; samples marked keep_both all stay."""
     conflicts, dropped = [], {}
-    for group in conflict_groups(keys, rows.outputs, threshold):
+    for group in conflict_groups(keys, rows.outputs, threshold, rows.question_grams):
         winner = min(group, key=lambda i: (-rows.ranks[i], i))
         losers = [i for i in group if i != winner and not rows.keep_both[i]]
         resolved = not losers and all(rows.keep_both[i] for i in group)
@@ -272,7 +287,8 @@ def _settle_duplicates(rows: _Rows, keys: RowKeys, gone: dict, threshold: float)
     ranks = np.frombuffer(rows.ranks, dtype=np.int8)[alive]
     keep_both = np.frombuffer(rows.keep_both, dtype=np.int8)[alive].astype(bool)
     found = settle_duplicates(_rows_of(keys.sample_keys, alive), _rows_of(keys.sample_sigs, alive),
-                              visiting_order(ranks, keep_both), keep_both, threshold)
+                              visiting_order(ranks, keep_both), keep_both, threshold,
+                              lambda chosen: rows.sample_grams(alive[chosen].tolist()))
     return {int(alive[i]): (reason, int(alive[twin])) for i, (reason, twin) in found.items()}
 
 

@@ -13,15 +13,18 @@ from pydantic import ValidationError
 
 from tools.dataset.dedup import (
     NUM_PERM,
+    GramsOf,
     canonical_key,
     canonical_text,
     exact_groups,
+    grams_of,
     group_labels,
     group_near_duplicates,
     minhashes_of_canonical,
     similar_pairs,
     text_key,
     to_bbit,
+    word_grams,
 )
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
@@ -121,6 +124,11 @@ def dedup_texts(samples: list[AlpacaSample]) -> list[str]:
     return [f"{question} {s.output}" for question, s in zip(question_texts(samples), samples, strict=True)]
 
 
+def sample_grams(question: str, output: str) -> set[int]:
+    """A sample's word 3-grams: its question's and its answer's (as its signature in row_keys)."""
+    return word_grams(question) | word_grams(output)
+
+
 @dataclass
 class RowKeys:
     """What twin detection needs of each row, a few bytes each: exact keys and 8-bit MinHash signatures of the
@@ -156,12 +164,14 @@ def fill_keys(keys: RowKeys, start: int, part: RowKeys) -> None:
 
 
 def conflict_groups(
-    keys: RowKeys, outputs_of: Callable[[list[int]], list[str]], threshold: float = 0.8
+    keys: RowKeys, outputs_of: Callable[[list[int]], list[str]], threshold: float = 0.8,
+    questions_grams: GramsOf | None = None,
 ) -> list[list[int]]:
     """Groups of row indices whose questions are the same or nearly so while their answers differ (answers that
     are near duplicates of each other count as one answer): contradictions a person has to resolve.
-    outputs_of(indices) gives those rows' answers (a build reads them back from disk)."""
-    labels = group_labels(keys.question_keys, keys.question_sigs, threshold)
+    outputs_of(indices) gives those rows' answers (a build reads them back from disk); questions_grams decides
+    near questions exactly (see dedup.similar_pairs)."""
+    labels = group_labels(keys.question_keys, keys.question_sigs, threshold, questions_grams)
     members: dict[int, list[int]] = {}
     for label in np.flatnonzero(np.bincount(labels, minlength=len(labels)) > 1).tolist():
         members[label] = []
@@ -173,15 +183,18 @@ def conflict_groups(
 
 def find_conflicts(samples: list[AlpacaSample], threshold: float = 0.8) -> list[list[int]]:
     """conflict_groups of samples held in memory."""
-    keys = row_keys(question_texts(samples), [s.output for s in samples])
-    return conflict_groups(keys, lambda group: [samples[i].output for i in group], threshold)
+    questions = question_texts(samples)
+    keys = row_keys(questions, [s.output for s in samples])
+    return conflict_groups(keys, lambda group: [samples[i].output for i in group], threshold, grams_of(questions))
 
 
 def settle_duplicates(
-    keys: np.ndarray, sigs: np.ndarray, order: np.ndarray, protected: np.ndarray, threshold: float
+    keys: np.ndarray, sigs: np.ndarray, order: np.ndarray, protected: np.ndarray, threshold: float,
+    sample_grams: GramsOf | None = None,
 ) -> dict[int, tuple[str, int]]:
     """Rows to drop as {index: (reason, index of the twin kept)}. Rows are visited in `order` (best first); a row
-    that repeats a kept one exactly, or nearly (estimated Jaccard >= threshold), is dropped unless protected."""
+    that repeats a kept one exactly, or nearly (Jaccard >= threshold, see dedup.similar_pairs), is dropped unless
+    protected."""
     in_order = keys[order]
     first = exact_groups(in_order)
     dropped: dict[int, tuple[str, int]] = {}
@@ -192,7 +205,7 @@ def settle_duplicates(
     gone = np.zeros(len(keys), dtype=bool)
     gone[list(dropped)] = True
     survivors = order[~gone[order]]
-    pairs = similar_pairs(sigs, survivors, threshold)
+    pairs = similar_pairs(sigs, survivors, threshold, sample_grams)
     place = np.empty(len(keys), dtype=np.int64)
     place[survivors] = np.arange(len(survivors))
     for earlier, later in sorted(pairs.tolist(), key=lambda pair: place[pair[1]]):
@@ -238,11 +251,13 @@ def clean_samples(
             normalized.append((position, cleaned))
     positions = [p for p, _ in normalized]
     kept_samples = [s for _, s in normalized]
-    keys = row_keys(question_texts(kept_samples), [s.output for s in kept_samples])
+    questions = question_texts(kept_samples)
+    keys = row_keys(questions, [s.output for s in kept_samples])
     dropped = settle_duplicates(keys.sample_keys, keys.sample_sigs,
                                 visiting_order([ranks[p] for p in positions], [protected[p] for p in positions]),
                                 np.array([protected[p] for p in positions], dtype=bool),
-                                config.near_duplicate_threshold)
+                                config.near_duplicate_threshold,
+                                lambda rows: [sample_grams(questions[i], kept_samples[i].output) for i in rows])
     for i, (position, sample) in enumerate(normalized):
         if i in dropped:
             reason, twin = dropped[i]

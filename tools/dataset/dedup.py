@@ -11,7 +11,7 @@ import hashlib
 import re
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ _RNG = np.random.default_rng(7)
 _A = _RNG.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _B = _RNG.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64)
 _CHANCE = 1 / 256  # two unrelated 8-bit minimums agree this often
+EXACT_MARGIN = 0.15  # where texts are few, candidates down to threshold - 0.15 get an exact check (3 std devs)
 _PUNCTUATION = re.compile(r"[^\w\s]")
 _BATCH = 2048  # texts hashed per numpy step: about 30 MB of temporaries
 
@@ -64,23 +65,38 @@ def minhashes(texts: Sequence[str]) -> np.ndarray:
 
 
 def minhashes_of_canonical(texts: Sequence[str]) -> np.ndarray:
-    """minhashes of texts already in canonical form. A text of under 3 words is one 3-gram, padded."""
+    """minhashes of texts already in canonical form."""
     out = np.empty((len(texts), NUM_PERM), dtype=np.uint32)
     for start in range(0, len(texts), _BATCH):
-        words = [text.split() for text in texts[start : start + _BATCH]]
-        words = [w if len(w) >= 3 else [*w, "", "", ""][:3] for w in words]
-        lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
-        flat = np.fromiter((_WORDS[word] if word else 0 for w in words for word in w), dtype=np.uint64,
-                           count=int(lengths.sum()))
-        grams = flat[:-2] * _MIX[0] ^ flat[1:-1] * _MIX[1] ^ flat[2:] * _MIX[2]
-        ends = np.cumsum(lengths)
-        inside = np.ones(len(grams), dtype=bool)  # 3-grams that do not run into the next text
-        inside[np.concatenate((ends[:-1] - 2, ends[:-1] - 1))] = False
-        grams = grams[inside]
+        grams, counts = _grams(texts[start : start + _BATCH])
         values = (grams[:, None] * _A + _B) >> np.uint64(32)
-        starts = np.concatenate(([0], np.cumsum(lengths - 2)[:-1]))
-        out[start : start + len(words)] = np.minimum.reduceat(values, starts, axis=0)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        out[start : start + len(counts)] = np.minimum.reduceat(values, starts, axis=0)
     return out
+
+
+def word_grams(text: str) -> set[int]:
+    """The hashed word 3-grams of a text, for an exact Jaccard similarity where texts are few."""
+    return set(_grams([canonical_text(text)])[0].tolist())
+
+
+def jaccard(a: set[int], b: set[int]) -> float:
+    return len(a & b) / len(a | b)
+
+
+def _grams(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Hashed word 3-grams of canonical texts, all in one array, and how many each text has. A text of under
+    3 words is one 3-gram, padded."""
+    words = [text.split() for text in texts]
+    words = [w if len(w) >= 3 else [*w, "", "", ""][:3] for w in words]
+    lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+    flat = np.fromiter((_WORDS[word] if word else 0 for w in words for word in w), dtype=np.uint64,
+                       count=int(lengths.sum()))
+    grams = flat[:-2] * _MIX[0] ^ flat[1:-1] * _MIX[1] ^ flat[2:] * _MIX[2]
+    ends = np.cumsum(lengths)
+    inside = np.ones(len(grams), dtype=bool)  # 3-grams that do not run into the next text
+    inside[np.concatenate((ends[:-1] - 2, ends[:-1] - 1))] = False
+    return grams[inside], lengths - 2
 
 
 def to_bbit(signatures: np.ndarray) -> np.ndarray:
@@ -94,9 +110,16 @@ def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (agree - _CHANCE) / (1 - _CHANCE)
 
 
-def similar_pairs(sig8: np.ndarray, rows: np.ndarray, threshold: float) -> np.ndarray:
-    """Pairs (i, j) of the given rows (indices into sig8; earlier in `rows` first) whose estimated similarity is
-    >= threshold, found through LSH bands; shape (m, 2)."""
+GramsOf = Callable[[list[int]], list[set[int]]]  # the word 3-grams (word_grams) of the rows with these indices
+
+
+def similar_pairs(sig8: np.ndarray, rows: np.ndarray, threshold: float, grams_of: GramsOf | None = None,
+                  ) -> np.ndarray:
+    """Pairs (i, j) of the given rows (indices into sig8; earlier in `rows` first) that are near duplicates,
+    found through LSH bands; shape (m, 2). With grams_of, candidates down to threshold - EXACT_MARGIN by the
+    estimate are decided on their exact Jaccard similarity; without it, on the estimate."""
+    if grams_of is not None:
+        return _exact_pairs(similar_pairs(sig8, rows, threshold - EXACT_MARGIN), grams_of, threshold)
     if len(rows) < 2:
         return np.empty((0, 2), dtype=np.int64)
     rows = np.asarray(rows, dtype=np.int64)
@@ -112,16 +135,30 @@ def similar_pairs(sig8: np.ndarray, rows: np.ndarray, threshold: float) -> np.nd
         breaks = np.flatnonzero(np.diff(same) > 1)
         starts = same[np.concatenate(([0], breaks + 1))]
         ends = same[np.concatenate((breaks, [len(same) - 1]))] + 2
+        candidates = []
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             members = order[start:end]
             first, second = np.triu_indices(len(members), 1)
             keep = first < BAND_CAP
-            found.append(np.stack((members[first[keep]], members[second[keep]]), axis=1))
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    pairs = np.unique(np.concatenate(found), axis=0)
-    pairs = pairs[similarity(sig8[rows[pairs[:, 0]]], sig8[rows[pairs[:, 1]]]) >= threshold]
-    return rows[pairs]
+            candidates.append(np.stack((rows[members[first[keep]]], rows[members[second[keep]]]), axis=1))
+        found.append(_verified(sig8, np.concatenate(candidates), threshold))  # shared words make many candidates
+    pairs = np.unique(np.concatenate(found), axis=0) if found else np.empty((0, 2), dtype=np.int64)
+    return pairs
+
+
+def _exact_pairs(pairs: np.ndarray, grams_of: GramsOf, threshold: float) -> np.ndarray:
+    if not len(pairs):
+        return pairs
+    rows = np.unique(pairs).tolist()
+    grams = dict(zip(rows, grams_of(rows), strict=True))
+    return pairs[[jaccard(grams[a], grams[b]) >= threshold for a, b in pairs.tolist()]]
+
+
+def _verified(sig8: np.ndarray, pairs: np.ndarray, threshold: float, block: int = 1 << 18) -> np.ndarray:
+    """The pairs whose estimated similarity reaches the threshold, checked a block at a time."""
+    kept = [part[similarity(sig8[part[:, 0]], sig8[part[:, 1]]) >= threshold]
+            for part in (pairs[i : i + block] for i in range(0, len(pairs), block))]
+    return np.concatenate(kept) if kept else pairs
 
 
 def exact_groups(keys: np.ndarray) -> np.ndarray:
@@ -130,11 +167,13 @@ def exact_groups(keys: np.ndarray) -> np.ndarray:
     return first[inverse.reshape(-1)]
 
 
-def group_labels(keys: np.ndarray, sig8: np.ndarray, threshold: float) -> np.ndarray:
-    """A label per index joining exact duplicates (same key) and chains of near duplicates: the smallest index
-    of its group."""
+def group_labels(keys: np.ndarray, sig8: np.ndarray, threshold: float, grams_of: GramsOf | None = None,
+                 ) -> np.ndarray:
+    """A label per index joining exact duplicates (same key) and chains of near duplicates (see similar_pairs):
+    the smallest index of its group."""
     exact = exact_groups(keys)
     heads = np.flatnonzero(exact == np.arange(len(keys)))
+    pairs = similar_pairs(sig8, heads, threshold, grams_of)
     parent: dict[int, int] = {}
 
     def root(i: int) -> int:
@@ -142,7 +181,7 @@ def group_labels(keys: np.ndarray, sig8: np.ndarray, threshold: float) -> np.nda
             i = parent[i]
         return i
 
-    for a, b in similar_pairs(sig8, heads, threshold).tolist():  # few: union-find over the heads they join
+    for a, b in pairs.tolist():  # few: union-find over the heads they join
         ra, rb = root(a), root(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
@@ -157,51 +196,50 @@ def group_near_duplicates(texts: list[str], threshold: float = 0.8) -> list[list
     if not texts:
         return []
     keys = np.array([text_key(text) for text in texts], dtype=np.int64)
-    labels = group_labels(keys, to_bbit(minhashes(texts)), threshold)
+    labels = group_labels(keys, to_bbit(minhashes(texts)), threshold, grams_of(texts))
     groups: dict[int, list[int]] = {}
     for i, label in enumerate(labels.tolist()):
         groups.setdefault(label, []).append(i)
     return list(groups.values())
 
 
+def grams_of(texts: Sequence[str]) -> GramsOf:
+    """GramsOf for texts held in memory."""
+    return lambda rows: [word_grams(texts[i]) for i in rows]
+
+
 class NearDuplicateIndex:
     """Remembers texts by key; `find` returns the key of an exact or near (Jaccard >= threshold) duplicate.
-    For the few hundred texts of a review; builds use the array functions above."""
+    For the few hundred texts of a review: LSH finds candidates, the exact Jaccard similarity decides."""
 
     def __init__(self, threshold: float = 0.8):
         self.threshold = threshold
         self._exact: dict[str, str] = {}
         self._bands: dict[tuple[int, bytes], list[str]] = {}
-        self._signatures: dict[str, np.ndarray] = {}
+        self._grams: dict[str, set[int]] = {}
 
-    def _candidates(self, sig8: np.ndarray) -> dict[str, None]:
-        found: dict[str, None] = {}
+    def _near(self, text: str) -> list[str]:
+        sig8, grams = to_bbit(minhashes([text]))[0], word_grams(text)
+        candidates: dict[str, None] = {}
         for band in range(NUM_PERM // BAND_ROWS):
-            found.update(dict.fromkeys(self._bands.get((band, _band_bytes(sig8, band)), ())))
-        return found
+            candidates.update(dict.fromkeys(self._bands.get((band, _band_bytes(sig8, band)), ())))
+        return [key for key in candidates if jaccard(self._grams[key], grams) >= self.threshold]
 
     def find_all(self, text: str) -> list[str]:
         """Keys of every remembered text that is an exact or near duplicate of text (sorted)."""
-        found = {self._exact[canonical_text(text)]} if canonical_text(text) in self._exact else set()
-        sig8 = to_bbit(minhashes([text]))[0]
-        found.update(key for key in self._candidates(sig8)
-                     if similarity(self._signatures[key], sig8) >= self.threshold)
-        return sorted(found)
+        exact = self._exact.get(canonical_text(text))
+        return sorted({*([exact] if exact is not None else []), *self._near(text)})
 
     def find(self, text: str) -> str | None:
         exact = self._exact.get(canonical_text(text))
-        if exact is not None:
-            return exact
-        sig8 = to_bbit(minhashes([text]))[0]
-        return next((key for key in self._candidates(sig8)
-                     if similarity(self._signatures[key], sig8) >= self.threshold), None)
+        return exact if exact is not None else next(iter(self._near(text)), None)
 
     def add(self, key: str, text: str) -> None:
-        if key in self._signatures:
+        if key in self._grams:
             return
         sig8 = to_bbit(minhashes([text]))[0]
         self._exact.setdefault(canonical_text(text), key)
-        self._signatures[key] = sig8
+        self._grams[key] = word_grams(text)
         for band in range(NUM_PERM // BAND_ROWS):
             self._bands.setdefault((band, _band_bytes(sig8, band)), []).append(key)
 
