@@ -63,7 +63,11 @@ def run_preflight(megabytes: float, folder: Path, timeout_s: float) -> dict:
     data.mkdir()
     rows = write_rows(folder / "rows.jsonl", int(megabytes * 1e6 / 190))
     with (folder / "rows.jsonl").open(encoding="utf-8") as lines, (data / "train.json").open("w") as out:
-        out.write("[\n" + ",\n".join(line.rstrip("\n") for line in lines) + "\n]\n")
+        # streamed: Linux children inherit the parent's peak RSS across exec, so the parent must stay small
+        out.write("[\n")
+        for i, line in enumerate(lines):
+            out.write((",\n" if i else "") + line.rstrip("\n"))
+        out.write("\n]\n")
     model = build_tiny_model(folder / "tiny-model")
     start = time.perf_counter()
     try:

@@ -83,7 +83,7 @@ class SampleStream:
     big, not UTF-8, a broken JSON array, a wrong CSV header) raise UserError: at once when the file cannot be
     opened, otherwise when the reading reaches them."""
 
-    def __init__(self, path: Path | str, max_bytes: int = MAX_FILE_BYTES, pasted: bytes | None = None):
+    def __init__(self, path: Path | str, max_bytes: int | None = MAX_FILE_BYTES, pasted: bytes | None = None):
         self.path = Path(path)
         self.rows_read = 0
         self.notes: list[str] = []
@@ -197,13 +197,14 @@ def _add(result: ReadResult, row: int, item: AlpacaSample | RowProblem) -> None:
 _CHUNK = 1 << 20  # bytes read at a time
 
 
-def _check_file(path: Path, max_bytes: int) -> None:
+def _check_file(path: Path, max_bytes: int | None) -> None:
+    """max_bytes None: no limit (a stream holds only a piece of the file at a time)."""
     if path.is_dir():
         raise UserError(f"{path}: is a folder; pass a dataset file (JSON, JSONL, CSV or text) inside it")
     if not path.is_file():
         raise UserError(f"{path}: no such file; check the path")
     size = path.stat().st_size
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         raise UserError(
             f"{path.name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit; "
             "split the file into smaller parts or raise the limit (--max-mb)"

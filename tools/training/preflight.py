@@ -106,7 +106,7 @@ def survey_split(path: str | Path) -> SplitSurvey:
     if not path.is_file():
         raise UserError(f"{path} not found; export the dataset into that folder (train.json / eval.json)")
     count, bad, bad_count, lengths = 0, [], 0, LengthSample()
-    for _, item in SampleStream(path):
+    for _, item in SampleStream(path, max_bytes=None):  # streamed: any size fits in memory
         if isinstance(item, RowProblem):
             bad_count += 1
             if len(bad) < MAX_BAD_ROWS_KEPT:
