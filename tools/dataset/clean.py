@@ -20,6 +20,7 @@ from tools.dataset.dedup import (
     grams_of,
     group_labels,
     group_near_duplicates,
+    label_groups,
     minhashes_of_canonical,
     similar_pairs,
     text_key,
@@ -120,7 +121,8 @@ def question_texts(samples: list[AlpacaSample]) -> list[str]:
 
 
 def dedup_texts(samples: list[AlpacaSample]) -> list[str]:
-    """The text compared for duplicates: the question (see question_text) and the answer."""
+    """The question (see question_text) and the answer as one text each, for a NearDuplicateIndex; row_keys
+    hashes the two apart, so a 3-gram never spans them."""
     return [f"{question} {s.output}" for question, s in zip(question_texts(samples), samples, strict=True)]
 
 
@@ -152,6 +154,17 @@ def row_keys(questions: list[str], outputs: list[str]) -> RowKeys:
     )
 
 
+def keyed(samples: list[AlpacaSample]) -> tuple[RowKeys, list[str]]:
+    """row_keys of samples held in memory, and their question texts."""
+    questions = question_texts(samples)
+    return row_keys(questions, [s.output for s in samples]), questions
+
+
+def sample_grams_of(questions: list[str], samples: list[AlpacaSample]) -> GramsOf:
+    """GramsOf for samples held in memory (questions: their question_texts)."""
+    return lambda rows: [sample_grams(questions[i], samples[i].output) for i in rows]
+
+
 def empty_keys(n: int) -> RowKeys:
     """Room for the keys of n rows, filled a batch at a time (fill_keys)."""
     return RowKeys(np.empty(n, dtype=np.int64), np.empty((n, NUM_PERM), dtype=np.uint8),
@@ -172,19 +185,13 @@ def conflict_groups(
     outputs_of(indices) gives those rows' answers (a build reads them back from disk); questions_grams decides
     near questions exactly (see dedup.similar_pairs)."""
     labels = group_labels(keys.question_keys, keys.question_sigs, threshold, questions_grams)
-    members: dict[int, list[int]] = {}
-    for label in np.flatnonzero(np.bincount(labels, minlength=len(labels)) > 1).tolist():
-        members[label] = []
-    for i in np.flatnonzero(np.isin(labels, list(members))).tolist():
-        members[int(labels[i])].append(i)
-    return [group for group in members.values()
+    return [group for group in label_groups(labels, min_size=2)
             if len(group_near_duplicates(outputs_of(group), threshold)) > 1]
 
 
 def find_conflicts(samples: list[AlpacaSample], threshold: float = 0.8) -> list[list[int]]:
     """conflict_groups of samples held in memory."""
-    questions = question_texts(samples)
-    keys = row_keys(questions, [s.output for s in samples])
+    keys, questions = keyed(samples)
     return conflict_groups(keys, lambda group: [samples[i].output for i in group], threshold, grams_of(questions))
 
 
@@ -251,13 +258,11 @@ def clean_samples(
             normalized.append((position, cleaned))
     positions = [p for p, _ in normalized]
     kept_samples = [s for _, s in normalized]
-    questions = question_texts(kept_samples)
-    keys = row_keys(questions, [s.output for s in kept_samples])
+    keys, questions = keyed(kept_samples)
     dropped = settle_duplicates(keys.sample_keys, keys.sample_sigs,
                                 visiting_order([ranks[p] for p in positions], [protected[p] for p in positions]),
                                 np.array([protected[p] for p in positions], dtype=bool),
-                                config.near_duplicate_threshold,
-                                lambda rows: [sample_grams(questions[i], kept_samples[i].output) for i in rows])
+                                config.near_duplicate_threshold, sample_grams_of(questions, kept_samples))
     for i, (position, sample) in enumerate(normalized):
         if i in dropped:
             reason, twin = dropped[i]

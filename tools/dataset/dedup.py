@@ -80,7 +80,7 @@ def word_grams(text: str) -> set[int]:
     return set(_grams([canonical_text(text)])[0].tolist())
 
 
-def jaccard(a: set[int], b: set[int]) -> float:
+def jaccard(a: set[int] | frozenset[int], b: set[int] | frozenset[int]) -> float:
     return len(a & b) / len(a | b)
 
 
@@ -196,10 +196,17 @@ def group_near_duplicates(texts: list[str], threshold: float = 0.8) -> list[list
     if not texts:
         return []
     keys = np.array([text_key(text) for text in texts], dtype=np.int64)
-    labels = group_labels(keys, to_bbit(minhashes(texts)), threshold, grams_of(texts))
+    return label_groups(group_labels(keys, to_bbit(minhashes(texts)), threshold, grams_of(texts)))
+
+
+def label_groups(labels: np.ndarray, min_size: int = 1) -> list[list[int]]:
+    """Indices sharing a label, as groups of at least min_size in first-seen order (min_size 2 skips the many
+    rows that have no twin)."""
     groups: dict[int, list[int]] = {}
-    for i, label in enumerate(labels.tolist()):
-        groups.setdefault(label, []).append(i)
+    chosen = np.arange(len(labels)) if min_size <= 1 else np.flatnonzero(
+        np.bincount(labels, minlength=len(labels))[labels] >= min_size)
+    for i in chosen.tolist():
+        groups.setdefault(int(labels[i]), []).append(i)
     return list(groups.values())
 
 
@@ -216,10 +223,10 @@ class NearDuplicateIndex:
         self.threshold = threshold
         self._exact: dict[str, str] = {}
         self._bands: dict[tuple[int, bytes], list[str]] = {}
-        self._grams: dict[str, set[int]] = {}
+        self._grams: dict[str, frozenset[int]] = {}
 
     def _near(self, text: str) -> list[str]:
-        sig8, grams = to_bbit(minhashes([text]))[0], word_grams(text)
+        sig8, grams = _fingerprint(text)
         candidates: dict[str, None] = {}
         for band in range(NUM_PERM // BAND_ROWS):
             candidates.update(dict.fromkeys(self._bands.get((band, _band_bytes(sig8, band)), ())))
@@ -237,9 +244,8 @@ class NearDuplicateIndex:
     def add(self, key: str, text: str) -> None:
         if key in self._grams:
             return
-        sig8 = to_bbit(minhashes([text]))[0]
+        sig8, self._grams[key] = _fingerprint(text)
         self._exact.setdefault(canonical_text(text), key)
-        self._grams[key] = word_grams(text)
         for band in range(NUM_PERM // BAND_ROWS):
             self._bands.setdefault((band, _band_bytes(sig8, band)), []).append(key)
 
@@ -249,6 +255,11 @@ class NearDuplicateIndex:
         if earlier is None:
             self.add(key, text)
         return earlier
+
+
+@functools.lru_cache(maxsize=256)  # add_if_new finds, then adds, the same text; the results are never mutated
+def _fingerprint(text: str) -> tuple[np.ndarray, frozenset[int]]:
+    return to_bbit(minhashes([text]))[0], frozenset(word_grams(text))
 
 
 def _band_bytes(sig8: np.ndarray, band: int) -> bytes:

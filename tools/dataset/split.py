@@ -6,8 +6,8 @@ import random
 
 import numpy as np
 
-from tools.dataset.clean import dedup_texts
-from tools.dataset.dedup import group_near_duplicates
+from tools.dataset.clean import keyed, sample_grams_of
+from tools.dataset.dedup import group_labels
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 
@@ -28,9 +28,9 @@ def split_train_eval(
     near_duplicate_threshold: float = 0.8,
 ) -> tuple[list[int], list[int]]:
     """Indices (train, eval) into samples, each in original order. Groups of duplicates move together."""
-    labels = np.empty(len(samples), dtype=np.int64)
-    for group in group_near_duplicates(dedup_texts(samples), near_duplicate_threshold):
-        labels[group] = group[0]
+    keys, questions = keyed(samples)  # twins by the rule a build uses (clean.row_keys, exact Jaccard)
+    labels = group_labels(keys.sample_keys, keys.sample_sigs, near_duplicate_threshold,
+                          sample_grams_of(questions, samples))
     held = held_out(labels, eval_fraction, seed)
     return np.flatnonzero(~held).tolist(), np.flatnonzero(held).tolist()
 

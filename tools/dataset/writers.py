@@ -40,13 +40,6 @@ def to_openai_record(sample: AlpacaSample) -> dict:
 _CONVERT = {"alpaca": AlpacaSample.to_record, "sharegpt": to_sharegpt_record, "openai": to_openai_record}
 
 
-def to_records(samples: list[AlpacaSample], fmt: DatasetFormat) -> list[dict]:
-    """JSON-plain records in the given format."""
-    if fmt not in _CONVERT:
-        raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return [_CONVERT[fmt](sample) for sample in samples]
-
-
 class SampleWriter:
     """Writes samples one at a time: Alpaca and ShareGPT as one JSON array with a record per line, OpenAI chat
     as JSON Lines. UTF-8, non-ASCII kept readable."""
