@@ -104,10 +104,11 @@ class RunDesk:
 
     @staticmethod
     def try_tuned(run_dir: str, prompt: str) -> str:
-        from tools.training.inference import chat, load_tuned
+        from tools.training.inference import try_run
 
         try:
-            return chat(load_tuned(run_dir), prompt)
+            answer, note = try_run(run_dir, prompt)
+            return f"{answer}\n\n_{note}_" if note else answer
         except UserError as exc:
             return f"⚠️ {exc.message}"
 

@@ -24,9 +24,11 @@ def render_plan_markdown(config: dict, preflight: dict, explanations: list) -> s
     for check in preflight["checks"]:
         lines.append(f"- {icon[check['status']]} **{check['name']}**: {check['message']}"
                      + (f" _Fix: {check['fix']}_" if check.get("fix") else ""))
+    if config.get("plan_note"):
+        lines += ["", f"**Plan**: {config['plan_note']}"]
     lines += ["", "**Settings** (each with why):"]
     lines += [f"- `{name}` = `{value}` — {why}" for name, value, why in explanations
-              if name not in ("data_dir", "out_dir")]
+              if name not in ("data_dir", "out_dir", "plan_note")]
     return "\n".join(lines)
 
 
@@ -81,7 +83,7 @@ class TrainingNodes:
 
     def prepare_training(self, state: AgentState, config) -> dict:
         """Builds the config from the person's choices, runs the preflight, and explains every parameter."""
-        from tools.training.config import PROMPT_TUNING_LR, TrainConfig, choose_method, explain_parameters
+        from tools.training.config import TrainConfig, choose_method, explain_parameters
         from tools.training.preflight import count_train_samples, run_preflight
 
         thread_id = config["configurable"]["thread_id"]
@@ -114,9 +116,6 @@ class TrainingNodes:
             method, why = choose_method(count_train_samples(data_dir))
             choices["method"] = method
             method_note = f"**Method: {method}** ({why}).\n\n"
-            if method == "prompt_tuning" and choices.get("learning_rate") in (None, TrainConfig.model_fields[
-                    "learning_rate"].default):
-                choices["learning_rate"] = PROMPT_TUNING_LR
         try:
             train_config = TrainConfig(**choices, data_dir=data_dir, out_dir=self.workspace.next_run_dir(thread_id))
             report = run_preflight(train_config).to_dict()

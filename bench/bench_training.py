@@ -132,7 +132,7 @@ def measure_decoding(model_path: str) -> dict:
         return sum(len(bundle.tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)
 
     started = time.perf_counter()
-    ours = generate_batch(bundle, conversations, new_tokens)
+    ours = [answer.text for answer in generate_batch(bundle, conversations, new_tokens)]
     ours_s = time.perf_counter() - started
     started = time.perf_counter()
     plain = []

@@ -150,7 +150,7 @@ def test_chat_answers_and_caches(run_dir):
     tuned = load_tuned(run_dir)
     assert tuned.is_adapter and load_tuned(run_dir) is tuned
     answer = chat(tuned, "Classify the sentiment.", max_new_tokens=5)
-    assert isinstance(answer, str)
+    assert isinstance(answer.text, str) and isinstance(answer.stopped, bool)
     base = load_tuned(run_dir, base_only=True)
     assert not base.is_adapter
     with pytest.raises(UserError, match="role"):

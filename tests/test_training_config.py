@@ -23,16 +23,20 @@ def make(data_dir, **fields) -> TrainConfig:
 
 def test_defaults_follow_the_contract(data_dir, monkeypatch):
     from tools.training import config as config_module
+    from tools.training.plan import PLANNED_FIELDS, plan_training, read_data_facts
 
     assert (make(data_dir).method, make(data_dir).gradient_checkpointing) == ("lora", False)  # no GPU here
     monkeypatch.setattr(config_module, "has_gpu", lambda: True)
     config = make(data_dir)
     expected = dict(method="qlora", lora_r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
-                    learning_rate=2e-4, lr_scheduler="cosine", warmup_steps=0, epochs=3, max_steps=-1,
-                    batch_size=4, grad_accum=4, max_seq_len=1024, packing=True, seed=42,
+                    lr_scheduler="cosine", max_steps=-1, max_seq_len=1024, packing=True, seed=42,
                     gradient_checkpointing=True, save_steps=50, logging_steps=1, double_quant=True,
                     compute_dtype="auto")
     assert {name: getattr(config, name) for name in expected} == expected
+    # the settings left empty are the plan's, for this data and model (size unknown: "some/model")
+    plan = plan_training("qlora", read_data_facts(data_dir / "train.json"), None, gpu=True)
+    assert {name: getattr(config, name) for name in PLANNED_FIELDS} == plan.settings()
+    assert config.plan_note == plan.why
     assert config.data_dir.is_absolute() and config.out_dir.is_absolute()
     assert config.train_file == data_dir / "train.json" and config.eval_file is None
 

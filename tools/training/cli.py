@@ -102,6 +102,8 @@ def handle_train(args: argparse.Namespace) -> int:
         if not go:
             print("preflight failed: fix the checks above, or pass --skip-preflight to train anyway")
             return 1
+    if config.plan_note:
+        print(f"plan: {config.plan_note}")
     process = start_training(config, resume=args.resume, num_processes=args.num_processes)
     print(f"training in {config.out_dir} (pid {process.pid}, log {process.log_path})", flush=True)
     try:

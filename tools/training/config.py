@@ -20,7 +20,6 @@ ADAPTER_METHODS = ("qlora", "lora", "prompt_tuning", "p_tuning")
 
 
 FEW_FOR_ADAPTERS = 30  # below this many samples, prompt tuning (a few learned tokens) over-fits less than LoRA
-PROMPT_TUNING_LR = 3e-2  # virtual tokens need a far larger step than LoRA weights
 
 
 def choose_method(sample_count: int, gpu: bool | None = None) -> tuple[str, str]:
@@ -69,20 +68,23 @@ class TrainConfig(BaseModel):
         "Share of adapter inputs randomly dropped while training, against over-fitting (0-0.1)."))
     target_modules: str | list[str] = Field("all-linear", description=(
         "Which layers get adapters; 'all-linear' = attention and MLP projections."))
-    learning_rate: float = Field(2e-4, description=(
-        "Step size of each update. 1e-4 to 3e-4 suits LoRA; too high makes training unstable."))
+    learning_rate: float | None = Field(None, description=(
+        "Step size of each update. Empty: planned from the model's size and the method (1e-3 for LoRA on a model "
+        "under 0.6B, 2e-4 on a 7B one); too high makes training unstable."))
     lr_scheduler: str = Field("cosine", description=(
         "How the learning rate changes over the run; 'cosine' decays it smoothly to zero."))
-    warmup_steps: int = Field(0, description=(
-        "Steps at the start during which the learning rate ramps up from zero."))
-    epochs: float = Field(3, description=(
-        "Passes over the training data. 1-3 for most tasks; more risks memorising the samples."))
+    warmup_steps: int | None = Field(None, description=(
+        "Steps at the start during which the learning rate ramps up from zero. Empty: planned (about 5%)."))
+    epochs: float | None = Field(None, description=(
+        "Passes over the training data. Empty: planned from the rows, at least 60 updates for a small dataset; "
+        "many more passes risk memorising the samples."))
     max_steps: int = Field(-1, description=(
         "Stop after this many optimizer steps; overrides epochs when above 0 (-1 = use epochs)."))
-    batch_size: int = Field(4, description=(
-        "Samples processed together per device; lower it first when memory runs out."))
-    grad_accum: int = Field(4, description=(
-        "Batches accumulated before each update; effective batch = batch_size x grad_accum."))
+    batch_size: int | None = Field(None, description=(
+        "Samples processed together per device; lower it first when memory runs out. Empty: planned."))
+    grad_accum: int | None = Field(None, description=(
+        "Batches accumulated before each update; effective batch = batch_size x grad_accum. Empty: planned "
+        "(8 rows an update for small data, 16 up to 2000 rows, then 32)."))
     max_seq_len: int = Field(1024, description=(
         "Longest sample in tokens; longer ones are cut. Memory grows with it."))
     packing: bool = Field(True, description=(
@@ -107,6 +109,8 @@ class TrainConfig(BaseModel):
         "QLoRA only: also quantise the quantisation constants, saving ~0.4 bit per weight."))
     compute_dtype: str = Field("auto", description=(
         "Number format for computation: auto picks bfloat16 on a recent GPU, float32 on CPU."))
+    plan_note: str = Field("", description=(
+        "Why the planned settings are what they are (written by Tunesmith; empty when you set them all)."))
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -130,6 +134,7 @@ class TrainConfig(BaseModel):
                 data["method"] = "qlora" if has_gpu() else "lora"
             if data.get("gradient_checkpointing") is None:
                 data["gradient_checkpointing"] = has_gpu()
+            _fill_planned(data)
         return data
 
     @field_validator("target_modules")
@@ -170,6 +175,34 @@ class TrainConfig(BaseModel):
         return split_file(self.data_dir, "eval")
 
 
+def _fill_planned(data: dict[str, Any]) -> None:
+    """Settings the person left empty take the training plan's values (tools/training/plan.py), with its reason."""
+    from tools.training.plan import PLANNED_FIELDS, model_parameters, plan_training, read_data_facts
+
+    empty = [name for name in PLANNED_FIELDS if data.get(name) is None]
+    if not empty:
+        return
+    try:
+        train_file = split_file(Path(str(data["data_dir"])).expanduser(), "train")
+        facts = read_data_facts(train_file)
+        plan = plan_training(str(data["method"]), facts, model_parameters(str(data.get("base_model") or "")),
+                             has_gpu())
+    except (KeyError, TypeError, OSError, UserError):
+        plan = None  # unreadable data or no data_dir: validation says why; these stand in meanwhile
+    planned = plan.settings() if plan else dict(FALLBACK_SETTINGS)
+    if "grad_accum" in empty and data.get("batch_size") is not None and plan is not None:
+        planned["grad_accum"] = max(1, (plan.batch_size * plan.grad_accum) // max(1, int(data["batch_size"])))
+    for name in empty:
+        data[name] = planned[name]
+    if plan is not None and not data.get("plan_note"):
+        kept = [name for name in PLANNED_FIELDS if name not in empty]
+        data["plan_note"] = plan.why + (f" Your own {', '.join(kept)} kept." if kept else "")
+
+
+# What an empty setting becomes when the data cannot be read to plan (validation then reports the data).
+FALLBACK_SETTINGS = {"learning_rate": 2e-4, "epochs": 3.0, "batch_size": 4, "grad_accum": 4, "warmup_steps": 0}
+
+
 def _value_problems(c: TrainConfig) -> list[str]:
     """Out-of-range numbers, each with the value to use instead."""
     checks = [
@@ -207,7 +240,8 @@ ABSURD_LIMITS = {"lora_r": 4096, "lora_alpha": 65536, "epochs": 1000, "batch_siz
 
 def _absurd_values(c: TrainConfig) -> list[str]:
     """NaN/infinite numbers (they pass every range check and fail only inside the trainer) and absurd sizes."""
-    problems = [f"{name}={value} is not a finite number; give a plain number (e.g. {field.default})"
+    problems = [f"{name}={value} is not a finite number; give a plain number (e.g. "
+                f"{FALLBACK_SETTINGS.get(name, field.default)})"
                 for name, field in TrainConfig.model_fields.items()
                 if isinstance(value := getattr(c, name), float) and not math.isfinite(value)]
     problems += [f"{name}={getattr(c, name)} is absurdly large (over {limit:,}); check for a typo"

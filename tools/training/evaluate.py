@@ -16,12 +16,13 @@ from typing import Any
 
 from tools.dataset.schema import AlpacaSample
 from tools.errors import BAD_CONTENT, UserError
-from tools.training.inference import ModelBundle, generate_batch, load_tuned, resolve_run
+from tools.training.inference import Answer, ModelBundle, generate_batch, load_tuned, resolve_run
 from tools.training.preflight import read_dataset_split
 from tools.training.template import IGNORE_INDEX, encode_sample, sample_messages
 
 SHORT_ANSWER_WORDS = 8  # median reference length up to which answers count as labels/short answers
 SIDE_BY_SIDE = 10
+OPEN_ANSWER_RIGHT = 0.8  # ROUGE-L F1 from which an open answer counts as right
 MAX_NEW_TOKENS_CAP = 512
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -84,18 +85,82 @@ def answer_loss(
 
 def generate_answers(
     bundle: ModelBundle, samples: list[AlpacaSample], max_new_tokens: int, use_adapter: bool = True
-) -> list[str]:
-    """Greedy answers to each sample's question (with its system prompt and history), in batches."""
+) -> list[Answer]:
+    """Greedy answers to each sample's question (with its system prompt and history), in batches, each with
+    whether it stopped by itself."""
     context = bundle.model.disable_adapter() if bundle.is_adapter and not use_adapter else nullcontext()
     with context:
         return generate_batch(bundle, [sample_messages(s, with_answer=False) for s in samples], max_new_tokens)
 
 
-def score_answers(predictions: list[str], references: list[str], short: bool) -> dict[str, float | None]:
-    """ROUGE-L F1 always; exact match only for short answers (labels), where it means something."""
-    rouge = statistics.fmean(rouge_l_f1(p, r) for p, r in zip(predictions, references)) if references else 0.0
-    em = statistics.fmean(exact_match(p, r) for p, r in zip(predictions, references)) if references else 0.0
-    return {"rouge_l": round(rouge, 4), "exact_match": round(em, 4) if short else None}
+def score_answers(answers: list[Answer], references: list[str], short: bool) -> dict[str, float | None]:
+    """ROUGE-L F1 always; exact match only for short answers (labels), where it means something; the share of
+    answers that stopped by themselves (the rest ran on to the length cap)."""
+    if not references:
+        return {"rouge_l": 0.0, "exact_match": None, "stop_rate": 0.0}
+    rouge = statistics.fmean(rouge_l_f1(a.text, r) for a, r in zip(answers, references))
+    em = statistics.fmean(exact_match(a.text, r) for a, r in zip(answers, references))
+    stopped = statistics.fmean(a.stopped for a in answers)
+    return {"rouge_l": round(rouge, 4), "exact_match": round(em, 4) if short else None,
+            "stop_rate": round(stopped, 4)}
+
+
+def is_right(answer: str, reference: str, short: bool) -> bool:
+    """Exact match for short answers; for open text, nearly the same words (ROUGE-L F1 of 0.8 or more)."""
+    return exact_match(answer, reference) if short else rouge_l_f1(answer, reference) >= OPEN_ANSWER_RIGHT
+
+
+def training_facts(run_dir: Path) -> tuple[list[AlpacaSample], dict]:
+    """The run's training rows (for leaks) and what the plan read of them (computed numbers, answer length)."""
+    from tools.training.plan import LONG_ANSWER_WORDS, answer_shape
+
+    config_path = next((p for p in (run_dir / "config.json", run_dir.parent / "config.json") if p.is_file()), None)
+    data_dir = json.loads(config_path.read_text(encoding="utf-8")).get("data_dir") if config_path else None
+    train_path = next((Path(data_dir) / name for name in ("train.json", "train.jsonl")
+                       if data_dir and (Path(data_dir) / name).is_file()), None)
+    train = read_dataset_split(train_path).samples if train_path else []
+    words, computed, _ = answer_shape([(s.prompt_text(), s.output) for s in train[:5000]])
+    return train, {"computed_share": computed, "long_answers": words >= LONG_ANSWER_WORDS, "rows": len(train)}
+
+
+def eval_leaks(train: list[AlpacaSample], samples: list[AlpacaSample]) -> list[dict]:
+    """Held-out rows whose near-twin (word 3-gram Jaccard of the questions) is in training: listed, left out of
+    the score."""
+    from tools.dataset.dedup import NearDuplicateIndex, jaccard, word_grams
+
+    index = NearDuplicateIndex()
+    for i, sample in enumerate(train):
+        index.add(str(i), sample.prompt_text())
+    leaks = []
+    for i, sample in enumerate(samples):
+        twins = index.find_all(sample.prompt_text())
+        if twins:
+            j = int(twins[0])
+            leaks.append({"eval_index": i, "train_index": j, "by": "words", "prompt": sample.prompt_text(),
+                          "similarity": round(jaccard(set(word_grams(sample.prompt_text())),
+                                                      set(word_grams(train[j].prompt_text()))), 3),
+                          "train_prompt": train[j].prompt_text()})
+    return leaks
+
+
+def verdict_of(samples: list[AlpacaSample], answers: list[Answer], base_answers: list[Answer], short: bool,
+               leaks: list[dict], facts: dict) -> tuple[list[dict], dict]:
+    """Every held-out row with the tuned answer and its error classes, and the verdict on the rows that count."""
+    from tools.training.verdict import Case, classify, judge
+
+    twins = {leak["eval_index"] for leak in leaks}
+    cases = [Case(s.prompt_text(), s.input or s.instruction, s.output, a.text, a.stopped,
+                  is_right(a.text, s.output, short), i in twins) for i, (s, a) in enumerate(zip(samples, answers))]
+    kinds = classify(cases, rouge_l_f1)
+    counted = [i for i in range(len(samples)) if i not in twins] or list(range(len(samples)))
+    score = statistics.fmean(cases[i].correct for i in counted)
+    base_score = statistics.fmean(is_right(base_answers[i].text, samples[i].output, short) for i in counted)
+    verdict = judge(cases, kinds, {**facts, "score": round(score, 4), "base_score": round(base_score, 4),
+                                   "metric": "exact match" if short else "near-exact answers (ROUGE-L ≥ 0.8)"})
+    rows = [{"index": i, "instruction": s.instruction, "input": s.input, "prompt": c.prompt, "reference": c.reference,
+             "answer": c.answer, "stopped": c.stopped, "correct": c.correct, "kinds": k}
+            for i, (s, c, k) in enumerate(zip(samples, cases, kinds))]
+    return rows, verdict
 
 
 def parent_run_of(run_dir: Path) -> Path | None:
@@ -153,8 +218,13 @@ def evaluate_run(run_dir: str | Path, eval_path: str | Path | None = None, max_s
             **answer_loss(bundle, samples, use_adapter),
             **score_answers(outputs[name], references, short),
         }
+    result["max_new_tokens"] = max_new_tokens
+    train, facts = training_facts(run_dir)
+    result["leaks"] = eval_leaks(train, samples) if train else []
+    result["cases"], result["verdict"] = verdict_of(samples, outputs["tuned"], outputs["base"], short,
+                                                    result["leaks"], facts)
     result["side_by_side"] = [
-        {"prompt": s.prompt_text(), "reference": s.output, "base": b, "tuned": t}
+        {"prompt": s.prompt_text(), "reference": s.output, "base": b.text, "tuned": t.text}
         for s, b, t in list(zip(samples, outputs["base"], outputs["tuned"]))[:SIDE_BY_SIDE]
     ]
     is_run_adapter = (run_dir / "adapter_config.json").is_file() and (
@@ -167,12 +237,15 @@ def evaluate_run(run_dir: str | Path, eval_path: str | Path | None = None, max_s
 
 def format_report(result: dict) -> str:
     """A few lines for the terminal: the metrics side by side, then the first examples."""
+    from tools.training.verdict import verdict_markdown
+
     columns = [name for name in ("base", "previous", "tuned") if name in result]
     lines = [
+        verdict_markdown(result), "",
         f"{result['samples']} eval samples from {result['eval_file']}",
         f"{'':12}" + "".join(f"{name:>10}" for name in columns),
     ]
-    for metric in ("loss", "perplexity", "rouge_l", "exact_match"):
+    for metric in ("loss", "perplexity", "rouge_l", "exact_match", "stop_rate"):
         if result["base"].get(metric) is not None:
             lines.append(f"{metric:12}" + "".join(f"{result[name][metric]:>10.4g}" for name in columns))
     if "previous_run" in result:

@@ -5,6 +5,7 @@ The last loaded model is cached in-process so the UI's "try it" box answers with
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,9 +218,51 @@ def chat(
     messages: str | list[dict[str, str]],
     max_new_tokens: int = 256,
     temperature: float = 0.0,
-) -> str:
+) -> Answer:
     """The answer to a prompt or conversation, via the chat template; greedy unless temperature > 0."""
     return generate_batch(bundle, [normalise_messages(messages)], max_new_tokens, temperature)[0]
+
+
+def try_run(run_dir: str | Path, prompt: str | list[dict[str, str]], max_new_tokens: int | None = None,
+            temperature: float = 0.0, base_only: bool = False) -> tuple[str, str]:
+    """Try-it: (answer, note). The answer may take at most answer_cap tokens unless told otherwise, stops at the
+    end-of-turn token, and the note says when it was cut there instead ('' when it ended by itself)."""
+    if max_new_tokens is not None and not 1 <= max_new_tokens <= 8192:
+        raise UserError(f"max_new_tokens={max_new_tokens} must be between 1 and 8192 (or left out: the run's "
+                        "longest training answer and half again)")
+    bundle = load_tuned(run_dir, base_only=base_only)
+    cap = max_new_tokens or answer_cap(run_dir, bundle.tokenizer)
+    answer = chat(bundle, prompt, max_new_tokens=cap, temperature=temperature)
+    note = "" if answer.stopped else (
+        f"(cut at {cap} tokens: the model did not end its answer by itself, a sign it needs more training on "
+        "answers like this one)")
+    return answer.text, note
+
+
+def answer_cap(run_dir: str | Path, tokenizer: Any, floor: int = 32, ceiling: int = 512) -> int:
+    """Tokens a try-it answer may take: the run's longest training answer and half again (so a tuned model
+    cannot run away), within [floor, ceiling]; the ceiling when the training data is gone."""
+    run_dir = Path(run_dir)
+    config_path = next((p for p in (run_dir / "config.json", run_dir.parent / "config.json") if p.is_file()), None)
+    try:
+        data_dir = Path(json.loads(config_path.read_text(encoding="utf-8"))["data_dir"]) if config_path else None
+        from tools.dataset.readers import SampleStream
+
+        train = next(p for p in (data_dir / "train.json", data_dir / "train.jsonl") if p.is_file())
+        outputs = [item.output for _, item, in itertools.islice(SampleStream(train, max_bytes=None), 5000)
+                   if hasattr(item, "output")]
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, UserError):
+        return ceiling
+    longest = max((len(tokenizer(text)["input_ids"]) for text in sorted(outputs, key=len)[-20:]), default=ceiling)
+    return max(floor, min(ceiling, int(longest * 1.5) + 8))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A generated answer and whether it ended by itself (an end-of-turn token) or was cut at the token cap."""
+
+    text: str
+    stopped: bool
 
 
 def generate_batch(
@@ -228,8 +271,9 @@ def generate_batch(
     max_new_tokens: int = 256,
     temperature: float = 0.0,
     batch_size: int = 8,
-) -> list[str]:
-    """Answers to several conversations: left-padded batches, KV cache, each stopping at its end-of-turn token."""
+) -> list[Answer]:
+    """Answers to several conversations: left-padded batches, KV cache, each stopping at its end-of-turn token
+    (or cut at max_new_tokens: Answer.stopped says which)."""
     import torch
 
     tokenizer = bundle.tokenizer
@@ -250,5 +294,7 @@ def generate_batch(
             output = bundle.model.generate(
                 input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                 eos_token_id=stop_token_ids(bundle), pad_token_id=pad, **sampling)
-        answers += [tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in output]
+        stops = set(stop_token_ids(bundle))
+        answers += [Answer(tokenizer.decode(row[width:], skip_special_tokens=True).strip(),
+                           any(int(token) in stops for token in row[width:])) for row in output]
     return answers

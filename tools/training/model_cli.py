@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -39,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, help="run folder or adapter folder")
     p.add_argument("prompt")
     p.add_argument("--base-only", action="store_true", help="ask the base model, without the adapter")
-    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--max-new-tokens", type=int, help="longest answer in tokens (default: the run's longest "
+                   "training answer and half again)")
     p.add_argument("--temperature", type=float, default=0.0)
     p.set_defaults(func=handle_chat)
 
@@ -114,10 +116,12 @@ def handle_preflight(args: argparse.Namespace) -> int:
 
 
 def handle_chat(args: argparse.Namespace) -> int:
-    from tools.training.inference import chat, load_tuned
+    from tools.training.inference import try_run
 
-    bundle = load_tuned(args.run, base_only=args.base_only)
-    print(chat(bundle, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature))
+    answer, note = try_run(args.run, args.prompt, args.max_new_tokens, args.temperature, args.base_only)
+    print(answer)
+    if note:
+        print(note, file=sys.stderr)
     return 0
 
 

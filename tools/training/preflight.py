@@ -123,6 +123,8 @@ def run_preflight(config: TrainConfig, gpu_gb: float | None = None) -> Preflight
     data = _check_data(config, checks)
     if data is not None:
         checks.append(check_sample_count(data.count))
+        if data.count:
+            checks.append(check_task_fit(config))
     model_config, tokenizer, source = _check_model_found(config.base_model, checks)
     if tokenizer is not None:
         checks.append(check_chat_template(tokenizer, _generation_eos_ids(source, model_config)))
@@ -165,6 +167,19 @@ def _check_data(config: TrainConfig, checks: list[Check]) -> SplitSurvey | None:
             Check("data", "ok", f"{train.count} valid training samples in {config.train_file}")
         )
     return train
+
+
+def check_task_fit(config: TrainConfig) -> Check:
+    """What the data shows that no training plan fixes (computed numbers, long reasoning), said before training."""
+    from tools.training.plan import data_warnings, model_parameters, read_data_facts
+
+    facts = read_data_facts(config.train_file)
+    warnings = data_warnings(facts, model_parameters(config.base_model))
+    if warnings:
+        return Check("task fit", "warn", " ".join(warnings),
+                     "train anyway to see how far it gets, or change the plan as said above")
+    return Check("task fit", "ok", f"answers of about {facts.median_answer_words:.0f} words, no numbers computed "
+                 "from the question: a task of the kind a fine-tuned model learns")
 
 
 def check_sample_count(count: int) -> Check:

@@ -1,0 +1,98 @@
+"""The training-defaults suite: the built-in model trained on each task in bench/tasks with the defaults only
+(what `tunesmith train` does without knobs), then base vs tuned on the 30 held-out rows.
+
+Records per task: base and tuned exact match (ROUGE-L too), the share of tuned answers that stopped by themselves,
+minutes to train and in all, the plan's reason and the verdict, in bench/results.json["training_defaults_suite"].
+Target: every learnable task >= 85% exact, each <= 10 minutes on the 2-core CPU; the arithmetic task recognised.
+
+    python bench/bench_suite.py [--tasks extract-json,route-ticket] [--set '{"learning_rate": 5e-4}']
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+TASKS = ROOT / "bench" / "tasks"
+RESULTS = ROOT / "bench" / "results.json"
+KEY = "training_defaults_suite"
+
+
+def run_task(name: str, work: Path, settings: dict) -> dict:
+    from tools.training.builtin import BUILTIN_NAME
+    from tools.training.config import load_config
+    from tools.training.evaluate import evaluate_run
+    from tools.training.inference import clear_cache
+    from tools.training.launch import run_status, start_training
+    from tools.training.preflight import check_task_fit
+
+    data = work / name / "data"
+    data.mkdir(parents=True)
+    for split in ("train.json", "eval.json"):
+        shutil.copy(TASKS / name / split, data / split)
+    started = time.monotonic()
+    config = load_config(base_model=BUILTIN_NAME, data_dir=str(data), out_dir=str(work / name / "run"), **settings)
+    fit = check_task_fit(config)
+    process = start_training(config)
+    process.wait()
+    if run_status(config.out_dir) != "done":
+        raise SystemExit(f"{name}: training did not finish; see {process.log_path}")
+    trained = time.monotonic()
+    result = evaluate_run(config.out_dir, max_samples=30)
+    clear_cache()
+    verdict = result["verdict"]
+    return {
+        "task": name, "kind": json.loads((TASKS / name / "task.json").read_text())["kind"],
+        "train_rows": len(json.loads((data / "train.json").read_text())), "held_out": result["samples"],
+        "plan": {k: getattr(config, k) for k in ("learning_rate", "epochs", "batch_size", "grad_accum",
+                                                  "warmup_steps", "lora_r")},
+        "plan_note": config.plan_note, "task_fit": f"{fit.status}: {fit.message}",
+        "base_exact": result["base"]["exact_match"], "tuned_exact": result["tuned"]["exact_match"],
+        "base_rouge_l": result["base"]["rouge_l"], "tuned_rouge_l": result["tuned"]["rouge_l"],
+        "tuned_stop_rate": result["tuned"]["stop_rate"], "verdict": verdict["level"],
+        "headline": verdict["headline"], "classes": {c["kind"]: c["count"] for c in verdict["classes"]},
+        "next_step": verdict["next_steps"][0]["step"] if verdict["next_steps"] else None,
+        "minutes_to_train": round((trained - started) / 60, 2),
+        "minutes_total": round((time.monotonic() - started) / 60, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", help="comma-separated task names (default: all)")
+    parser.add_argument("--set", default="{}", help="settings as JSON on top of the defaults (experiments only: "
+                                                    "such a run is not recorded as the suite's result)")
+    parser.add_argument("--keep", help="folder to keep the runs in (default: a temporary folder)")
+    args = parser.parse_args()
+    names = (args.tasks.split(",") if args.tasks
+             else sorted(p.name for p in TASKS.iterdir() if (p / "task.json").is_file()))
+    settings = json.loads(args.set)
+    work = Path(args.keep or tempfile.mkdtemp(prefix="tunesmith-suite-"))
+    rows = []
+    for name in names:
+        row = run_task(name, work, settings)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    if settings:
+        print("experiment settings given: bench/results.json left as it is")
+        return
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    previous = {r["task"]: r for r in results.get(KEY, {}).get("tasks", [])}
+    merged = {**previous, **{r["task"]: r for r in rows}}
+    results[KEY] = {"measured": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{os.cpu_count()}-core CPU",
+                    "model": "gemma-3-270m (built in)", "settings": "defaults only (the plan)",
+                    "tasks": [merged[n] for n in sorted(merged)]}
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

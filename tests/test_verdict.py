@@ -1,0 +1,70 @@
+"""The evaluation in words: error classes, a verdict and the next step that fits the evidence."""
+from __future__ import annotations
+
+from tools.dataset.schema import AlpacaSample
+from tools.training.evaluate import rouge_l_f1, verdict_of
+from tools.training.inference import Answer
+from tools.training.verdict import Case, classify, judge, shape, verdict_markdown
+
+FACTS = {"computed_share": 0.0, "long_answers": False, "rows": 100}
+
+
+def case(answer, reference, correct=False, stopped=True, question="2 cups flour", near_twin=False):
+    return Case(f"Convert.\n\n{question}", question, reference, answer, stopped, correct, near_twin)
+
+
+def test_each_wrong_answer_gets_its_class():
+    cases = [
+        case("+1-212-555-0100", "+1-415-555-0132"),  # right format, wrong content
+        case("four hundred", "+1-415-555-0132"),  # wrong format
+        case("+1-415-555-0132 model\n+1-415", "+1-415-555-0132", stopped=False),  # ran on
+        case("2 cups flour", "473 ml"),  # echoes its question
+        case("20 ml", "473 ml", question="a"), case("20 ml", "236 ml", question="b"),
+        case("20 ml", "59 ml", question="c"),
+        case("+1-415-555-0132", "+1-415-555-0132", correct=True),
+    ]
+    kinds = classify(cases, rouge_l_f1)
+    assert kinds[0] == ["wrong_content"] and kinds[1] == ["wrong_format"]
+    assert "no_stop" in kinds[2] and kinds[3] == ["repeats_prompt"]
+    assert all("collapse" in k for k in kinds[4:7]) and kinds[7] == []
+
+
+def test_shape_keeps_the_format_and_drops_the_content():
+    assert shape('{"name": "Ana Silva", "city": "Lyon"}') == shape('{"name": "Bo Li", "city": "Osaka"}')
+    assert shape("+1-415-555-0132") != shape("415 555 0132")
+
+
+def test_a_model_that_does_not_stop_does_not_work_however_right_it_starts():
+    cases = [case("x", "x", correct=True, stopped=i % 5 != 0) for i in range(20)]
+    verdict = judge(cases, classify(cases, rouge_l_f1), {**FACTS, "score": 1.0, "base_score": 0.0,
+                                                        "metric": "exact match"})
+    assert verdict["level"] == "partly" and verdict["stop_rate"] == 0.8
+    assert verdict["next_steps"][0]["step"].startswith("Train longer")
+
+
+def test_arithmetic_gets_a_bigger_model_not_more_data():
+    cases = [case(f"{i} ml", f"{i + 7} ml", question=f"{i} cups") for i in range(10)]
+    verdict = judge(cases, classify(cases, rouge_l_f1), {**FACTS, "computed_share": 1.0, "score": 0.0,
+                                                        "base_score": 0.0, "metric": "exact match"})
+    assert verdict["level"] == "not_yet"
+    assert verdict["next_steps"][0]["step"].startswith("Use a bigger model on a GPU")
+    assert not any("Improve" in step["step"] for step in verdict["next_steps"])
+
+
+def test_near_twins_are_listed_and_left_out_of_the_score():
+    samples = [AlpacaSample(instruction="Convert.", input=f"{i} cups rice", output=f"{i} ml") for i in range(4)]
+    answers = [Answer(f"{i} ml", True) for i in range(3)] + [Answer("wrong", True)]
+    leaks = [{"eval_index": 0, "train_index": 5, "similarity": 0.9, "by": "meaning", "prompt": "", "train_prompt": ""}]
+    base = [Answer("no", True)] * 4
+    rows, verdict = verdict_of(samples, answers, base, True, leaks, FACTS)
+    assert rows[0]["kinds"] == ["near_twin"] and verdict["score"] == round(2 / 3, 4)
+    assert "on 3 held-out rows" in verdict["headline"]
+
+
+def test_the_words_are_plain_and_escape_model_output():
+    cases = [case("<img src=x onerror=alert(1)>", "473 ml")]
+    verdict = judge(cases, classify(cases, rouge_l_f1), {**FACTS, "score": 0.0, "base_score": 0.0,
+                                                        "metric": "exact match"})
+    text = verdict_markdown({"verdict": verdict})
+    assert text.startswith("**Does not work yet: exact match 0% on 1 held-out rows")
+    assert "<img" not in text and "&lt;img" in text and "Next:" in text and "{" not in text
