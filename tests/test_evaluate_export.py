@@ -168,6 +168,24 @@ def test_evaluate_run_scores_base_and_tuned(run_dir):
     assert result["base"]["loss"] != result["tuned"]["loss"]
     assert result["side_by_side"][0]["reference"] == "positive"
     assert json.loads((run_dir / "eval.json").read_text())["tuned"] == result["tuned"]
+    cases = result["cases"]
+    assert len(cases) == 3 and result["tuned"]["stop_rate"] == round(sum(c["stopped"] for c in cases) / 3, 4)
+    # the eval rows are copies of training rows: listed as leaks, left out of the score, said in words
+    assert [leak["eval_index"] for leak in result["leaks"]] == [0, 1, 2]
+    assert all(c["kinds"][0] == "near_twin" for c in cases)
+    assert result["verdict"]["level"] == "not_yet" and "No honest score" in result["verdict"]["headline"]
+
+
+def test_try_it_caps_answers_at_the_runs_longest_answer_and_says_when_cut(run_dir):
+    from tools.training.inference import answer_cap, try_run
+
+    cap = answer_cap(run_dir, load_tuned(run_dir).tokenizer)
+    assert cap == 32  # "positive" is a couple of tokens: the floor
+    answer, note = try_run(run_dir, "Classify the sentiment.")
+    stopped = chat(load_tuned(run_dir), "Classify the sentiment.", max_new_tokens=cap).stopped
+    assert (note == "") == stopped and (stopped or f"cut at {cap} tokens" in note)
+    with pytest.raises(UserError, match="max_new_tokens=0 must be between 1 and 8192"):
+        try_run(run_dir, "hi", max_new_tokens=0)
 
 
 def test_metrics_on_hand_made_strings():

@@ -152,9 +152,10 @@ def verdict_of(samples: list[AlpacaSample], answers: list[Answer], base_answers:
     cases = [Case(s.prompt_text(), s.input or s.instruction, s.output, a.text, a.stopped,
                   is_right(a.text, s.output, short), i in twins) for i, (s, a) in enumerate(zip(samples, answers))]
     kinds = classify(cases, rouge_l_f1)
-    counted = [i for i in range(len(samples)) if i not in twins] or list(range(len(samples)))
-    score = statistics.fmean(cases[i].correct for i in counted)
-    base_score = statistics.fmean(is_right(base_answers[i].text, samples[i].output, short) for i in counted)
+    counted = [i for i in range(len(samples)) if i not in twins]
+    score = statistics.fmean(cases[i].correct for i in counted) if counted else 0.0
+    base_score = (statistics.fmean(is_right(base_answers[i].text, samples[i].output, short) for i in counted)
+                  if counted else 0.0)
     verdict = judge(cases, kinds, {**facts, "score": round(score, 4), "base_score": round(base_score, 4),
                                    "metric": "exact match" if short else "near-exact answers (ROUGE-L ≥ 0.8)"})
     rows = [{"index": i, "instruction": s.instruction, "input": s.input, "prompt": c.prompt, "reference": c.reference,

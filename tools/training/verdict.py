@@ -93,6 +93,9 @@ def judge(cases: list[Case], kinds: list[list[str]], facts: dict) -> dict:
                                         "answer": example.answer}})
     headline = (f"{LEVEL_WORDS[level]}: {facts['metric']} {score:.0%} on {len(scored)} held-out rows "
                 f"(base model {facts['base_score']:.0%}); {1 - no_stop:.0%} of the answers stopped by themselves.")
+    if not scored:
+        level, headline = "not_yet", (f"No honest score: all {len(cases)} held-out rows have a near-twin in "
+                                      "training, so right answers may be remembered rather than learned.")
     return {"level": level, "headline": headline, "score": score, "stop_rate": round(1 - no_stop, 4),
             "classes": classes, "next_steps": next_steps(level, counts, no_stop, facts)}
 
