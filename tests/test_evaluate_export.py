@@ -317,3 +317,19 @@ def test_answer_loss_of_a_prompt_tuning_model_lines_up_with_its_own_loss(tmp_pat
     scores = answer_loss(ModelBundle(model, tokenizer, str(base), True), [sample])
     assert scores["answer_tokens"] == sum(label != IGNORE_INDEX for label in encoded.labels)
     assert scores["loss"] == pytest.approx(expected.item(), abs=1e-3)
+
+
+def test_open_answers_are_judged_or_the_report_says_why_not(run_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    open_rows = [{"instruction": "Describe the product.", "input": f"item {i}",
+                  "output": "A sturdy and light everyday bag with two pockets, a padded strap and a zip."}
+                 for i in range(2)]
+    eval_file = tmp_path / "open.json"
+    eval_file.write_text(json.dumps(open_rows))
+    result = evaluate_run(run_dir, eval_path=eval_file, max_samples=2)
+    assert result["short_answers"] is False and result["judge"]["status"] == "no_endpoint"
+    from tools.training.evaluate import format_report
+
+    assert "No LLM endpoint is configured, so no judge compared the answers" in format_report(result)

@@ -40,7 +40,8 @@ def start_evaluation(run_dir: str | Path) -> bool:
     except FileExistsError:
         return False
     with (run_dir / LOG_FILE).open("ab") as log:
-        popen = subprocess.Popen([sys.executable, "-m", JOB_MODULE, str(run_dir)], cwd=run_dir,
+        # the app's own folder: its .env (the judge's endpoint) is read from there, as the app read it
+        popen = subprocess.Popen([sys.executable, "-m", JOB_MODULE, str(run_dir.resolve())], cwd=Path.cwd(),
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)
     (run_dir / PID_FILE).write_text(str(popen.pid))

@@ -224,6 +224,12 @@ def evaluate_run(run_dir: str | Path, eval_path: str | Path | None = None, max_s
     result["leaks"] = eval_leaks(train, samples) if train else []
     result["cases"], result["verdict"] = verdict_of(samples, outputs["tuned"], outputs["base"], short,
                                                     result["leaks"], facts)
+    if not short:  # free text: exact match says little, an LLM judge with the person's rubric says more
+        from tools.training.judge import judge_run
+
+        result["judge"] = judge_run(run_dir, [{"prompt": s.prompt_text(), "reference": s.output, "answer": t.text}
+                                              for s, t in zip(samples, outputs["tuned"])],
+                                    [b.text for b in outputs["base"]])
     result["side_by_side"] = [
         {"prompt": s.prompt_text(), "reference": s.output, "base": b.text, "tuned": t.text}
         for s, b, t in list(zip(samples, outputs["base"], outputs["tuned"]))[:SIDE_BY_SIDE]

@@ -147,6 +147,10 @@ def verdict_markdown(result: dict) -> str:
             example = item["example"]
             lines.append(f"- {item['label']}: {item['count']} — e.g. {_quote(example['prompt'].splitlines()[-1])} "
                          f"→ {_quote(example['answer'])} (expected {_quote(example['reference'])})")
+    if result.get("judge"):
+        from tools.training.judge import judge_markdown
+
+        lines += ["", judge_markdown(result["judge"])]
     if verdict["next_steps"]:
         lines += ["", "Next:"]
         lines += [f"{n}. **{item['step']}** — {item['why']}." for n, item in enumerate(verdict["next_steps"], 1)]
