@@ -124,21 +124,22 @@ def training_facts(run_dir: Path) -> tuple[list[AlpacaSample], dict]:
 
 
 def eval_leaks(train: list[AlpacaSample], samples: list[AlpacaSample]) -> list[dict]:
-    """Held-out rows whose near-twin (word 3-gram Jaccard of the questions) is in training: listed, left out of
-    the score."""
+    """Held-out rows whose near-twin is in training: the questions compared as the dataset build compares them
+    (a template instruction left out), by word 3-gram Jaccard. Listed, and left out of the score."""
+    from tools.dataset.clean import question_texts
     from tools.dataset.dedup import NearDuplicateIndex, jaccard, word_grams
 
+    questions = question_texts(train + samples)
     index = NearDuplicateIndex()
-    for i, sample in enumerate(train):
-        index.add(str(i), sample.prompt_text())
+    for i, question in enumerate(questions[: len(train)]):
+        index.add(str(i), question)
     leaks = []
-    for i, sample in enumerate(samples):
-        twins = index.find_all(sample.prompt_text())
+    for i, question in enumerate(questions[len(train) :]):
+        twins = index.find_all(question)
         if twins:
             j = int(twins[0])
-            leaks.append({"eval_index": i, "train_index": j, "by": "words", "prompt": sample.prompt_text(),
-                          "similarity": round(jaccard(set(word_grams(sample.prompt_text())),
-                                                      set(word_grams(train[j].prompt_text()))), 3),
+            leaks.append({"eval_index": i, "train_index": j, "by": "words", "prompt": samples[i].prompt_text(),
+                          "similarity": round(jaccard(word_grams(question), word_grams(questions[j])), 3),
                           "train_prompt": train[j].prompt_text()})
     return leaks
 
