@@ -58,7 +58,9 @@ def _layer_norm(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarra
 
 
 def _dense(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:
-    return x @ w[f"{name}.weight"].T + w[f"{name}.bias"]
+    # one 2-D product: numpy runs (batch, tokens, d) @ (d, k) about 4x slower than (batch * tokens, d) @ (d, k)
+    weight = w[f"{name}.weight"]
+    return (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(*x.shape[:-1], weight.shape[0]) + w[f"{name}.bias"]
 
 
 def _encode(ids: np.ndarray, mask: np.ndarray, w: dict[str, np.ndarray]) -> np.ndarray:
@@ -74,13 +76,13 @@ def _encode(ids: np.ndarray, mask: np.ndarray, w: dict[str, np.ndarray]) -> np.n
 
         q, k, v = (_dense(x, w, f"{p}.attention.self.{name}").reshape(batch, length, HEADS, size).transpose(0, 2, 1, 3)
                    for name in ("query", "key", "value"))
-        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(size) + bias
+        scores = q @ k.transpose(0, 1, 3, 2) / size**0.5 + bias
         scores = np.exp(scores - scores.max(-1, keepdims=True))
         context = (scores / scores.sum(-1, keepdims=True)) @ v
         context = context.transpose(0, 2, 1, 3).reshape(batch, length, -1)
         x = _layer_norm(x + _dense(context, w, f"{p}.attention.output.dense"), w, f"{p}.attention.output.LayerNorm")
         inner = _dense(x, w, f"{p}.intermediate.dense")
-        inner = 0.5 * inner * (1.0 + _erf(inner / np.sqrt(2.0)))
+        inner = 0.5 * inner * (1.0 + _erf(inner / 2.0**0.5))
         x = _layer_norm(x + _dense(inner, w, f"{p}.output.dense"), w, f"{p}.output.LayerNorm")
     return x
 
