@@ -1,8 +1,10 @@
 """Build time and peak memory of `tunesmith dataset build` at 1k / 10k / 100k (/ 1e6) rows, and of
 `tunesmith preflight` on a train.json of a given size (--preflight-mb, with the tiny offline model).
 
-Each run is its own process (peak RSS of that process alone); rows are distinct Alpaca samples.
-Writes its figures under "dataset_build_scale" in bench/results.json, keeping every other key.
+Each run is its own process (peak RSS of that process alone); rows are distinct Alpaca samples, and 1 in 100 has
+a planted rewording beside it (filler words added, clauses swapped, or a synonym), whose straddling of train and
+eval is counted after the build. Writes its figures under "dataset_build_scale" in bench/results.json, keeping
+every other key.
 
     python bench/bench_scale.py [--sizes 1000 10000 100000] [--timeout 900] [--preflight-mb 300]
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -26,20 +29,55 @@ CHILD = ("import json, resource, sys; from tools.cli import main; code = main(sy
          "print(json.dumps({'exit': code, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
 
 
-def write_rows(path: Path, n: int, seed: int = 0) -> int:
-    """n distinct, realistic-length samples as JSONL; returns the file size in bytes."""
+REWORDINGS = {  # how a planted twin rewords "Summarise note {i}: {words}"
+    "filler": "Please summarise the note {i}: {words}",
+    "clauses": "{words}; summarise note {i}, please",
+    "synonym": "Briefly sum up what note {i} says: {words}",
+}
+PLANT_EVERY = 100
+
+
+def write_rows(path: Path, n: int, seed: int = 0, plant: bool = False) -> int:
+    """n realistic-length samples as JSONL, distinct except, with plant, a rewording of every PLANT_EVERY-th row
+    (the kinds in turn, answered in other words, else cleaning drops it as a twin) in the place after it;
+    returns the file size in bytes."""
     rng = random.Random(seed)
+    kinds = list(REWORDINGS.values())
+    previous = ""
     with path.open("w", encoding="utf-8") as out:
         for i in range(n):
             words = " ".join(rng.choice(WORDS) for _ in range(12))
-            out.write(json.dumps({"instruction": f"Summarise note {i}: {words}", "input": "",
-                                  "output": f"Note {i} is about {words.split()[0]} and {words.split()[-1]}."}) + "\n")
+            question, answer = f"Summarise note {i}: {words}", f"Note {i} is about {{}} and {{}}."
+            if plant and i % PLANT_EVERY == 1:
+                note, words = i - 1, previous
+                question = kinds[(note // PLANT_EVERY) % len(kinds)].format(i=note, words=words)
+                answer = f"About {{}} and {{}} (note {note})."
+            out.write(json.dumps({"instruction": question, "input": "",
+                                  "output": answer.format(words.split()[0], words.split()[-1])}) + "\n")
+            previous = words
     return path.stat().st_size
+
+
+def straddling(out: Path) -> dict[str, int]:
+    """Planted rewordings (see write_rows) whose two rows ended up one in train, one in eval, by kind."""
+    sides: dict[str, set[int]] = {"train": set(), "eval": set()}
+    for split in sides:
+        path = out / f"{split}.json"
+        if path.exists():
+            for record in json.loads(path.read_text(encoding="utf-8")):
+                note = int(re.search(r"note (\d+)", record["output"], re.IGNORECASE).group(1))
+                if note % PLANT_EVERY == 0:
+                    sides[split].add(note)
+    kinds = list(REWORDINGS)
+    found = {kind: 0 for kind in kinds}
+    for note in sides["train"] & sides["eval"]:
+        found[kinds[(note // PLANT_EVERY) % len(kinds)]] += 1
+    return found
 
 
 def run_size(n: int, folder: Path, timeout_s: float) -> dict:
     data = folder / f"rows-{n}.jsonl"
-    size = write_rows(data, n)
+    size = write_rows(data, n, plant=True)
     start = time.perf_counter()
     try:
         done = subprocess.run([sys.executable, "-c", CHILD, "dataset", "build", str(data), "--out",
@@ -50,9 +88,12 @@ def run_size(n: int, folder: Path, timeout_s: float) -> dict:
                 "note": f"did not finish within {timeout_s:.0f} s"}
     seconds = time.perf_counter() - start
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    built = json.loads((folder / f"out-{n}" / "report.json").read_text(encoding="utf-8"))
     return {"rows": n, "input_mb": round(size / 1e6, 1), "seconds": round(seconds, 1),
             "peak_mb": round(report["peak_mb"]), "exit": report["exit"],
-            "summary": next((line for line in done.stdout.splitlines() if line.startswith("read ")), "")}
+            "summary": next((line for line in done.stdout.splitlines() if line.startswith("read ")), ""),
+            "planted_rewordings": n // PLANT_EVERY, "straddling_train_eval": straddling(folder / f"out-{n}"),
+            "held_out": built.get("held_out", {}).get("note")}
 
 
 def run_preflight(megabytes: float, folder: Path, timeout_s: float) -> dict:

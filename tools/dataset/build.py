@@ -16,6 +16,7 @@ import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +35,11 @@ from tools.dataset.clean import (
     settle_duplicates,
     visiting_order,
 )
-from tools.dataset.dedup import group_labels, text_key, word_grams
+from tools.dataset.dedup import text_key, word_grams
 from tools.dataset.readers import MAX_FILE_BYTES, RowProblem, SampleStream, read_samples
 from tools.dataset.report import HealthTally, render_report_markdown
 from tools.dataset.schema import AlpacaSample, ReviewedRow
-from tools.dataset.split import eval_size, held_out
+from tools.dataset.split import eval_size, held_out, twin_labels
 from tools.dataset.writers import FILE_SUFFIX, FORMATS, DatasetFormat, SampleWriter, write_dataset_info
 from tools.errors import UserError
 
@@ -89,9 +90,11 @@ def build_dataset(
         kept = np.ones(rows.count, dtype=bool)
         kept[list(dropped)] = False
         kept_rows = np.flatnonzero(kept)
-        labels = group_labels(_rows_of(keys.sample_keys, kept_rows), _rows_of(keys.sample_sigs, kept_rows),
-                              config.near_duplicate_threshold,
-                              lambda chosen: rows.sample_grams(kept_rows[chosen].tolist()))
+        labels, held_out_check = twin_labels(
+            RowKeys(*(_rows_of(getattr(keys, column.name), kept_rows) for column in fields(RowKeys))),
+            config.near_duplicate_threshold, lambda chosen: rows.sample_grams(kept_rows[chosen].tolist()),
+            lambda chosen: rows.question_grams(kept_rows[chosen].tolist()),
+            lambda chosen: rows.questions(kept_rows[chosen]))
         to_eval = np.zeros(rows.count, dtype=bool)
         to_eval[kept_rows[held_out(labels, eval_fraction, seed)]] = True
         files, tally = _write_splits(rows, kept, to_eval, out, fmt)
@@ -116,6 +119,7 @@ def build_dataset(
         "problems": read["problems"],
         "fixes": dict(read["fixes"]),
         "notes": read["notes"],
+        "held_out": held_out_check,
         "files": {**files, "dataset_info": "dataset_info.json", "report_json": "report.json",
                   "report_md": "report.md"},
         "health": tally.report(drops, tag_counts, [c["ids"] for c in unresolved]),
@@ -182,6 +186,12 @@ class _Rows:
 
     def sample_grams(self, indices: list[int]) -> list[set[int]]:
         return [sample_grams(self._question(i, record), record[2]) for i, record in self._read(indices)]
+
+    def questions(self, indices: np.ndarray) -> list[str]:
+        """The question texts (see clean.question_text) of these rows (ascending), in one pass over the spool."""
+        chosen = np.zeros(self.count, dtype=bool)
+        chosen[indices] = True
+        return [self._question(i, record) for i, record in enumerate(self.records()) if chosen[i]]
 
     def _read(self, indices: list[int]) -> Iterator[tuple[int, list]]:
         """The spooled records of a few rows, read by their offsets."""

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from pydantic import ValidationError
@@ -28,6 +28,7 @@ from tools.dataset.dedup import (
     word_grams,
 )
 from tools.dataset.schema import AlpacaSample
+from tools.dataset.values import text_keys
 from tools.errors import UserError
 
 # Invisible characters that only add noise; non-breaking spaces become plain spaces.
@@ -134,23 +135,28 @@ def sample_grams(question: str, output: str) -> set[int]:
 @dataclass
 class RowKeys:
     """What twin detection needs of each row, a few bytes each: exact keys and 8-bit MinHash signatures of the
-    question and of question + answer."""
+    question and of question + answer, and the question's word key (filler and clause order ignored) and numbers
+    key (see values.text_keys)."""
 
     question_keys: np.ndarray
     question_sigs: np.ndarray
     sample_keys: np.ndarray
     sample_sigs: np.ndarray
+    word_keys: np.ndarray
+    number_keys: np.ndarray
 
 
 def row_keys(questions: list[str], outputs: list[str]) -> RowKeys:
     """Keys of rows given as question and answer texts (a sample's 3-grams are its question's and answer's)."""
     asked, answered = [canonical_text(q) for q in questions], [canonical_text(o) for o in outputs]
     signatures = minhashes_of_canonical([*asked, *answered])
+    word_keys, number_keys = zip(*map(text_keys, questions), strict=True) if questions else ((), ())
     return RowKeys(
         question_keys=np.array([canonical_key(q) for q in asked], dtype=np.int64),
         question_sigs=to_bbit(signatures[: len(asked)]),
         sample_keys=np.array([canonical_key(q, o) for q, o in zip(asked, answered, strict=True)], dtype=np.int64),
         sample_sigs=to_bbit(np.minimum(signatures[: len(asked)], signatures[len(asked) :])),
+        word_keys=np.array(word_keys, dtype=np.int64), number_keys=np.array(number_keys, dtype=np.int64),
     )
 
 
@@ -168,12 +174,13 @@ def sample_grams_of(questions: list[str], samples: list[AlpacaSample]) -> GramsO
 def empty_keys(n: int) -> RowKeys:
     """Room for the keys of n rows, filled a batch at a time (fill_keys)."""
     return RowKeys(np.empty(n, dtype=np.int64), np.empty((n, NUM_PERM), dtype=np.uint8),
-                   np.empty(n, dtype=np.int64), np.empty((n, NUM_PERM), dtype=np.uint8))
+                   np.empty(n, dtype=np.int64), np.empty((n, NUM_PERM), dtype=np.uint8), np.empty(n, dtype=np.int64),
+                   np.empty(n, dtype=np.int64))
 
 
 def fill_keys(keys: RowKeys, start: int, part: RowKeys) -> None:
-    for name in ("question_keys", "question_sigs", "sample_keys", "sample_sigs"):
-        getattr(keys, name)[start : start + len(part.question_keys)] = getattr(part, name)
+    for column in fields(RowKeys):
+        getattr(keys, column.name)[start : start + len(part.question_keys)] = getattr(part, column.name)
 
 
 def conflict_groups(

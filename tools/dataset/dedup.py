@@ -173,7 +173,11 @@ def group_labels(keys: np.ndarray, sig8: np.ndarray, threshold: float, grams_of:
     the smallest index of its group."""
     exact = exact_groups(keys)
     heads = np.flatnonzero(exact == np.arange(len(keys)))
-    pairs = similar_pairs(sig8, heads, threshold, grams_of)
+    return join_labels(exact, similar_pairs(sig8, heads, threshold, grams_of))
+
+
+def join_labels(labels: np.ndarray, pairs: np.ndarray | list) -> np.ndarray:
+    """Labels (the smallest index of each group, see group_labels) with the groups of each pair (i, j) joined."""
     parent: dict[int, int] = {}
 
     def root(i: int) -> int:
@@ -181,13 +185,15 @@ def group_labels(keys: np.ndarray, sig8: np.ndarray, threshold: float, grams_of:
             i = parent[i]
         return i
 
-    for a, b in pairs.tolist():  # few: union-find over the heads they join
-        ra, rb = root(a), root(b)
+    for a, b in np.asarray(pairs, dtype=np.int64).reshape(-1, 2).tolist():  # few: union-find over their groups
+        ra, rb = root(int(labels[a])), root(int(labels[b]))
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
-    lookup = np.arange(len(keys))
+    if not parent:
+        return labels
+    lookup = np.arange(len(labels))
     lookup[list(parent)] = [root(head) for head in parent]
-    return lookup[exact]
+    return lookup[labels]
 
 
 def group_near_duplicates(texts: list[str], threshold: float = 0.8) -> list[list[int]]:

@@ -313,6 +313,8 @@ def render_report_markdown(report: dict) -> str:
         f"samples without one: {health['system_prompts']['without_system']}"
     )
     lines.append(f"- Questions with conflicting answers: {health['conflicting_answers']['count']}")
+    if report.get("held_out"):
+        lines.append(f"- Held-out set: twins stay on one side; {report['held_out']['note']}")
     lines.append(
         f"- Multi-turn samples: {health['multi_turn']['count']} ({health['multi_turn']['share']:.0%})"
     )

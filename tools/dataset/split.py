@@ -1,13 +1,17 @@
-"""Seeded train/eval split that keeps every group of (near-)duplicates on one side, so eval never leaks."""
+"""Seeded train/eval split that keeps every group of twins on one side, so eval never leaks: rows alike in words
+(question and answer, or the question alone: exact, word 3-gram Jaccard, the same word key) and, up to
+MEANING_MAX_ROWS rows, questions alike in meaning (tools.dataset.meaning)."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import numpy as np
 
-from tools.dataset.clean import keyed, sample_grams_of
-from tools.dataset.dedup import group_labels
+from tools.dataset.clean import RowKeys, keyed, sample_grams_of
+from tools.dataset.dedup import GramsOf, exact_groups, grams_of, group_labels, join_labels
+from tools.dataset.meaning import MEANING_MAX_ROWS, meaning_pairs
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 
@@ -27,12 +31,46 @@ def split_train_eval(
     seed: int = 42,
     near_duplicate_threshold: float = 0.8,
 ) -> tuple[list[int], list[int]]:
-    """Indices (train, eval) into samples, each in original order. Groups of duplicates move together."""
+    """Indices (train, eval) into samples, each in original order. Groups of twins move together (twin_labels)."""
     keys, questions = keyed(samples)  # twins by the rule a build uses (clean.row_keys, exact Jaccard)
-    labels = group_labels(keys.sample_keys, keys.sample_sigs, near_duplicate_threshold,
-                          sample_grams_of(questions, samples))
+    labels, _ = twin_labels(keys, near_duplicate_threshold, sample_grams_of(questions, samples),
+                            grams_of(questions), lambda rows: [questions[i] for i in rows.tolist()])
     held = held_out(labels, eval_fraction, seed)
     return np.flatnonzero(~held).tolist(), np.flatnonzero(held).tolist()
+
+
+def twin_labels(keys: RowKeys, threshold: float, sample_grams: GramsOf, question_grams: GramsOf,
+                questions: Callable[[np.ndarray], list[str]], max_meaning_rows: int = MEANING_MAX_ROWS,
+                ) -> tuple[np.ndarray, dict]:
+    """A label per row (the smallest index of its group) joining every kind of twin a held-out set must not
+    split, and what was checked, for the build report. Twins by words: the same or nearly the same sample
+    (question + answer) or question (Jaccard >= threshold), or the same question word key. Twins by meaning
+    (questions(rows) gives those rows' question texts, rows ascending): only rows that share their numbers with
+    another row can be one (values.same_values), and only up to max_meaning_rows such rows are embedded (a few
+    hundred questions a second on a 2-core CPU)."""
+    labels = group_labels(keys.sample_keys, keys.sample_sigs, threshold, sample_grams)
+    labels = join_labels(labels, _pairs(group_labels(keys.question_keys, keys.question_sigs, threshold,
+                                                     question_grams)))
+    labels = join_labels(labels, _pairs(exact_groups(keys.word_keys)))
+    _, inverse, counts = np.unique(keys.number_keys, return_inverse=True, return_counts=True)
+    candidates = np.flatnonzero(counts[inverse.reshape(-1)] > 1)
+    check = {"by_meaning": len(candidates) <= max_meaning_rows, "meaning_candidates": len(candidates),
+             "meaning_max_rows": max_meaning_rows}
+    if not check["by_meaning"]:
+        return labels, {**check, "note": (
+            f"twins by meaning not checked: {len(candidates):,} rows share their numbers with another row, over "
+            f"the {max_meaning_rows:,}-row limit for embedding (about a minute on 2 CPU cores); twins by words, "
+            "incl. added filler words and reordered clauses, were kept on one side")}
+    pairs = [(candidates[i], candidates[j]) for i, j, _ in meaning_pairs(questions(candidates))]
+    return join_labels(labels, pairs), {**check, "meaning_pairs": len(pairs), "note": (
+        f"twins by meaning checked on {len(candidates):,} of {len(labels):,} rows (the others share their numbers "
+        f"with no row); {len(pairs)} pairs kept on one side")}
+
+
+def _pairs(labels: np.ndarray) -> np.ndarray:
+    """(row, label) for each row in a group it does not head."""
+    rows = np.flatnonzero(labels != np.arange(len(labels)))
+    return np.stack((rows, labels[rows]), axis=1)
 
 
 def held_out(labels: np.ndarray, eval_fraction: float = 0.1, seed: int = 42) -> np.ndarray:

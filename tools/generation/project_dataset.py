@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tools.dataset.clean import find_conflicts
 from tools.dataset.dedup import NearDuplicateIndex
+from tools.dataset.meaning import MeaningIndex, embed
 from tools.dataset.schema import RANK_APPROVED, RANK_EDITED, RANK_SEED, AlpacaSample, ReviewedRow
 from tools.dataset.versions import BuildSettings, build_version
 from tools.errors import BAD_CONTENT, UserError
@@ -16,6 +17,7 @@ from tools.generation.store import ACCEPTED_STATUSES, Batch, ReviewStore, Stored
 
 KEEP_BOTH_TAG = "keep-both"
 DUPLICATE_TAG = "duplicate of {twin}"
+REWORDED_TAG = "duplicate of {twin} reworded"  # the same question in other words (tags allow no brackets)
 
 
 def sample_row_id(sample_id: int) -> str:
@@ -90,21 +92,29 @@ def resolve_conflict(
 
 
 def flag_twins(store: ReviewStore, project_id: str, batch: Batch) -> int:
-    """Tags each sample of a newly arrived batch whose question (instruction + input) repeats or nearly repeats a
-    seed, a sample not rejected, or an earlier one of the same batch ("duplicate of 12"); returns how many."""
-    index = NearDuplicateIndex()
-    for i, seed in enumerate(store.project(project_id).seeds, start=1):
-        index.add(f"seed {i}", seed.prompt_text())
-    for s in store.project_samples(project_id, ["pending", *ACCEPTED_STATUSES]):
-        if s.batch_id != batch.id:
-            index.add(str(s.id), s.current.prompt_text())
+    """Tags each sample of a newly arrived batch whose question (instruction + input) repeats, nearly repeats or
+    rewords (tools.dataset.meaning) a seed, a sample not rejected, or an earlier one of the same batch
+    ("duplicate of 12", "duplicate of 12 reworded"); returns how many."""
+    earlier = [(f"seed {i}", seed.prompt_text()) for i, seed in enumerate(store.project(project_id).seeds, start=1)]
+    earlier += [(str(s.id), s.current.prompt_text())
+                for s in store.project_samples(project_id, ["pending", *ACCEPTED_STATUSES]) if s.batch_id != batch.id]
+    arrived = store.batch_samples(batch.id)
+    embed([text for _, text in earlier] + [s.current.prompt_text() for s in arrived])  # the model runs once
+    words, meaning = NearDuplicateIndex(), MeaningIndex()
+    for key, text in earlier:
+        words.add(key, text)
+        meaning.add(key, text)
     flagged = 0
-    for s in store.batch_samples(batch.id):
-        twin = index.find(s.current.prompt_text())
+    for s in arrived:
+        text = s.current.prompt_text()
+        twin = words.find(text)
+        tag = DUPLICATE_TAG if twin is not None else REWORDED_TAG
+        twin = twin if twin is not None else meaning.find(text)
         if twin is None:
-            index.add(str(s.id), s.current.prompt_text())
+            words.add(str(s.id), text)
+            meaning.add(str(s.id), text)
             continue
-        store.set_tags(s.id, [*s.tags, DUPLICATE_TAG.format(twin=twin)])
+        store.set_tags(s.id, [*s.tags, tag.format(twin=twin)])
         flagged += 1
     return flagged
 
