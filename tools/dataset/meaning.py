@@ -12,6 +12,7 @@ prints the table). The model loads on first use only.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -56,14 +57,21 @@ def is_twin(a: Values, b: Values, cosine: float) -> bool:
 def meaning_pairs(texts: Sequence[str], rows: Sequence[int] | None = None, against: Sequence[int] | None = None,
                   ) -> list[tuple[int, int, float]]:
     """Meaning twins (i, j, cosine) among texts: with `against`, each of `rows` against each of `against` (i from
-    rows, j from against); else every pair of `rows` (default: all), i < j. Pairs whose numbers differ are left
-    out before any word is compared (a template's rows differ mostly in numbers)."""
+    rows, j from against); else every pair of `rows` (default: all), i < j. Texts whose numbers no text on the
+    other side shares are not embedded, and pairs whose numbers differ are left out before any word is compared
+    (a template's rows differ mostly in numbers)."""
     rows = list(range(len(texts))) if rows is None else list(rows)
     others = rows if against is None else list(against)
-    if not rows or not others:
-        return []
     values = {k: values_of(texts[k]) for k in {*rows, *others}}
     numbers = {k: numbers_key(v.numbers) for k, v in values.items()}
+    if against is None:
+        seen = Counter(numbers[i] for i in rows)
+        rows = others = [i for i in rows if seen[numbers[i]] > 1]
+    else:
+        mine, theirs = {numbers[i] for i in rows}, {numbers[j] for j in others}
+        rows, others = [i for i in rows if numbers[i] in theirs], [j for j in others if numbers[j] in mine]
+    if not rows or not others:
+        return []
     row_numbers = np.array([numbers[i] for i in rows], dtype=np.int64)
     other_numbers = np.array([numbers[j] for j in others], dtype=np.int64)
     vectors = embed([texts[i] for i in rows])
@@ -84,26 +92,26 @@ def meaning_pairs(texts: Sequence[str], rows: Sequence[int] | None = None, again
 
 class MeaningIndex:
     """Remembers questions by key; `find` returns the key of the closest remembered meaning twin (see is_twin).
-    For the few hundred questions of a review; embed() them all first to pay for the model once."""
+    For the few hundred questions of a review: a text is embedded only when a question with the same numbers is
+    looked up (only those can be twins), and then once per process."""
 
     def __init__(self) -> None:
-        self._keys: list[str] = []
-        self._values: list[Values] = []
-        self._vectors: list[np.ndarray] = []
+        self._by_numbers: dict[int, list[tuple[str, str, Values]]] = {}
 
     def find(self, text: str) -> str | None:
-        if not self._keys:
-            return None
-        cosines = np.stack(self._vectors) @ embed([text])[0]
         values = values_of(text)
+        candidates = self._by_numbers.get(numbers_key(values.numbers), [])
+        if not candidates:
+            return None
+        vectors = embed([text, *(other for _, other, _ in candidates)])
+        cosines = vectors[1:] @ vectors[0]
         for i in np.argsort(-cosines).tolist():
             if cosines[i] < MEANING_THRESHOLD:
                 return None
-            if is_twin(values, self._values[i], float(cosines[i])):
-                return self._keys[i]
+            if is_twin(values, candidates[i][2], float(cosines[i])):
+                return candidates[i][0]
         return None
 
     def add(self, key: str, text: str) -> None:
-        self._keys.append(key)
-        self._values.append(values_of(text))
-        self._vectors.append(embed([text])[0])
+        values = values_of(text)
+        self._by_numbers.setdefault(numbers_key(values.numbers), []).append((key, text, values))

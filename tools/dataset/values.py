@@ -34,7 +34,7 @@ _CONTRACTIONS = [(re.compile(pattern, re.IGNORECASE), repl) for pattern, repl in
     (r"'(?:s|re|ve|ll|d|m)\b", ""), (r"\binto\b", "in to"), (r"\bonto\b", "on to"))]
 _MAYBE_CONTRACTED = re.compile(r"'|nto\b|annot\b", re.IGNORECASE)
 # an e-mail, a number (1, 1/2, 3.5, 3,000, 10:30, 5th), a word, or what ends a clause
-_TOKEN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(\d+(?:[.,/:]\d+)*)(?:st|nd|rd|th)?\b|([^\W\d_]+)|([.!?;,\n])")
+_TOKEN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(\d+(?:[.,/:]\d+)*)(?:(?:st|nd|rd|th)\b)?|([^\W\d_]+)|([.!?;:,\n])")
 _SENTENCE_END = frozenset(".!?\n")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tools.dataset.clean import find_conflicts
 from tools.dataset.dedup import NearDuplicateIndex
-from tools.dataset.meaning import MeaningIndex, embed
+from tools.dataset.meaning import MeaningIndex
 from tools.dataset.schema import RANK_APPROVED, RANK_EDITED, RANK_SEED, AlpacaSample, ReviewedRow
 from tools.dataset.versions import BuildSettings, build_version
 from tools.errors import BAD_CONTENT, UserError
@@ -98,14 +98,12 @@ def flag_twins(store: ReviewStore, project_id: str, batch: Batch) -> int:
     earlier = [(f"seed {i}", seed.prompt_text()) for i, seed in enumerate(store.project(project_id).seeds, start=1)]
     earlier += [(str(s.id), s.current.prompt_text())
                 for s in store.project_samples(project_id, ["pending", *ACCEPTED_STATUSES]) if s.batch_id != batch.id]
-    arrived = store.batch_samples(batch.id)
-    embed([text for _, text in earlier] + [s.current.prompt_text() for s in arrived])  # the model runs once
     words, meaning = NearDuplicateIndex(), MeaningIndex()
     for key, text in earlier:
         words.add(key, text)
         meaning.add(key, text)
     flagged = 0
-    for s in arrived:
+    for s in store.batch_samples(batch.id):
         text = s.current.prompt_text()
         twin = words.find(text)
         tag = DUPLICATE_TAG if twin is not None else REWORDED_TAG
