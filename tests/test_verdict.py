@@ -68,3 +68,16 @@ def test_the_words_are_plain_and_escape_model_output():
     text = verdict_markdown({"verdict": verdict})
     assert text.startswith("**Does not work yet: exact match 0% on 1 held-out rows")
     assert "<img" not in text and "&lt;img" in text and "Next:" in text and "{" not in text
+
+
+def test_a_reworded_training_question_is_a_leak_and_a_new_value_is_not():
+    from tools.training.evaluate import eval_leaks
+
+    instruction = "Convert this US recipe quantity to metric."
+    train = [AlpacaSample(instruction=instruction, input=text, output=out) for text, out in
+             (("1 1/2 cups rice", "355 ml"), ("2 cups flour", "473 ml"), ("3 tbsp butter", "44 ml"))]
+    held_out = [AlpacaSample(instruction=instruction, input=text, output=out) for text, out in
+                (("1 1/2 cups of rice", "355 ml"), ("2 cups sugar", "473 ml"), ("5 tsp salt", "25 ml"))]
+    leaks = eval_leaks(train, held_out)
+    assert [(leak["eval_index"], leak["train_index"]) for leak in leaks] == [(0, 0)]
+    assert leaks[0]["train_prompt"].endswith("1 1/2 cups rice")

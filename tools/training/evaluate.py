@@ -124,24 +124,13 @@ def training_facts(run_dir: Path) -> tuple[list[AlpacaSample], dict]:
 
 
 def eval_leaks(train: list[AlpacaSample], samples: list[AlpacaSample]) -> list[dict]:
-    """Held-out rows whose near-twin is in training: the questions compared as the dataset build compares them
-    (a template instruction left out), by word 3-gram Jaccard. Listed, and left out of the score."""
-    from tools.dataset.clean import question_texts
-    from tools.dataset.dedup import NearDuplicateIndex, jaccard, word_grams
+    """Held-out rows whose near-twin is in training, by words or by meaning (tools/dataset/leaks.py, compared
+    as the dataset build compares questions): listed, and left out of the score."""
+    from tools.dataset.leaks import find_leaks
 
-    questions = question_texts(train + samples)
-    index = NearDuplicateIndex()
-    for i, question in enumerate(questions[: len(train)]):
-        index.add(str(i), question)
-    leaks = []
-    for i, question in enumerate(questions[len(train) :]):
-        twins = index.find_all(question)
-        if twins:
-            j = int(twins[0])
-            leaks.append({"eval_index": i, "train_index": j, "by": "words", "prompt": samples[i].prompt_text(),
-                          "similarity": round(jaccard(word_grams(question), word_grams(questions[j])), 3),
-                          "train_prompt": train[j].prompt_text()})
-    return leaks
+    return [{"eval_index": leak.eval_index, "train_index": leak.train_index, "similarity": round(leak.similarity, 3),
+             "by": leak.by, "prompt": samples[leak.eval_index].prompt_text(),
+             "train_prompt": train[leak.train_index].prompt_text()} for leak in find_leaks(train, samples)]
 
 
 def verdict_of(samples: list[AlpacaSample], answers: list[Answer], base_answers: list[Answer], short: bool,
