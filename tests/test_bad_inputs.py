@@ -70,6 +70,43 @@ def _files(tmp: Path) -> None:
     (tmp / "donerun" / "config.json").write_text('{"base_model": "gemma-3-270m", "method": "lora"}')
     (tmp / "donerun" / "adapter" / "adapter_config.json").write_text("{}")
     (tmp / "no_output.json").write_text(json.dumps([{"instruction": "Say hi", "input": ""}]))
+    _battery_files(tmp)
+
+
+HUGE = "9" * 5000  # beyond Python's int-to-text limit (4300 digits): json.loads and int() refuse it
+OBJ = '{"instruction": "Say hi", "input": "", "output": %s}'
+
+
+def _battery_files(tmp: Path) -> None:
+    """Files of the independent battery's families (issue 20): huge numbers, non-finite numbers, odd text."""
+    (tmp / "huge_int.json").write_text("[" + OBJ % HUGE + "]")
+    (tmp / "huge_int.jsonl").write_text(OBJ % HUGE + "\n")
+    (tmp / "huge_profile.json").write_text('{"labeled_data": ' + HUGE + "}")
+    (tmp / "huge_notes.json").write_text("[" + HUGE + "]")
+    (tmp / "huge_config.json").write_text('{"lora_r": ' + HUGE + "}")
+    (tmp / "huge_config.yaml").write_text("epochs: " + HUGE + "\n")
+    (tmp / "big_config.yaml").write_text("lora_r: " + "9" * 400 + "\n")  # parses, but overflows a float
+    (tmp / "docs_huge").mkdir()
+    (tmp / "docs_huge" / "n.json").write_text('{"n": ' + HUGE + "}")
+    (tmp / "nan_row.json").write_text("[" + OBJ % "NaN" + "]")
+    (tmp / "inf_row.jsonl").write_text(OBJ % "Infinity" + "\n")
+    (tmp / "neg_inf_row.json").write_text("[" + OBJ % "-Infinity" + "]")
+    (tmp / "huge_float.json").write_text("[" + OBJ % "1e999" + "]")
+    (tmp / "empty_array.json").write_text("[]")
+    (tmp / "scalar.json").write_text("42")
+    (tmp / "null.json").write_text("null")
+    (tmp / "numbers.json").write_text("[1, 2, 3]")
+    (tmp / "wrong_keys.json").write_text(json.dumps([{"question": "hi", "answer": "hello"}]))
+    (tmp / "deep_object.json").write_text('{"a": ' * DEPTH + "1" + "}" * DEPTH)
+    (tmp / "broken.csv").write_text('instruction,input,output\n"unclosed,hi,there\n')
+    (tmp / "surrogate.json").write_text("[" + OBJ % '"half \\ud800 of a pair"' + "]")
+    (tmp / "surrogate_seed.jsonl").write_text('{"instruction": "\\udfff hi", "input": "", "output": "x"}\n')
+    (tmp / "nul.json").write_text("[" + OBJ % '"a\\u0000b\\u0007c"' + "]")
+    (tmp / "docs_surrogate").mkdir()
+    (tmp / "docs_surrogate" / "s.json").write_text('{"t": "\\ud800"}')
+    (tmp / "garbage.env").write_bytes(bytes(range(256)) * 4)
+    (tmp / "port.env").write_text("TUNESMITH_PORT=http\n")
+    (tmp / "latin1.env").write_bytes("OPENAI_API_KEY=caf\xe9\n".encode("latin-1"))
 
 
 T = "{tmp}"
@@ -181,6 +218,85 @@ CASES = [
     # ui (settings are checked before the app starts)
     Case("ui bad port", ["ui", "--port", "99999"], 2, ("port",)),
     Case("ui workspace is a file", ["ui", "--workspace", f"{T}/afile", "--port", "1"], 2, ("afile", "not a folder")),
+    # issue 20, class 2: huge integers, non-finite and odd text never end in "a bug in Tunesmith"
+    Case("check huge integer", ["dataset", "check", f"{T}/huge_int.json"], 1, ("huge_int.json", "digits")),
+    Case("check huge integer JSONL", ["dataset", "check", f"{T}/huge_int.jsonl"], 1, ("digits",)),
+    Case("build huge integer", ["dataset", "build", f"{T}/huge_int.json", "--out", f"{T}/ds"], 1, ("digits",)),
+    Case("advise huge integer profile", ["advise", "--profile", f"{T}/huge_profile.json"], 1,
+         ("huge_profile.json", "digits")),
+    Case("generate huge integer notes", ["generate", "--task", "t", "--seeds", f"{T}/good.json", "--notes",
+                                         f"{T}/huge_notes.json", "--out", f"{T}/o.json"], 1, ("huge_notes.json",)),
+    Case("studio new huge integer seeds", ["studio", "new", "p1", "--task", "t", "--seeds", f"{T}/huge_int.json"], 1,
+         ("digits",)),
+    Case("preflight huge integer JSON config", [*PREFLIGHT, "--config", f"{T}/huge_config.json"], 1,
+         ("huge_config.json",)),
+    Case("train huge integer YAML config", [*TRAIN, "--config", f"{T}/huge_config.yaml"], 1, ("huge_config.yaml",)),
+    Case("train 400-digit config value", [*TRAIN, "--config", f"{T}/big_config.yaml"], 1,
+         ("big_config.yaml", "too large")),
+    Case("rag index huge integer", ["rag", "index", f"{T}/docs_huge", "--name", "n"], 1, ("digits",)),
+    Case("check lone surrogate", ["dataset", "check", f"{T}/surrogate.json"], 1, ("surrogate",)),
+    Case("build lone surrogate", ["dataset", "build", f"{T}/surrogate.json", "--out", f"{T}/ds"], 1,
+         ("surrogate",)),
+    Case("studio new lone surrogate seed", ["studio", "new", "p1", "--task", "t", "--seeds",
+                                            f"{T}/surrogate_seed.jsonl"], 1, ("surrogate",)),
+    Case("studio new lone surrogate task", ["studio", "new", "p1", "--task", "bad \udcff", "--seeds",
+                                            f"{T}/good.json"], 2, ("--task",)),
+    Case("studio new NUL in task", ["studio", "new", "p1", "--task", "a\x00b", "--seeds", f"{T}/good.json"], 2,
+         ("--task",)),
+    Case("rag index lone surrogate", ["rag", "index", f"{T}/docs_surrogate", "--name", "n"], 1, ("surrogate",)),
+    Case("check NUL in a path", ["dataset", "check", f"{T}/a\x00b.json"], 2, ("NUL",)),
+    Case("build NUL in --out", ["dataset", "build", f"{T}/good.json", "--out", f"{T}/o\x00ut"], 2, ("NUL",)),
+    Case("studio new huge target", ["studio", "new", "p1", "--task", "t", "--seeds", f"{T}/good.json", "--target",
+                                    "9" * 30], 2, ("--target",)),
+    Case("studio new zero target", ["studio", "new", "p1", "--task", "t", "--seeds", f"{T}/good.json", "--target",
+                                    "0"], 2, ("--target",)),
+    Case("generate huge n", ["generate", "--task", "t", "--seeds", f"{T}/good.json", "--out", f"{T}/o.json", "--n",
+                             "9" * 25], 2, ("--n",)),
+    Case("generate zero attempts", ["generate", "--task", "t", "--seeds", f"{T}/good.json", "--out", f"{T}/o.json",
+                                    "--max-attempts", "0"], 2, ("--max-attempts",)),
+    Case("build huge seed", ["dataset", "build", f"{T}/good.json", "--out", f"{T}/ds", "--seed", "9" * 40], 2,
+         ("--seed",)),
+    Case("estimate huge seq len", ["estimate", "--params", "7B", "--seq-len", "9" * 400], 2, ("--seq-len",)),
+    Case("rag index huge max chunks", ["rag", "index", f"{T}/docs", "--name", "n", "--max-chunks", "9" * 30], 2,
+         ("--max-chunks",)),
+    *(Case(f"LLM timeout {value}", ["studio", "list"], 2, ("TUNESMITH_LLM_TIMEOUT",),
+           env=(("TUNESMITH_LLM_TIMEOUT", value),)) for value in ("0", "nan", "inf", "-5", "1e-300", "abc")),
+    *(Case(f"LLM retries {value}", ["studio", "list"], 2, ("TUNESMITH_LLM_RETRIES",),
+           env=(("TUNESMITH_LLM_RETRIES", value),)) for value in ("-1", "9" * 30, "1.5")),
+    Case("port in the environment is text", ["studio", "list"], 2, ("TUNESMITH_PORT",),
+         env=(("TUNESMITH_PORT", "http"),)),
+    # issue 20, class 3: a file read whose content cannot be used is 1; usage is 2
+    *(Case(f"check {name}", ["dataset", "check", f"{T}/{name}"], 1, words)
+      for name, words in (("nan_row.json", ("not a finite number",)), ("inf_row.jsonl", ("not a finite number",)),
+                          ("neg_inf_row.json", ("not a finite number",)),
+                          ("huge_float.json", ("not a finite number",)), ("empty_array.json", ("no rows",)))),
+    *(Case(f"build {name}", ["dataset", "build", f"{T}/{name}", "--out", f"{T}/ds"], 1, (name,))
+      for name in ("broken.csv", "columns.csv", "wrong_keys.json", "scalar.json", "null.json", "empty_array.json",
+                   "numbers.json", "deep_object.json", "nan_row.json", "huge_float.json", "empty.json")),
+    Case("build empty --out", ["dataset", "build", f"{T}/good.json", "--out", ""], 2, ("--out",)),
+    Case("generate empty --out", ["generate", "--task", "t", "--seeds", f"{T}/good.json", "--out", ""], 2,
+         ("--out",)),
+    Case("studio export empty --out", ["studio", "export", "nope", "--out", " "], 2, ("--out",)),
+    Case("export empty --out", ["export", "--run", f"{T}/donerun", "--out", ""], 2, ("--out",)),
+    *(Case(f"estimate GPU {gb} GB", ["estimate", "--params", "7B", "--gpu-gb", gb], 2, ("--gpu-gb",))
+      for gb in ("0", "-1")),
+    Case("models GPU -2 GB", ["models", "--gpu-gb", "-2"], 2, ("--gpu-gb",)),
+    Case("preflight GPU 0 GB", [*PREFLIGHT, "--gpu-gb", "0"], 2, ("--gpu-gb",)),
+    Case("train missing parent run", [*TRAIN, "--parent-run", f"{T}/norun"], 2, ("norun",)),
+    Case("preflight missing base model", ["preflight", "--base-model", f"{T}/nomodel", "--data", f"{T}/data"], 2,
+         ("nomodel",)),
+    Case("preflight base model is a file", ["preflight", "--base-model", f"{T}/afile", "--data", f"{T}/data"], 2,
+         ("afile",)),
+    Case("train base model is a file", [*TRAIN[:2], f"{T}/afile", *TRAIN[3:]], 2, ("afile",)),
+    Case("train resume with nothing to resume", [*TRAIN, "--resume"], 2, ("resume",)),
+    Case(".env not UTF-8", ["studio", "list"], 1, (".env", "utf-8"), env=(("DOTENV", "latin1.env"),)),
+    Case(".env garbage", ["studio", "list"], 1, (".env",), env=(("DOTENV", "garbage.env"),)),
+    Case(".env bad port", ["studio", "list"], 1, (".env", "TUNESMITH_PORT"), env=(("DOTENV", "port.env"),)),
+    # issue 20, class 4: flags that would train forever (or with epochs) are refused before anything starts
+    *(Case(f"train --max-steps {n}", [*TRAIN, "--max-steps", n], 2, ("--max-steps",)) for n in ("-1", "0")),
+    *(Case(f"example --max-steps {n}", ["example", "--out", f"{T}/ex", "--max-steps", n], 2, ("--max-steps",))
+      for n in ("-1", "0")),
+    Case("train --epochs 0", [*TRAIN, "--epochs", "0"], 2, ("epochs",)),
     # argparse itself: unknown flags and missing arguments
     Case("unknown command", ["frobnicate"], 2, ("invalid choice",)),
     Case("missing argument", ["dataset", "build"], 2, ("required",)),
@@ -193,7 +309,8 @@ def battery_dir(tmp_path, monkeypatch):
     (tmp_path / "garbage-ws").mkdir()
     (tmp_path / "garbage-ws" / "tunesmith.db").write_bytes(b"this is not sqlite" * 100)
     monkeypatch.setenv("TUNESMITH_WORKSPACE", str(tmp_path / "ws"))
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "TUNESMITH_LLM_TIMEOUT", "TUNESMITH_LLM_RETRIES",
+                 "TUNESMITH_PORT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
     return tmp_path
@@ -216,6 +333,9 @@ def deny_reading(monkeypatch, path: Path) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_bad_input_ends_in_a_message(case, battery_dir, monkeypatch, capsys):
     for key, value in case.env:
+        if key == "DOTENV":  # the working directory's .env
+            (battery_dir / ".env").write_bytes((battery_dir / value).read_bytes())
+            continue
         monkeypatch.setenv(key, value.format(tmp=battery_dir))
     if case.deny:
         deny_reading(monkeypatch, battery_dir / case.deny)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import os
 import sys
 from pathlib import Path
 
 from tools.errors import as_user_error
+from tools.flags import flag_problems
 
 # Each module exposes register(subparsers); the handler set with set_defaults(func=...) returns an exit status.
 SUBCOMMAND_MODULES = (
@@ -55,13 +55,6 @@ def named_files(args: argparse.Namespace) -> list[str]:
     return files
 
 
-def non_finite_flags(args: argparse.Namespace) -> str:
-    """A message naming every number flag given as nan or inf (float() accepts them; no setting means them)."""
-    bad = [f"--{name.replace('_', '-')} {value}" for name, value in vars(args).items()
-           if isinstance(value, float) and not math.isfinite(value)]
-    return f"{', '.join(bad)}: not a finite number; give a plain number such as 0.1 or 24" if bad else ""
-
-
 def main(argv: list[str] | None = None) -> int:
     """Runs one command; every failure ends in a message and an exit status (2 usage, 1 content), never a traceback."""
     parser = build_parser()
@@ -72,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if bad := non_finite_flags(args):
-        print(f"error: {bad}", file=sys.stderr)
+    if problems := flag_problems(args):
+        print("error: " + "; ".join(problems), file=sys.stderr)
         return 2
     try:
         return int(args.func(args) or 0)

@@ -61,6 +61,11 @@ def _os_error(exc: OSError, files: Sequence[str]) -> UserError:
     return UserError(f"{what.format(path=path)}; {fix}", BAD_INPUT)
 
 
+def is_huge_integer(exc: BaseException) -> bool:
+    """Whether exc is Python refusing to turn more than 4300 digits into an int (json.loads, int(), YAML)."""
+    return isinstance(exc, ValueError) and "integer string conversion" in str(exc)
+
+
 def as_user_error(exc: BaseException, files: Sequence[str] = ()) -> UserError | None:
     """The message for an OS or parsing error that reached the CLI boundary, or None for anything else (a bug).
 
@@ -75,6 +80,16 @@ def as_user_error(exc: BaseException, files: Sequence[str] = ()) -> UserError | 
     if isinstance(exc, RecursionError):
         return UserError(f"{_which(files)} is nested too deeply to read (hundreds of brackets inside each "
                          "other); a sample, profile or config needs only a few levels: flatten it", BAD_CONTENT)
+    if is_huge_integer(exc):
+        return UserError(f"{_which(files)} holds a number with more than 4300 digits, which no sample, profile or "
+                         "config needs; shorten it, or quote it to keep it as text", BAD_CONTENT)
+    if isinstance(exc, UnicodeEncodeError) and "surrogate" in str(exc.reason):
+        return UserError(f"{_which(files)} holds text with a lone surrogate (U+{ord(exc.object[exc.start]):04X}: "
+                         "half of a UTF-16 pair, e.g. a \\ud800 escape in JSON), which cannot be saved as UTF-8; "
+                         "remove it or write the whole character", BAD_CONTENT)
+    if isinstance(exc, OverflowError):
+        return UserError(f"a number in {_which(files)} is too large to use ({exc}); give a realistic value",
+                         BAD_CONTENT)
     if isinstance(exc, UnicodeDecodeError):
         return UserError(f"{_which(files)} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
                          f"{exc.start}); re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)", BAD_CONTENT)

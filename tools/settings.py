@@ -1,16 +1,22 @@
 """All configuration in one typed place: environment, `.env`, then CLI overrides."""
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, BAD_INPUT, UserError
+
+ENV_FILE = ".env"
+MAX_LLM_TIMEOUT_S = 86_400.0  # a day: beyond it a timeout is a typo (and timeout arithmetic overflows)
+MAX_LLM_RETRIES = 20
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
 
     openai_base_url: str | None = Field(None, description="Any OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
     openai_api_key: SecretStr | None = Field(None, description="API key for the endpoint; never logged or exported")
@@ -26,8 +32,22 @@ class Settings(BaseSettings):
     @classmethod
     def _port_in_range(cls, port: int) -> int:
         if not 1 <= port <= 65535:
-            raise ValueError("TUNESMITH_PORT must be between 1 and 65535")
+            raise ValueError("must be between 1 and 65535")
         return port
+
+    @field_validator("tunesmith_llm_timeout")
+    @classmethod
+    def _timeout_in_range(cls, timeout: float) -> float:
+        if not math.isfinite(timeout) or not 0.1 <= timeout <= MAX_LLM_TIMEOUT_S:
+            raise ValueError(f"must be a number of seconds from 0.1 to {MAX_LLM_TIMEOUT_S:.0f}, e.g. 60")
+        return timeout
+
+    @field_validator("tunesmith_llm_retries")
+    @classmethod
+    def _retries_in_range(cls, retries: int) -> int:
+        if not 0 <= retries <= MAX_LLM_RETRIES:
+            raise ValueError(f"must be a whole number from 0 to {MAX_LLM_RETRIES}, e.g. 3")
+        return retries
 
     @property
     def llm_configured(self) -> bool:
@@ -54,8 +74,29 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides) -> Settings:
-    """Settings from env/.env with explicit overrides (CLI flags); None overrides are ignored."""
+    """Settings from env/.env with explicit overrides (CLI flags); None overrides are ignored.
+
+    Each setting is checked like a flag: a bad value in the environment or a flag is usage (exit 2), one read
+    from the .env file is that file's content (exit 1)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValueError as exc:  # pydantic ValidationError is a ValueError
-        raise UserError(f"invalid setting: {exc}") from None
+        return Settings(**given)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{Path(ENV_FILE).resolve()} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                        f"offset {exc.start}); re-save it as UTF-8 or move it aside", BAD_CONTENT) from None
+    except ValidationError as exc:
+        raise _invalid_settings(exc, given) from None
+
+
+def _invalid_settings(exc: ValidationError, overrides: dict) -> UserError:
+    """One line per bad setting, saying where it came from; exit 1 when every one came from the .env file."""
+    lines, from_file = [], []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        in_file = name not in overrides and name.upper() not in os.environ and name not in os.environ
+        source = f"in {Path(ENV_FILE).resolve()}" if in_file else ("a flag" if name in overrides else
+                                                                     "in the environment")
+        value = str(error.get("input", ""))[:40]
+        lines.append(f"{name.upper()}={value!r} ({source}): {error['msg'].removeprefix('Value error, ')}")
+        from_file.append(in_file)
+    return UserError("invalid setting: " + "; ".join(lines), BAD_CONTENT if all(from_file) else BAD_INPUT)

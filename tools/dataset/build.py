@@ -41,7 +41,7 @@ from tools.dataset.report import HealthTally, render_report_markdown
 from tools.dataset.schema import AlpacaSample, ReviewedRow
 from tools.dataset.split import eval_size, held_out, twin_labels
 from tools.dataset.writers import FILE_SUFFIX, FORMATS, DatasetFormat, SampleWriter, write_dataset_info
-from tools.errors import UserError
+from tools.errors import BAD_CONTENT, UserError
 
 _KEY_BATCH = 4096  # rows hashed per step
 
@@ -80,10 +80,11 @@ def build_dataset(
         if not rows.count:
             if not read["samples"]:
                 first = "; ".join(p["where"] + ": " + p["message"] for p in read["problems"][:3])
-                raise UserError(f"no valid samples in the input ({first}); run 'tunesmith dataset check FILE' "
-                                "for all problems")
-            raise UserError(f"every sample was dropped while cleaning ({_count(read['dropped_rows'])}); fix the "
-                            "data and retry")
+                found = f"({first})" if first else "(no rows: an empty list)"
+                raise UserError(f"no valid samples in {_inputs_named(inputs)} {found}; run 'tunesmith dataset "
+                                "check FILE' for all problems", BAD_CONTENT)
+            raise UserError(f"every sample of {_inputs_named(inputs)} was dropped while cleaning "
+                            f"({_count(read['dropped_rows'])}); fix the data and retry", BAD_CONTENT)
         keys = rows.keys()
         conflicts, dropped = _settle_conflicts(rows, keys, config.near_duplicate_threshold)
         dropped.update(_settle_duplicates(rows, keys, dropped, config.near_duplicate_threshold))
@@ -342,6 +343,11 @@ _DROP_DETAIL = {
 
 def _dropped_row(row_id: str, reason: str, kept: str | None) -> dict:
     return {"id": row_id, "reason": reason, "kept": kept, "detail": _DROP_DETAIL[reason].format(kept=kept)}
+
+
+def _inputs_named(inputs: list) -> str:
+    names = [Path(item).name for item in inputs if not isinstance(item, AlpacaSample | ReviewedRow)]
+    return ", ".join(names) if names else "the samples given"
 
 
 def _count(rows: list[dict]) -> dict[str, int]:

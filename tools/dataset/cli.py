@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tools.errors import BAD_CONTENT, UserError
+from tools.flags import output_path, positive_float, positive_int
+
 FORMAT_CHOICES = ("alpaca", "sharegpt", "openai")
 
 
@@ -17,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     build.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="JSON, JSONL, CSV or text files")
     build.add_argument(
-        "--out", required=True, type=Path, metavar="DIR", help="folder to write the dataset into"
+        "--out", required=True, type=output_path, metavar="DIR", help="folder to write the dataset into"
     )
     build.add_argument(
         "--eval-fraction", type=float, default=0.1, help="share held out for eval (default 0.1)"
@@ -27,14 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format", choices=FORMAT_CHOICES, default="alpaca", help="output format (default alpaca)"
     )
     build.add_argument("--seed", type=int, default=42, help="seed of the train/eval split")
-    build.add_argument("--max-mb", type=float, default=200, help="refuse input files larger than this")
-    build.add_argument("--max-prompt-chars", type=int, default=8000, help="drop samples with longer prompts")
-    build.add_argument("--max-output-chars", type=int, default=8000, help="drop samples with longer outputs")
+    build.add_argument("--max-mb", type=positive_float, default=200, help="refuse input files larger than this")
+    build.add_argument("--max-prompt-chars", type=positive_int, default=8000, help="drop samples with longer prompts")
+    build.add_argument("--max-output-chars", type=positive_int, default=8000, help="drop samples with longer outputs")
     build.set_defaults(func=run_build)
 
     check = commands.add_parser("check", help="list every invalid row; exit 1 when there is one")
     check.add_argument("file", type=Path, metavar="FILE")
-    check.add_argument("--max-mb", type=float, default=200, help="refuse files larger than this")
+    check.add_argument("--max-mb", type=positive_float, default=200, help="refuse files larger than this")
     check.set_defaults(func=run_check)
 
 
@@ -74,6 +77,9 @@ def run_check(args: argparse.Namespace) -> int:
     from tools.dataset.readers import read_samples
 
     result = read_samples(args.file, max_bytes=int(args.max_mb * 1_000_000))
+    if not result.rows_read:
+        raise UserError(f"{args.file}: no rows (an empty list); add samples, e.g. "
+                        '[{"instruction": "...", "input": "", "output": "..."}]', BAD_CONTENT)
     for problem in result.problems:
         print(f"{args.file.name}: {problem.describe()}")
     for note in result.notes:

@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -60,6 +61,9 @@ class ReadResult:
     format: str = "unknown"
     sample_rows: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class _RowError(Exception):
@@ -513,6 +517,13 @@ def _make_sample(**values: Any) -> AlpacaSample:
     for key in ("instruction", "output"):
         if not values[key].strip():
             raise _RowError(key, f"'{key}' is blank; write the {key} text or delete the row", f"empty_{key}")
+    texts = [(key, values.get(key) or "") for key in ("instruction", "input", "output", "system")]
+    texts += [("history", text) for pair in values.get("history") or [] for text in pair]
+    for key, text in texts:
+        if surrogate := _LONE_SURROGATE.search(text):
+            raise _RowError(key, f"holds a lone surrogate (U+{ord(surrogate.group()):04X}: half of a UTF-16 pair, "
+                                 "e.g. a \\ud800 escape), which cannot be saved as UTF-8; remove it or write the "
+                                 "whole character", "lone_surrogate")
     return AlpacaSample(**values)
 
 
@@ -529,6 +540,9 @@ def _as_text(value: Any, field_name: str, what: str) -> str:
     """Text as is, numbers as their text; objects/lists/booleans are refused (store structure as a string)."""
     if isinstance(value, str):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _RowError(field_name, f"{what} is {value}, not a finite number (NaN, Infinity or beyond 1e308 is "
+                                    "not JSON data); write the value as text", "not_finite")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     hint = (

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 from tools.errors import BAD_CONTENT, UserError
+from tools.flags import output_path, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("generate", help="draft one batch of training samples from seed examples")
     add_task_options(parser)
-    parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="Alpaca JSON file to write")
+    parser.add_argument("--out", required=True, type=output_path, metavar="FILE", help="Alpaca JSON file to write")
     parser.add_argument(
         "--notes",
         type=Path,
@@ -39,12 +40,12 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
 
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
     """--n, --model and --max-attempts: how one batch is drafted (`generate` and `studio generate`)."""
-    parser.add_argument("--n", type=int, default=20, help="samples in the batch (default 20)")
+    parser.add_argument("--n", type=positive_int, default=20, help="samples in the batch (default 20)")
     parser.add_argument(
         "--model", help="generation model (default: TUNESMITH_GENERATION_MODEL or the chat model)"
     )
     parser.add_argument(
-        "--max-attempts", type=int, default=4, help="model calls before giving up (default 4)"
+        "--max-attempts", type=positive_int, default=4, help="model calls before giving up (default 4)"
     )
 
 

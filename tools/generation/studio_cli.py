@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tools.errors import UserError
+from tools.flags import output_path, positive_int
 from tools.generation.cli import add_batch_options, add_task_options
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_task_options(new)
     new.add_argument("--system", help="system prompt the fine-tuned model will run with")
     new.add_argument(
-        "--target", type=int, help="accepted samples wanted (default 100, or the current target)"
+        "--target", type=positive_int, help="accepted samples wanted (default 100, or the current target)"
     )
     new.set_defaults(func=run_new)
 
@@ -80,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export = commands.add_parser("export", help="clean, split and write the accepted samples as a dataset")
     _project_argument(export)
     export.add_argument(
-        "--out", required=True, type=Path, metavar="DIR", help="folder to write the dataset into"
+        "--out", required=True, type=output_path, metavar="DIR", help="folder to write the dataset into"
     )
     export.add_argument(
         "--eval-fraction", type=float, default=0.1, help="share held out for eval (default 0.1)"

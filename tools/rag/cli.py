@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from tools.flags import positive_int
+
 MAX_CHUNKS_PER_FILE = 2000  # tools.rag.index.MAX_CHUNKS_PER_FILE, repeated so --help stays fast
 MAX_NAME_CHARS = 100
 
@@ -18,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     index = commands.add_parser("index", help="add (or re-add) documents to a named index")
     index.add_argument("docs", nargs="+", type=Path, help="files or folders (.txt .md .html .json .csv)")
     index.add_argument("--name", required=True, help="index name, e.g. support-docs")
-    index.add_argument("--max-chars", type=int, default=1200, help="largest chunk, in characters")
+    index.add_argument("--max-chars", type=positive_int, default=1200, help="largest chunk, in characters")
     index.add_argument("--overlap", type=int, default=150, help="characters shared by neighbouring chunks")
     index.add_argument("--max-chunks", type=int, default=MAX_CHUNKS_PER_FILE,
                        help=f"chunks indexed per file at most (default {MAX_CHUNKS_PER_FILE}; embedding is slow)")
@@ -27,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ask = commands.add_parser("ask", help="answer a question from an index, citing its chunks")
     ask.add_argument("question")
     ask.add_argument("--name", required=True, help="index name used with `tunesmith rag index`")
-    ask.add_argument("--k", type=int, default=4, help="how many chunks to retrieve")
+    ask.add_argument("--k", type=positive_int, default=4, help="how many chunks to retrieve")
     ask.add_argument("--json", action="store_true", help="print the answer and its citations as JSON")
     ask.set_defaults(func=run_ask)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tools.errors import BAD_CONTENT, UserError
+from tools.errors import BAD_CONTENT, UserError, is_huge_integer
+from tools.flags import describe_bad_char
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
@@ -78,6 +80,11 @@ def json_to_text(raw: str, path: Path) -> str:
         raise UserError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", BAD_CONTENT
         ) from None
+    except ValueError as exc:
+        if not is_huge_integer(exc):
+            raise
+        raise UserError(f"{path}: holds a number with more than 4300 digits; shorten it or quote it",
+                        BAD_CONTENT) from None
     except RecursionError:
         raise UserError(f"{path}: nested too deeply (hundreds of brackets inside each other); flatten it",
                         BAD_CONTENT) from None
@@ -118,10 +125,9 @@ def read_document(path: Path) -> str:
         ) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot be read ({exc.strerror}); check its permissions (ls -l)") from None
-    if suffix in (".html", ".htm"):
-        return html_to_text(raw)
-    if suffix == ".json":
-        return json_to_text(raw, path)
-    if suffix == ".csv":
-        return csv_to_text(raw, path)
-    return raw
+    text = (html_to_text(raw) if suffix in (".html", ".htm") else json_to_text(raw, path) if suffix == ".json"
+            else csv_to_text(raw, path) if suffix == ".csv" else raw)
+    if bad := re.search(r"[\x00\ud800-\udfff]", text):
+        raise UserError(f"{path}: holds {describe_bad_char(bad.group())} at character {bad.start() + 1}, which an "
+                        "index cannot store; remove it and index the file again", BAD_CONTENT)
+    return text

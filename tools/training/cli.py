@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 
 from tools.errors import UserError
+from tools.flags import output_path, positive_int
 
 # CLI flag -> TrainConfig field; flags left out keep the config file's value or the default.
 FLAG_FIELDS = {
@@ -21,10 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="fine-tune a model (LoRA on a CPU, QLoRA on a GPU) on an Alpaca dataset")
     p.add_argument("--base-model", help="gemma-3-270m (built in, offline), a local model folder or a downloaded hub id")
     p.add_argument("--data", help="folder with train.json (and optionally eval.json)")
-    p.add_argument("--out", help="run folder for progress, checkpoints, adapter and metrics")
+    p.add_argument("--out", type=output_path, help="run folder for progress, checkpoints, adapter and metrics")
     p.add_argument("--method", choices=("auto", "qlora", "lora", "full", "freeze", "prompt_tuning", "p_tuning"),
                    help="auto (default): qlora with a GPU, lora on a CPU; see `tunesmith train --help`")
-    p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (overrides --epochs)")
+    p.add_argument("--max-steps", type=positive_int, help="stop after N optimizer steps (overrides --epochs)")
     p.add_argument("--epochs", type=float)
     p.add_argument("--lr", type=float, help="learning rate, e.g. 2e-4")
     p.add_argument("--lora-r", type=int)
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML/JSON config file; the flags above override it")
     p.add_argument("--resume", action="store_true",
                    help="continue from the last complete checkpoint (without --config: RUN/config.json)")
-    p.add_argument("--num-processes", type=int, default=1, help="processes (GPUs) via accelerate launch")
+    p.add_argument("--num-processes", type=positive_int, default=1, help="processes (GPUs) via accelerate launch")
     p.add_argument("--skip-preflight", action="store_true", help="train even when preflight checks fail")
     p.set_defaults(func=handle_train)
 
@@ -51,6 +52,18 @@ def build_config(args: argparse.Namespace):
     if config_file is None and args.resume and args.out and (Path(args.out) / CONFIG_FILE).is_file():
         config_file = Path(args.out) / CONFIG_FILE
     return load_config(config_file, **{field: getattr(args, flag) for flag, field in FLAG_FIELDS.items()})
+
+
+def check_runs_named(config, resume: bool) -> None:
+    """--parent-run must be an earlier run's folder, and --resume needs a checkpoint to continue from (usage)."""
+    from tools.training.train import last_complete_checkpoint
+
+    if config.parent_run is not None and not Path(config.parent_run).is_dir():
+        raise UserError(f"--parent-run {config.parent_run}: no such run folder; give the folder of an earlier "
+                        "finished run (the one holding adapter/)")
+    if resume and last_complete_checkpoint(Path(config.out_dir)) is None:
+        raise UserError(f"--resume: {config.out_dir} has no complete checkpoint to resume from; start the run "
+                        "without --resume, or give the --out folder of the run that was interrupted")
 
 
 def preflight_findings(config) -> tuple[bool, list[str]] | None:
@@ -93,6 +106,7 @@ def handle_train(args: argparse.Namespace) -> int:
     from tools.training.launch import run_status, start_training
 
     config = build_config(args)
+    check_runs_named(config, args.resume)
     resolve_model_source(config.base_model)  # unknown model: UserError, exit 2
     findings = None if args.skip_preflight else preflight_findings(config)
     if findings:

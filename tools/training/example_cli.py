@@ -8,13 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tools.errors import UserError
+from tools.flags import output_path, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("example", help="train the built-in model on the example task and show base vs tuned "
                                               "(a few minutes on a CPU)")
-    p.add_argument("--out", help="folder for the example's data and run (default: WORKSPACE/examples/dates-to-iso-N)")
-    p.add_argument("--max-steps", type=int, help="training steps (default 60)")
+    p.add_argument("--out", type=output_path,
+                   help="folder for the example's data and run (default: WORKSPACE/examples/dates-to-iso-N)")
+    p.add_argument("--max-steps", type=positive_int, help="training steps (default 60)")
     p.set_defaults(func=handle_example)
 
 

@@ -10,17 +10,19 @@ import json
 import sys
 from pathlib import Path
 
+from tools.flags import output_path, positive_float, positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds estimate, preflight, chat, evaluate, export and models to the `tunesmith` parser."""
     p = subparsers.add_parser("estimate", help="estimate the GPU memory a fine-tune needs")
     p.add_argument("--params", required=True, help="model size, e.g. 7B, 1.5B, 350M")
     p.add_argument("--method", choices=("qlora", "lora", "full"), default="qlora")
-    p.add_argument("--seq-len", type=int, default=1024)
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--lora-r", type=int, default=16)
+    p.add_argument("--seq-len", type=positive_int, default=1024)
+    p.add_argument("--batch-size", type=positive_int, default=1)
+    p.add_argument("--lora-r", type=positive_int, default=16)
     p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--gpu-gb", type=float, help="GPU memory to check against, in GB")
+    p.add_argument("--gpu-gb", type=positive_float, help="GPU memory to check against, in GB")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=handle_estimate)
 
@@ -32,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=("qlora", "lora", "full"))
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lora-r", type=int)
-    p.add_argument("--gpu-gb", type=float, help="GPU memory to check against instead of the detected device")
+    p.add_argument("--gpu-gb", type=positive_float, help="GPU memory to check against instead of the detected device")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=handle_preflight)
 
@@ -40,26 +42,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, help="run folder or adapter folder")
     p.add_argument("prompt")
     p.add_argument("--base-only", action="store_true", help="ask the base model, without the adapter")
-    p.add_argument("--max-new-tokens", type=int, help="longest answer in tokens (default: the run's longest "
-                   "training answer and half again)")
+    p.add_argument("--max-new-tokens", type=positive_int, help="longest answer in tokens (default: the run's "
+                   "longest training answer and half again)")
     p.add_argument("--temperature", type=float, default=0.0)
     p.set_defaults(func=handle_chat)
 
     p = subparsers.add_parser("evaluate", help="compare the tuned model with its base on the eval split")
     p.add_argument("--run", required=True)
     p.add_argument("--eval", help="Alpaca JSON file (default: eval.json of the run's data_dir)")
-    p.add_argument("--max-samples", type=int, default=50)
+    p.add_argument("--max-samples", type=positive_int, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=handle_evaluate)
 
     p = subparsers.add_parser("export", help="export the adapter (and merged weights) with serving files")
     p.add_argument("--run", required=True)
-    p.add_argument("--out", required=True, help="folder to write")
+    p.add_argument("--out", required=True, type=output_path, help="folder to write")
     p.add_argument("--merge", action="store_true", help="also merge the adapter into the full-precision base")
     p.set_defaults(func=handle_export)
 
     p = subparsers.add_parser("models", help="the built-in model and suggested base models, with what is here")
-    p.add_argument("--gpu-gb", type=float)
+    p.add_argument("--gpu-gb", type=positive_float)
     p.add_argument(
         "--task", default="general", help="classification, extraction, generation, chat, code, ..."
     )
@@ -97,6 +99,7 @@ def handle_estimate(args: argparse.Namespace) -> int:
 def handle_preflight(args: argparse.Namespace) -> int:
     import tempfile
 
+    from tools.training.builtin import resolve_model_source
     from tools.training.config import load_config
     from tools.training.preflight import run_preflight
 
@@ -110,6 +113,7 @@ def handle_preflight(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lora_r=args.lora_r,
     )
+    resolve_model_source(config.base_model)  # a model that is not there is usage (exit 2), not a failed check
     report = run_preflight(config, gpu_gb=args.gpu_gb)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
     return 0 if report.ok else 1
