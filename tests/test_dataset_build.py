@@ -178,7 +178,7 @@ def test_rebuild_without_eval_removes_the_stale_eval_split(tmp_path):
     samples = [AlpacaSample(instruction=f"Question {i} on {i * 13}", output=f"Answer {i}") for i in range(10)]
     build_dataset(samples, tmp_path, eval_fraction=0.2)
     assert (tmp_path / "eval.json").exists()
-    report = build_dataset(samples, tmp_path, eval_fraction=0.0)
+    report = build_dataset(samples, tmp_path, eval_fraction=0.0, force=True)  # without force: refused
     assert report["eval"] == 0 and not (tmp_path / "eval.json").exists()
     assert list(json.loads((tmp_path / "dataset_info.json").read_text())) == ["tunesmith_train"]
 
@@ -190,7 +190,7 @@ def test_cli_build_options_and_bad_values(tmp_path, capsys):
     assert "kept 16 (train 14, eval 2)" in out and "output_too_long 13" in out and "near_duplicate" not in out
     assert main([*args, "--eval-fraction", "1.5"]) == 2
     assert "error: eval fraction 1.5 must be in [0, 1)" in capsys.readouterr().err
-    assert main(["dataset", "build", str(tmp_path), "--out", str(tmp_path / "ds")]) == 2
+    assert main(["dataset", "build", str(tmp_path), "--out", str(tmp_path / "ds2")]) == 2
     assert "is a folder; pass a dataset file" in capsys.readouterr().err
     with pytest.raises(UserError, match="near-duplicate threshold 0 must be in"):
         CleanConfig(near_duplicate_threshold=0)

@@ -42,6 +42,7 @@ from tools.dataset.schema import AlpacaSample, ReviewedRow
 from tools.dataset.split import eval_size, held_out, twin_labels
 from tools.dataset.writers import FILE_SUFFIX, FORMATS, DatasetFormat, SampleWriter, write_dataset_info
 from tools.errors import BAD_CONTENT, UserError
+from tools.output_files import refuse_existing, staged_folder
 
 _KEY_BATCH = 4096  # rows hashed per step
 
@@ -62,11 +63,14 @@ def build_dataset(
     max_bytes: int = MAX_FILE_BYTES,
     tag_counts: dict[str, int] | None = None,
     final_dir: Path | str | None = None,
+    force: bool = False,
 ) -> dict:
     """Builds the dataset folder and returns the report (also written to out_dir/report.json).
 
     tag_counts: reviewer tags of the accepted samples, reported for balance (tools.generation.store.tag_counts);
-    final_dir: where the folder will end up when it is built under a temporary name (the report names it)."""
+    final_dir: where the folder will end up when it is built under a temporary name (the report names it);
+    force: replace files of an earlier build (or the person's) in out_dir; without it they are refused (exit 2).
+    The folder is built under a temporary name beside out_dir and moved into place at the end."""
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not inputs:
@@ -74,17 +78,34 @@ def build_dataset(
     eval_size(0, eval_fraction)  # refuses a bad fraction before any reading
     config = clean_config or CleanConfig()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    refuse_existing(made_files(out), force)  # before reading: the person's files are never replaced
+    with staged_folder(out, force) as stage:
+        report = _build_into(stage, inputs, eval_fraction, system, fmt, seed, config, max_bytes, tag_counts,
+                             str(final_dir or out))
+    if force:  # splits of an earlier build in another format would be read as part of this one
+        for stale in set(made_files(out)) - {out / name for name in report["files"].values()}:
+            stale.unlink(missing_ok=True)
+    return report
+
+
+def made_files(out: Path) -> list[Path]:
+    """Every file a build may write in out (splits in any format, dataset_info, the reports)."""
+    splits = [out / f"{split}{suffix}" for split in ("train", "eval") for suffix in sorted(set(FILE_SUFFIX.values()))]
+    return [*splits, out / "dataset_info.json", out / "report.json", out / "report.md"]
+
+
+def _build_into(out: Path, inputs: list, eval_fraction: float, system: str | None, fmt: DatasetFormat, seed: int,
+                config: CleanConfig, max_bytes: int, tag_counts: dict[str, int] | None, out_name: str) -> dict:
+    """The build itself, into a fresh folder out."""
     with tempfile.TemporaryDirectory(prefix=".rows-", dir=out) as work, _Rows(Path(work) / "rows.jsonl") as rows:
         read = _read_inputs(inputs, max_bytes, (system or "").strip(), config, rows)
         if not rows.count:
             if not read["samples"]:
                 first = "; ".join(p["where"] + ": " + p["message"] for p in read["problems"][:3])
-                found = f"({first})" if first else "(no rows: an empty list)"
-                raise UserError(f"no valid samples in {_inputs_named(inputs)} {found}; run 'tunesmith dataset "
-                                "check FILE' for all problems", BAD_CONTENT)
-            raise UserError(f"every sample of {_inputs_named(inputs)} was dropped while cleaning "
-                            f"({_count(read['dropped_rows'])}); fix the data and retry", BAD_CONTENT)
+                raise UserError(f"no valid samples in the input ({first or 'no rows in ' + _inputs_named(inputs)}); "
+                                "run 'tunesmith dataset check FILE' for all problems", BAD_CONTENT)
+            raise UserError(f"every sample was dropped while cleaning ({_count(read['dropped_rows'])}); fix the "
+                            "data and retry", BAD_CONTENT)
         keys = rows.keys()
         conflicts, dropped = _settle_conflicts(rows, keys, config.near_duplicate_threshold)
         dropped.update(_settle_duplicates(rows, keys, dropped, config.near_duplicate_threshold))
@@ -105,7 +126,7 @@ def build_dataset(
     drops = dict(sorted(_count(dropped_rows).items()))
     unresolved = [c for c in conflicts if c["resolution"] == "unresolved"]
     report = {
-        "out_dir": str(final_dir or out),
+        "out_dir": out_name,
         "format": fmt,
         "inputs": read["inputs"],
         "rows_read": read["rows_read"],
@@ -311,8 +332,6 @@ def _rows_of(values: np.ndarray, chosen: np.ndarray) -> np.ndarray:
 def _write_splits(rows: _Rows, kept: np.ndarray, to_eval: np.ndarray, out: Path,
                   fmt: DatasetFormat) -> tuple[dict[str, str], HealthTally]:
     """Last pass: the kept rows into train (and eval) in input order, each counted for the health report."""
-    for stale in [out / f"{split}{suffix}" for split in ("train", "eval") for suffix in (".json", ".jsonl")]:
-        stale.unlink(missing_ok=True)  # a split left from an earlier build would be read as part of this one
     files = {"train": f"train{FILE_SUFFIX[fmt]}"}
     if to_eval.any():
         files["eval"] = f"eval{FILE_SUFFIX[fmt]}"

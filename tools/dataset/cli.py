@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tools.errors import BAD_CONTENT, UserError
 from tools.flags import output_path, positive_float, positive_int
+from tools.output_files import add_force_option
 
 FORMAT_CHOICES = ("alpaca", "sharegpt", "openai")
 
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--max-mb", type=positive_float, default=200, help="refuse input files larger than this")
     build.add_argument("--max-prompt-chars", type=positive_int, default=8000, help="drop samples with longer prompts")
     build.add_argument("--max-output-chars", type=positive_int, default=8000, help="drop samples with longer outputs")
+    add_force_option(build)
     build.set_defaults(func=run_build)
 
     check = commands.add_parser("check", help="list every invalid row; exit 1 when there is one")
@@ -56,6 +58,7 @@ def run_build(args: argparse.Namespace) -> int:
             max_prompt_chars=args.max_prompt_chars, max_output_chars=args.max_output_chars
         ),
         max_bytes=int(args.max_mb * 1_000_000),
+        force=args.force,
     )
     print_build_report(report)
     return 0

@@ -20,8 +20,12 @@ from tools.dataset.schema import AlpacaSample, ReviewedRow
 from tools.dataset.split import eval_size
 from tools.dataset.writers import FORMATS
 from tools.errors import UserError
+from tools.locks import exclusive
 
 VERSION_FILE = "version.json"
+# Builds of one project take turns (lock file .datasets.lock beside the versions folder): a second waits this
+# long for the first (a studio build takes seconds), then is told the project is busy.
+BUILD_WAIT_S = 60.0
 _VERSION_NAME = re.compile(r"v(\d{3,})-[a-z0-9-]+")
 
 
@@ -78,26 +82,31 @@ def build_version(
     described_inputs: what went in, in words the person knows (e.g. counts of approved, edited and seed rows)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    number = 1 + max((int(m.group(1)) for p in root.iterdir() if (m := _VERSION_NAME.fullmatch(p.name))),
-                     default=0)
-    name = f"v{number:03d}-{re.sub(r'[^a-z0-9]+', '-', source.lower()).strip('-') or 'build'}"
-    final, partial = root / name, root / f".{name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        report = build_dataset(inputs, partial, eval_fraction=settings.eval_fraction,
-                               system=settings.system or None, fmt=settings.fmt, seed=settings.seed,  # type: ignore[arg-type]
-                               clean_config=clean_config, max_bytes=max_bytes, tag_counts=tag_counts,
-                               final_dir=final)
-        meta = {"name": name, "number": number, "source": source,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"), "settings": asdict(settings),
-                "inputs": described_inputs or report["inputs"],
-                "counts": {key: report[key] for key in ("rows_read", "kept", "train", "eval", "dropped")},
-                "conflicts_unresolved": report["health"]["conflicting_answers"]["count"]}
-        (partial / VERSION_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        partial.rename(final)  # atomic: the version appears complete or not at all
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    busy = (f"another build of this project is writing a dataset version in {root}; nothing was built; try again "
+            "when it has finished")
+    with exclusive(root.with_name(f".{root.name}.lock"), busy, wait_s=BUILD_WAIT_S):  # each gets its own number
+        for leftover in root.glob(".v*.partial*"):  # what a killed build left (none runs now: we hold the lock)
+            shutil.rmtree(leftover, ignore_errors=True)
+        number = 1 + max((int(m.group(1)) for p in root.iterdir() if (m := _VERSION_NAME.fullmatch(p.name))),
+                         default=0)
+        name = f"v{number:03d}-{re.sub(r'[^a-z0-9]+', '-', source.lower()).strip('-') or 'build'}"
+        final, partial = root / name, root / f".{name}.partial"
+        try:
+            report = build_dataset(inputs, partial, eval_fraction=settings.eval_fraction,
+                                   system=settings.system or None, fmt=settings.fmt,  # type: ignore[arg-type]
+                                   seed=settings.seed, clean_config=clean_config, max_bytes=max_bytes,
+                                   tag_counts=tag_counts, final_dir=final)
+            meta = {"name": name, "number": number, "source": source,
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"), "settings": asdict(settings),
+                    "inputs": described_inputs or report["inputs"],
+                    "counts": {key: report[key] for key in ("rows_read", "kept", "train", "eval", "dropped")},
+                    "conflicts_unresolved": report["health"]["conflicting_answers"]["count"]}
+            (partial / VERSION_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
+                                                encoding="utf-8")
+            partial.rename(final)  # atomic: the version appears complete or not at all
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
     return {**report, "version": {**meta, "path": str(final)}}
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tools.errors import BAD_CONTENT, UserError
 from tools.flags import output_path, positive_int
+from tools.output_files import add_force_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--system", default="", help="system prompt the fine-tuned model will run with")
     add_batch_options(parser)
+    add_force_option(parser)
     parser.set_defaults(func=run_generate)
 
 
@@ -102,7 +104,9 @@ def generation_model(name: str | None):
 def run_generate(args: argparse.Namespace) -> int:
     from tools.dataset.writers import write_samples
     from tools.generation.batch import generate_batch
+    from tools.output_files import refuse_existing, write_new_file
 
+    refuse_existing([args.out], args.force)  # before the model is asked: its batch would have nowhere to go
     seeds = read_seeds(args.seeds)
     notes = read_notes(args.notes) if args.notes else []
     chat_model = generation_model(args.model)
@@ -116,7 +120,7 @@ def run_generate(args: argparse.Namespace) -> int:
         max_attempts=args.max_attempts,
     )
     if result.samples:
-        write_samples(result.samples, args.out, "alpaca")
+        write_new_file(args.out, lambda path: write_samples(result.samples, path, "alpaca"), args.force)
         print(f"wrote {len(result.samples)} samples to {args.out}")
     dropped = ", ".join(f"{reason} {count}" for reason, count in result.dropped.items())
     if dropped:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from tools.errors import UserError
 from tools.flags import output_path, positive_int
 from tools.generation.cli import add_batch_options, add_task_options
+from tools.output_files import add_force_option
 
 if TYPE_CHECKING:
     from tools.generation.store import Project, ReviewStore
@@ -90,6 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format", choices=FORMAT_CHOICES, default="alpaca", help="output format (default alpaca)"
     )
     export.add_argument("--system", help="system prompt for samples that have none (default: the project's)")
+    add_force_option(export)
     export.set_defaults(func=run_export)
 
 
@@ -359,9 +361,11 @@ def project_ids(db_path: Path) -> list[tuple[str, str | None]]:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from tools.dataset.build import build_dataset
+    from tools.dataset.build import build_dataset, made_files
     from tools.dataset.cli import print_build_report
+    from tools.output_files import refuse_existing
 
+    refuse_existing(made_files(args.out), args.force)  # before the store is opened: nothing is touched
     with open_store() as store:
         project = find_project(store, args.project)
         samples = store.accepted_samples(project.id)
@@ -378,6 +382,7 @@ def run_export(args: argparse.Namespace) -> int:
         system=args.system or project.system or None,
         fmt=args.format,
         tag_counts=tag_counts,
+        force=args.force,
     )
     print_build_report(report, rows="accepted samples")
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tools.errors import UserError
 from tools.flags import output_path, positive_int
+from tools.output_files import add_force_option
 
 # CLI flag -> TrainConfig field; flags left out keep the config file's value or the default.
 FLAG_FIELDS = {
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="continue from the last complete checkpoint (without --config: RUN/config.json)")
     p.add_argument("--num-processes", type=positive_int, default=1, help="processes (GPUs) via accelerate launch")
     p.add_argument("--skip-preflight", action="store_true", help="train even when preflight checks fail")
+    add_force_option(p)
     p.set_defaults(func=handle_train)
 
 
@@ -54,10 +56,15 @@ def build_config(args: argparse.Namespace):
     return load_config(config_file, **{field: getattr(args, flag) for flag, field in FLAG_FIELDS.items()})
 
 
-def check_runs_named(config, resume: bool) -> None:
-    """--parent-run must be an earlier run's folder, and --resume needs a checkpoint to continue from (usage)."""
+def check_runs_named(config, resume: bool, force: bool = False) -> None:
+    """--parent-run must be an earlier run's folder, --resume needs a checkpoint to continue from, and a new run
+    never writes over files already in --out unless --force (usage)."""
+    from tools.output_files import refuse_existing
     from tools.training.train import last_complete_checkpoint
 
+    out = Path(config.out_dir)
+    if not resume and out.is_dir():
+        refuse_existing(sorted(out.iterdir()), force)
     if config.parent_run is not None and not Path(config.parent_run).is_dir():
         raise UserError(f"--parent-run {config.parent_run}: no such run folder; give the folder of an earlier "
                         "finished run (the one holding adapter/)")
@@ -106,7 +113,7 @@ def handle_train(args: argparse.Namespace) -> int:
     from tools.training.launch import run_status, start_training
 
     config = build_config(args)
-    check_runs_named(config, args.resume)
+    check_runs_named(config, args.resume, args.force)
     resolve_model_source(config.base_model)  # unknown model: UserError, exit 2
     findings = None if args.skip_preflight else preflight_findings(config)
     if findings:
