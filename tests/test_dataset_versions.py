@@ -38,6 +38,7 @@ def reviewed_batch(store: ReviewStore) -> list[int]:
     ids = [s.id for s in store.batch_samples(batch.id)]
     for sample_id in ids:
         store.approve(sample_id)
+    store.submit_batch(batch.id)  # one batch is open at a time
     return ids
 
 

@@ -107,12 +107,13 @@ def test_edit_is_validated_and_an_unchanged_edit_counts_as_approval(store):
 
 def test_acceptance_rate_per_batch_and_accepted_listing(store):
     first = store.add_batch("thread-1", batch_of(4, "a"))
-    second = store.add_batch("thread-1", batch_of(2, "b"))
     a = [s.id for s in store.batch_samples(first.id)]
-    b = [s.id for s in store.batch_samples(second.id)]
     store.bulk(a[:2], "approve")
     store.reject(a[2], "wrong")
     store.edit(a[3], {"instruction": "Question a3", "output": "Fixed"})
+    store.submit_batch(first.id)  # one batch is open at a time
+    second = store.add_batch("thread-1", batch_of(2, "b"))
+    b = [s.id for s in store.batch_samples(second.id)]
     store.approve(b[0])
 
     stats = store.batch_stats("thread-1")

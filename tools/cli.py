@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tools.errors import as_user_error
 from tools.flags import flag_problems
+from tools.redact import RedactingStream, configured_secrets
 
 # Each module exposes register(subparsers); the handler set with set_defaults(func=...) returns an exit status.
 SUBCOMMAND_MODULES = (
@@ -56,7 +57,20 @@ def named_files(args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs one command; every failure ends in a message and an exit status (2 usage, 1 content), never a traceback."""
+    """Runs one command; every failure ends in a message and an exit status (2 usage, 1 content), never a traceback.
+    Everything it prints (messages, warnings, logs on the terminal) goes through redact: no key is ever shown."""
+    secrets = configured_secrets()
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(streams[0], secrets), RedactingStream(streams[1], secrets)
+    try:
+        return _run(argv)
+    finally:
+        if isinstance(sys.stdout, RedactingStream):  # a closed pipe swaps in /dev/null: keep that one
+            sys.stdout = streams[0]
+        sys.stderr = streams[1]
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -29,10 +29,16 @@ def call_budget(settings: Settings) -> tuple[float, int]:
     return timeout, min(settings.tunesmith_llm_retries, max(0, int(deadline // timeout) - 1))
 
 
+def call_deadline_s(settings: Settings) -> float:
+    """How long one call may take, its retries included: also the budget of a batch's calls together (a failed
+    call is not asked again once this much time has passed), so what deadline_note announces is kept."""
+    timeout, retries = call_budget(settings)
+    return timeout * (retries + 1)
+
+
 def deadline_note(settings: Settings) -> str:
     """What the person is told before a call: how long at most before they hear back."""
-    timeout, retries = call_budget(settings)
-    total = timeout * (retries + 1)
+    total = call_deadline_s(settings)
     limit = f"{total / 60:.0f} min" if total >= 90 else f"{total:.0f} s"
     return (f"gives up after about {limit} if the endpoint does not answer "
             "(TUNESMITH_LLM_TIMEOUT x (1 + TUNESMITH_LLM_RETRIES), capped at 2 min)")
@@ -59,6 +65,12 @@ def build_chat_model(settings: Settings, model: str | None = None, temperature: 
 
 def describe_llm_error(exc: BaseException) -> str:
     """One sentence a person can act on, for any failure of an LLM call (never includes the API key)."""
+    from tools.redact import redact
+
+    return redact(_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
     if isinstance(exc, LLMUnavailable):
         return str(exc)
     import openai  # installed with langchain-openai; its wrappers subclass these

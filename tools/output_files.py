@@ -31,14 +31,15 @@ def stage_path(target: Path) -> Path:
     return target.with_name(f".{target.name}{_STAGE}{os.getpid()}")
 
 
-def clear_leftovers(target: Path) -> list[Path]:
-    """Removes what killed runs left beside target (their temporary files and folders); returns them."""
+def clear_leftovers(target: Path, marker: str = _STAGE) -> list[Path]:
+    """Removes what killed runs left beside target (their temporary files and folders, named .TARGET + marker +
+    the pid of a process that is gone); returns them."""
     removed = []
     parent = target.parent
     if not parent.is_dir():
         return removed
-    for path in parent.glob(f".{_escape(target.name)}{_STAGE}*"):
-        pid = path.name.rsplit(_STAGE, 1)[-1]
+    for path in parent.glob(f".{_escape(target.name)}{marker}*"):
+        pid = path.name.rsplit(marker, 1)[-1]
         if pid.isdigit() and not _alive(int(pid)):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)

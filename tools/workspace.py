@@ -73,6 +73,10 @@ class Workspace:
     def project_dir(self, thread_id: str | None) -> Path:
         return self.file("projects", thread_id or SCRATCH_PROJECT)
 
+    def generation_lock(self, thread_id: str) -> Path:
+        """Held while a batch of the project is being drafted (tools.locks): one draft at a time."""
+        return self.project_dir(thread_id) / ".generate.lock"
+
     def dataset_dir(self, thread_id: str | None) -> Path:
         return self.project_dir(thread_id) / "dataset"
 

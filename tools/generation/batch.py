@@ -18,6 +18,7 @@ from tools.errors import BAD_CONTENT, LLMUnavailable, UserError
 from tools.generation.parse import UnparseableReply, batch_response_format, items_from_reply
 from tools.generation.prompt import EXAMPLES_PER_PROMPT, build_batch_prompt, choose_seeds
 from tools.llm import describe_llm_error
+from tools.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ class _BatchCaller:
                 if _status_code(exc) != 400:
                     raise
                 # Many OpenAI-compatible servers reject response_format; the prompt itself asks for JSON.
-                log.warning("endpoint rejected structured output (%s); asking for plain JSON text", exc)
+                log.warning("endpoint rejected structured output (%s); asking for plain JSON text",
+                            describe_llm_error(exc))
                 self.structured = None
         return self.chat_model.invoke(messages)
 
@@ -178,6 +180,9 @@ def generate_batch(
     errors: list[str] = []
     attempts = 0
     while len(accepted) < n and attempts < max_attempts:
+        if attempts and time.monotonic() - started >= deadline_s:  # the announced budget is spent: no new call
+            errors.append(f"gave up after {time.monotonic() - started:.0f} s (the time limit for one batch's calls)")
+            break
         attempts += 1
         missing = n - len(accepted)
         messages = build_batch_prompt(
@@ -197,7 +202,7 @@ def generate_batch(
             errors.append(f"attempt {attempts}: {exc}")
             continue
         except Exception as exc:  # noqa: BLE001  any LLM/client failure becomes a message, never a lost batch
-            log.warning("batch attempt %d failed: %r", attempts, exc)
+            log.warning("batch attempt %d failed: %s", attempts, describe_llm_error(exc))  # redacted: no key
             elapsed = time.monotonic() - started
             out_of_time = elapsed >= deadline_s
             errors.append(f"attempt {attempts}: {describe_llm_error(exc)}"
@@ -236,6 +241,6 @@ def generate_batch(
         attempts=attempts,
         requested=n,
         dropped=dict(dropped),
-        errors=errors,
+        errors=[redact(error) for error in errors],  # a reply or server message may repeat the key
         seed_indices=seed_indices,
     )

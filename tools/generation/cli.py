@@ -104,12 +104,15 @@ def generation_model(name: str | None):
 def run_generate(args: argparse.Namespace) -> int:
     from tools.dataset.writers import write_samples
     from tools.generation.batch import generate_batch
+    from tools.llm import call_deadline_s, deadline_note
     from tools.output_files import refuse_existing, write_new_file
+    from tools.settings import load_settings
 
     refuse_existing([args.out], args.force)  # before the model is asked: its batch would have nowhere to go
     seeds = read_seeds(args.seeds)
     notes = read_notes(args.notes) if args.notes else []
     chat_model = generation_model(args.model)
+    print(f"drafting {args.n} samples; {deadline_note(load_settings())}", flush=True)
     result = generate_batch(
         chat_model,
         args.task,
@@ -118,6 +121,7 @@ def run_generate(args: argparse.Namespace) -> int:
         system=args.system,
         notes=notes,
         max_attempts=args.max_attempts,
+        deadline_s=call_deadline_s(load_settings()),
     )
     if result.samples:
         write_new_file(args.out, lambda path: write_samples(result.samples, path, "alpaca"), args.force)

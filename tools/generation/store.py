@@ -11,7 +11,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ from typing import Literal, Self
 from pydantic import ValidationError
 
 from tools.dataset.schema import AlpacaSample
-from tools.errors import BAD_CONTENT, UserError
+from tools.errors import BAD_CONTENT, FAILED, UserError
 from tools.generation.notes import clean_notes, merge_notes
 
 SCHEMA_VERSION = 3
@@ -185,7 +185,7 @@ class BatchStats:
 
 
 BUSY_TIMEOUT_S = 5.0  # how long one try waits for another writer's lock (the app, `tunesmith studio`)
-BUSY_TRIES = 3
+BUSY_TRIES = 3  # a command hears "busy" within BUSY_TIMEOUT_S x BUSY_TRIES (15 s) of waiting, said in the message
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -195,9 +195,10 @@ def _is_busy(exc: BaseException) -> bool:
 class StoreBusy(UserError):
     """Another program held the database's write lock for every try; nothing was written."""
 
-    def __init__(self, path: Path):
-        super().__init__(f"{path.name} is busy: another program (the app or `tunesmith studio`) is writing to it; "
-                         "nothing was saved; try again in a moment", exit_code=1)
+    def __init__(self, path: Path, waited_s: float | None = None):
+        waited = f" (waited {waited_s:.0f} s)" if waited_s else ""
+        super().__init__(f"{path.name} is busy: another program (the app or `tunesmith studio`) is writing to it"
+                         f"{waited}; nothing was saved; try again in a moment", exit_code=1)
 
 
 class DecisionConflict(UserError):
@@ -269,6 +270,7 @@ class ReviewStore:
 
     def _begin(self) -> None:
         """Takes the write lock: each try waits up to the busy timeout for another writer, then StoreBusy."""
+        started = time.monotonic()
         for _ in range(BUSY_TRIES):
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -276,11 +278,18 @@ class ReviewStore:
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc):
                     raise
-        raise StoreBusy(self.path)
+        raise StoreBusy(self.path, time.monotonic() - started)
 
     def _query(self, sql: str, params: Sequence = ()) -> list[sqlite3.Row]:
+        """A read; one that waited the busy timeout for another program's lock ends in StoreBusy, never a hang."""
+        started = time.monotonic()
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise StoreBusy(self.path, time.monotonic() - started) from None
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -377,11 +386,18 @@ class ReviewStore:
     # --- batches and samples --------------------------------------------------------------------------------
 
     def add_batch(self, project_id: str, samples: Sequence[AlpacaSample | dict]) -> Batch:
-        """Stores a generated batch (all samples pending) as the project's next batch number."""
+        """Stores a generated batch (all samples pending) as the project's next batch number; refused while another
+        batch of the project is open (checked in the same transaction, so two programs cannot both open one)."""
         self.project(project_id)
         checked = [_as_sample(sample, f"sample {i + 1}") for i, sample in enumerate(samples)]
         now = _now()
         with self._transaction() as db:
+            open_number = db.execute("SELECT number FROM batches WHERE project_id = ? AND status = 'open'",
+                                     (project_id,)).fetchone()
+            if open_number is not None:  # another program opened one meanwhile: only one is under review at a time
+                raise UserError(f"batch {open_number[0]} of project {project_id!r} is already open for review "
+                                "(another program added it meanwhile); review and submit it first; this batch "
+                                "was not stored", FAILED)
             number = db.execute(
                 "SELECT COALESCE(MAX(number), 0) + 1 FROM batches WHERE project_id = ?", (project_id,)
             ).fetchone()[0]
@@ -647,17 +663,23 @@ class ReviewStore:
 
     def set_notes(self, project_id: str, notes: Iterable[str]) -> list[str]:
         """Replaces the list with the person's edited version (cleaned: no blanks or duplicates)."""
+        return self.update_notes(project_id, lambda _: list(notes))
+
+    def add_notes(self, project_id: str, new_notes: Iterable[str]) -> list[str]:
+        """Appends notes not already in the list; returns the whole list."""
+        return self.update_notes(project_id, lambda notes: merge_notes(notes, new_notes))
+
+    def update_notes(self, project_id: str, change: Callable[[list[str]], Iterable[str]]) -> list[str]:
+        """Reads the notes and writes change(notes) in one transaction, so a note another program adds at the
+        same moment is never lost; returns the whole (cleaned) list."""
         self.project(project_id)
-        cleaned = clean_notes(notes)
         with self._transaction() as db:
+            current = [r["text"] for r in db.execute(
+                "SELECT text FROM notes WHERE project_id = ? ORDER BY position", (project_id,)).fetchall()]
+            cleaned = clean_notes(change(current))
             db.execute("DELETE FROM notes WHERE project_id = ?", (project_id,))
             db.executemany(
                 "INSERT INTO notes (project_id, position, text) VALUES (?, ?, ?)",
                 [(project_id, i, text) for i, text in enumerate(cleaned)],
             )
         return cleaned
-
-    def add_notes(self, project_id: str, new_notes: Iterable[str]) -> list[str]:
-        """Appends notes not already in the list; returns the whole list."""
-        with self._lock:
-            return self.set_notes(project_id, merge_notes(self.notes(project_id), new_notes))

@@ -21,6 +21,7 @@ from tools.output_files import add_force_option
 
 if TYPE_CHECKING:
     from tools.generation.store import Project, ReviewStore
+    from tools.settings import Settings
 
 FORMAT_CHOICES = ("alpaca", "sharegpt", "openai")
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -180,37 +181,47 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from tools.generation.cli import generation_model
-    from tools.generation.rounds import generate_next_batch
-    from tools.llm import deadline_note
+    from tools.locks import exclusive
     from tools.settings import load_settings
+    from tools.workspace import Workspace
 
+    settings = load_settings()
     with open_store() as store:
         project = find_project(store, args.project)
-        open_batch = store.open_batch(project.id)
-        if open_batch is not None:
-            pending = len(store.batch_samples(open_batch.id, "pending"))
-            raise UserError(
-                f"batch {open_batch.number} of project {project.id!r} is still open ({pending} pending); "
-                f"review and submit it first: `tunesmith studio review {project.id}`"
-            )
-        chat_model = generation_model(args.model)
-        print(f"drafting {args.n} samples with {chat_model.model_name}; {deadline_note(load_settings())}",
-              flush=True)
-        batch, result = generate_next_batch(
-            store, project.id, chat_model, n=args.n, max_attempts=args.max_attempts
+        busy = (f"another program is drafting a batch of project {project.id!r} right now; only one batch is "
+                f"open at a time: wait for it, then `tunesmith studio review {project.id}`")
+        with exclusive(Workspace.from_settings(settings).generation_lock(project.id), busy):
+            return _draft_batch(store, project, args, settings)
+
+
+def _draft_batch(store: ReviewStore, project: Project, args: argparse.Namespace, settings: Settings) -> int:
+    """The next batch, drafted and stored within the announced time (the caller holds the generation lock)."""
+    from tools.generation.cli import generation_model
+    from tools.generation.rounds import generate_next_batch
+    from tools.llm import call_deadline_s, deadline_note
+
+    open_batch = store.open_batch(project.id)
+    if open_batch is not None:
+        pending = len(store.batch_samples(open_batch.id, "pending"))
+        raise UserError(
+            f"batch {open_batch.number} of project {project.id!r} is still open ({pending} pending); "
+            f"review and submit it first: `tunesmith studio review {project.id}`"
         )
-        if batch is not None:
-            print(f"batch {batch.number}: {len(result.samples)} samples waiting for review")
-        dropped = ", ".join(f"{reason} {count}" for reason, count in result.dropped.items())
-        print(f"dropped: {dropped or 'none'}")
-        if not result.complete:
-            print(f"error: {result.message}", file=sys.stderr)
-        else:
-            print(result.message)
-        if batch is not None:
-            print(f"next: tunesmith studio review {project.id}")
-        return 0 if result.complete else 1
+    chat_model = generation_model(args.model)
+    print(f"drafting {args.n} samples with {chat_model.model_name}; {deadline_note(settings)}", flush=True)
+    batch, result = generate_next_batch(store, project.id, chat_model, n=args.n, max_attempts=args.max_attempts,
+                                        deadline_s=call_deadline_s(settings))
+    if batch is not None:
+        print(f"batch {batch.number}: {len(result.samples)} samples waiting for review")
+    dropped = ", ".join(f"{reason} {count}" for reason, count in result.dropped.items())
+    print(f"dropped: {dropped or 'none'}")
+    if not result.complete:
+        print(f"error: {result.message}", file=sys.stderr)
+    else:
+        print(result.message)
+    if batch is not None:
+        print(f"next: tunesmith studio review {project.id}")
+    return 0 if result.complete else 1
 
 
 def run_review(args: argparse.Namespace) -> int:
@@ -252,26 +263,31 @@ def run_review(args: argparse.Namespace) -> int:
 def run_notes(args: argparse.Namespace) -> int:
     from tools.dataset.dedup import canonical_text
 
-    with open_store() as store:
-        project = find_project(store, args.project)
-        notes = store.notes(project.id)
+    if any(not text.strip() for text in args.add):
+        raise UserError("--add needs the note's text, e.g. --add 'Keep answers under 50 words'")
+    said: list[str] = []
+
+    def change(notes: list[str]) -> list[str]:  # runs inside the store's transaction: no note added meanwhile is lost
         unknown = sorted({n for n in args.remove if not 1 <= n <= len(notes)})
         if unknown:
             raise UserError(
-                f"no note number {', '.join(map(str, unknown))}: project {project.id!r} has "
-                f"{len(notes)} note(s), "
-                f"numbered as `tunesmith studio notes {project.id}` lists them"
+                f"no note number {', '.join(map(str, unknown))}: project {args.project!r} has "
+                f"{len(notes)} note(s), numbered as `tunesmith studio notes {args.project}` lists them"
             )
-        if any(not text.strip() for text in args.add):
-            raise UserError("--add needs the note's text, e.g. --add 'Keep answers under 50 words'")
         kept = [] if args.clear else [note for i, note in enumerate(notes, 1) if i not in set(args.remove)]
         known = {canonical_text(note) for note in kept}
         for text in args.add:
             if canonical_text(text) in known:
-                print(f"already a note: {text}")
+                said.append(f"already a note: {text}")
             known.add(canonical_text(text))
-        if args.clear or args.remove or args.add:
-            notes = store.set_notes(project.id, [*kept, *args.add])
+        return [*kept, *args.add]
+
+    with open_store() as store:
+        project = find_project(store, args.project)
+        changing = args.clear or args.remove or args.add
+        notes = store.update_notes(project.id, change) if changing else store.notes(project.id)
+        for line in said:
+            print(line)
         print_notes(notes)
     return 0
 

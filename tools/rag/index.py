@@ -60,21 +60,36 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
+LINK_LOOP = "a link loop (it leads back to itself through links); not followed: point the link at a real file"
+
+
+def _resolved(path: Path) -> Path | None:
+    """Where path leads once every link is followed, or None for a link loop."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # RuntimeError "Symlink loop" (Python 3.11), OSError ELOOP (3.13)
+        return None
+
+
 def _folder_files(folder: Path, report: IndexReport) -> list[Path]:
-    """Every file under folder, without following links out of it: a link leaving the folder is reported."""
+    """Every file under folder, without following links out of it: a link leaving the folder, or going round in
+    a loop, is reported and the rest is indexed."""
     root = folder.resolve()
     files: list[Path] = []
     for current, dirs, names in os.walk(folder, followlinks=False):
         for name in sorted(dirs):
             if (Path(current) / name).is_symlink():  # os.walk does not descend into it: say so
-                target = (Path(current) / name).resolve()
+                target = _resolved(Path(current) / name)
                 report.skipped[str(Path(current) / name)] = (
+                    LINK_LOOP if target is None else
                     f"a link to {target}, outside {folder}; not followed" if not _inside(target, root)
                     else "a link to a folder inside the same folder; its files are indexed from there")
         for name in names:
             path = Path(current) / name
-            target = path.resolve()
-            if not _inside(target, root):
+            target = _resolved(path)
+            if target is None:
+                report.skipped[str(path)] = LINK_LOOP
+            elif not _inside(target, root):
                 report.skipped[str(path)] = (f"a link to {target}, outside {folder}; not followed "
                                              "(copy the file into the folder to index it)")
             elif target.is_file():
@@ -86,7 +101,9 @@ def _expand(paths: list[Path], report: IndexReport) -> list[Path]:
     """Files to read: a folder gives every file in it (unsupported ones are then reported, not dropped)."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if path.is_symlink() and _resolved(path) is None:
+            report.skipped[str(path)] = LINK_LOOP
+        elif path.is_dir():
             files.extend(_folder_files(path, report))
         elif path.exists():
             files.append(path)  # named by the person: read even when it is a link
@@ -122,7 +139,7 @@ class DocumentIndex:
         """
         report = IndexReport()
         for path in _expand([Path(p) for p in paths], report):
-            source = str(path.resolve())
+            source = str(_resolved(path) or path)
             try:
                 chunks = chunk_text(read_document(path), source, max_chars, overlap)
             except UserError as exc:

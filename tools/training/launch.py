@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import UserError
+from tools.redact import without_secrets
 from tools.training.config import TrainConfig, save_config
 
 PROGRESS_FILE = "progress.jsonl"
@@ -235,7 +236,7 @@ def start_training(config: TrainConfig, resume: bool = False, num_processes: int
     progress = run_dir / PROGRESS_FILE
     offset = progress.stat().st_size if progress.is_file() else 0
     # faulthandler: a crash in native code (a worker's SIGABRT/SIGSEGV) still leaves a Python traceback in the log
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
+    env = {**without_secrets(dict(os.environ)), "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     with (run_dir / LOG_FILE).open("ab") as log:
         popen = subprocess.Popen(
             trainer_command(config_path, resume, num_processes), cwd=run_dir, env=env,
