@@ -102,6 +102,13 @@ def _battery_files(tmp: Path) -> None:
     (tmp / "surrogate.json").write_text("[" + OBJ % '"half \\ud800 of a pair"' + "]")
     (tmp / "surrogate_seed.jsonl").write_text('{"instruction": "\\udfff hi", "input": "", "output": "x"}\n')
     (tmp / "nul.json").write_text("[" + OBJ % '"a\\u0000b\\u0007c"' + "]")
+    (tmp / "nul_seeds.jsonl").write_text('{"instruction": "a\\u0000b", "input": "\\u001b[31m", "output": "c\\u0007"}\n')
+    (tmp / "surrogate_profile.json").write_text('{"task_diversity": "\\ud800"}')
+    (tmp / "nul_profile.json").write_text('{"task_diversity": "narrow\\u0000"}')
+    (tmp / "nul_config.yaml").write_bytes(b"epochs: 2\x00\n")
+    (tmp / "surrogate_config.json").write_text('{"method": "\\udc80"}')
+    (tmp / "docs_nul").mkdir()
+    (tmp / "docs_nul" / "n.txt").write_text("text with a \x00 NUL byte\n")
     (tmp / "docs_surrogate").mkdir()
     (tmp / "docs_surrogate" / "s.json").write_text('{"t": "\\ud800"}')
     (tmp / "garbage.env").write_bytes(bytes(range(256)) * 4)
@@ -244,6 +251,15 @@ CASES = [
     Case("studio new NUL in task", ["studio", "new", "p1", "--task", "a\x00b", "--seeds", f"{T}/good.json"], 2,
          ("--task",)),
     Case("rag index lone surrogate", ["rag", "index", f"{T}/docs_surrogate", "--name", "n"], 1, ("surrogate",)),
+    Case("build NUL and control characters", ["dataset", "build", f"{T}/nul.json", "--out", f"{T}/ds"], 0, ("kept 1",)),
+    Case("studio new NUL in seeds", ["studio", "new", "p1", "--task", "t", "--seeds", f"{T}/nul_seeds.jsonl"], 0,
+         ("created",)),
+    Case("advise lone surrogate in profile", ["advise", "--profile", f"{T}/surrogate_profile.json"], 1,
+         ("task_diversity",)),
+    Case("advise NUL in profile", ["advise", "--profile", f"{T}/nul_profile.json"], 1, ("task_diversity",)),
+    Case("train NUL in YAML config", [*TRAIN, "--config", f"{T}/nul_config.yaml"], 1, ("nul_config.yaml",)),
+    Case("train lone surrogate in config", [*TRAIN, "--config", f"{T}/surrogate_config.json"], 1, ("method",)),
+    Case("rag index NUL in a document", ["rag", "index", f"{T}/docs_nul", "--name", "n"], 1, ("NUL",)),
     Case("check NUL in a path", ["dataset", "check", f"{T}/a\x00b.json"], 2, ("NUL",)),
     Case("build NUL in --out", ["dataset", "build", f"{T}/good.json", "--out", f"{T}/o\x00ut"], 2, ("NUL",)),
     Case("studio new huge target", ["studio", "new", "p1", "--task", "t", "--seeds", f"{T}/good.json", "--target",

@@ -196,7 +196,7 @@ class StoreBusy(UserError):
     """Another program held the database's write lock for every try; nothing was written."""
 
     def __init__(self, path: Path, waited_s: float | None = None):
-        waited = f" (waited {waited_s:.0f} s)" if waited_s else ""
+        waited = f" (waited {waited_s:.1f} s)" if waited_s is not None else ""
         super().__init__(f"{path.name} is busy: another program (the app or `tunesmith studio`) is writing to it"
                          f"{waited}; nothing was saved; try again in a moment", exit_code=1)
 
@@ -224,6 +224,7 @@ class ReviewStore:
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        started = time.monotonic()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                        timeout=BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s)
@@ -233,7 +234,7 @@ class ReviewStore:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             if _is_busy(exc):
-                raise StoreBusy(self.path) from None
+                raise StoreBusy(self.path, time.monotonic() - started) from None
             raise UserError(
                 f"{self.path} is not a usable Tunesmith database ({exc}); move it aside", BAD_CONTENT
             ) from None
