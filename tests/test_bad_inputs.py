@@ -109,6 +109,7 @@ def _battery_files(tmp: Path) -> None:
     (tmp / "surrogate_config.json").write_text('{"method": "\\udc80"}')
     (tmp / "docs_nul").mkdir()
     (tmp / "docs_nul" / "n.txt").write_text("text with a \x00 NUL byte\n")
+    (tmp / "we\udcffird.json").write_text(json.dumps([GOOD_ROW]))  # a name that is not UTF-8 (byte 0xff)
     (tmp / "docs_surrogate").mkdir()
     (tmp / "docs_surrogate" / "s.json").write_text('{"t": "\\ud800"}')
     (tmp / "garbage.env").write_bytes(bytes(range(256)) * 4)
@@ -260,6 +261,13 @@ CASES = [
     Case("train NUL in YAML config", [*TRAIN, "--config", f"{T}/nul_config.yaml"], 1, ("nul_config.yaml",)),
     Case("train lone surrogate in config", [*TRAIN, "--config", f"{T}/surrogate_config.json"], 1, ("method",)),
     Case("rag index NUL in a document", ["rag", "index", f"{T}/docs_nul", "--name", "n"], 1, ("NUL",)),
+    Case("check a name that is not UTF-8", ["dataset", "check", f"{T}/we\udcffird.json"], 0, ("1 valid",)),
+    Case("build a name that is not UTF-8", ["dataset", "build", f"{T}/we\udcffird.json", "--out", f"{T}/ds"], 0,
+         ("kept 1",)),
+    Case("build --out a new name that is not UTF-8", ["dataset", "build", f"{T}/good.json", "--out",
+                                                      f"{T}/d\udcffs"], 2, ("--out",)),
+    Case("studio new seeds named in non-UTF-8", ["studio", "new", "p1", "--task", "t", "--seeds",
+                                                 f"{T}/we\udcffird.json"], 0, ("created",)),
     Case("check NUL in a path", ["dataset", "check", f"{T}/a\x00b.json"], 2, ("NUL",)),
     Case("build NUL in --out", ["dataset", "build", f"{T}/good.json", "--out", f"{T}/o\x00ut"], 2, ("NUL",)),
     Case("studio new huge target", ["studio", "new", "p1", "--task", "t", "--seeds", f"{T}/good.json", "--target",
@@ -363,3 +371,41 @@ def test_bad_input_ends_in_a_message(case, battery_dir, monkeypatch, capsys):
     assert code == case.exit, f"exit {code}, expected {case.exit}: {err}"
     for word in case.words:
         assert word.lower() in err.lower(), f"{word!r} not in: {err}"
+
+
+# Every command that reads a file the person names, given each kind of unusable content: exit 1 with a message
+# naming the file, never "a bug in Tunesmith" (issue 20: new members of each family, not only the examples).
+UNUSABLE = {
+    "broken.json": '{"a": ', "latin1.json": b'{"a": "caf\xe9"}', "empty.json": "", "blank.json": "   \n ",
+    "deep.json": "[" * DEPTH + "]" * DEPTH, "huge.json": '{"a": ' + HUGE + "}", "nan.json": '{"a": NaN}',
+    "scalar.json": "42", "null.json": "null", "numbers.json": "[1, 2]", "string.json": '"text"',
+    "unknown.json": '{"zzz": 1}', "surrogate.json": '{"a": "\\ud800"}', "bom.json": b'\xef\xbb\xbf{"a": 1}',
+    "binary.json": bytes(range(256)), "nul.json": b'{"a": 1}\x00',
+}
+READERS = {
+    "dataset check": ["dataset", "check", "{f}"],
+    "dataset build": ["dataset", "build", "{f}", "--out", "{tmp}/out-{name}"],
+    "generate --seeds": ["generate", "--task", "t", "--seeds", "{f}", "--out", "{tmp}/o-{name}"],
+    "generate --notes": ["generate", "--task", "t", "--seeds", "{tmp}/good.json", "--notes", "{f}", "--out",
+                         "{tmp}/o-{name}"],
+    "studio new --seeds": ["studio", "new", "p1", "--task", "t", "--seeds", "{f}"],
+    "advise --profile": ["advise", "--profile", "{f}"],
+    "preflight --config": [*PREFLIGHT, "--config", "{f}"],
+    "train --config": [*TRAIN, "--config", "{f}"],
+    "evaluate --eval": ["evaluate", "--run", "{tmp}/donerun", "--eval", "{f}"],
+}
+
+
+@pytest.mark.parametrize("command", READERS)
+def test_every_reader_says_unusable_content_is_unusable(command, battery_dir, capsys):
+    wrong = []
+    for name, data in UNUSABLE.items():
+        path = battery_dir / "unusable" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+        argv = [arg.format(tmp=battery_dir, f=path, name=name) for arg in READERS[command]]
+        code = main(argv)
+        out, err = capsys.readouterr()
+        if code != 1 or "unexpected" in out + err or "Traceback" in out + err:
+            wrong.append(f"{name}: exit {code}: {(out + err).strip()[-200:]}")
+    assert not wrong, "\n".join(wrong)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 from collections.abc import Sequence
 
 BAD_INPUT = 2  # usage: a wrong flag, path, permission or name; nothing was read
 BAD_CONTENT = 1  # a file was read and its content cannot be used (broken JSON/CSV, not UTF-8, too deep, wrong columns)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 FAILED = 1  # the command ran and found problems (a check, preflight) or could not finish (busy database)
 
 
@@ -26,6 +28,12 @@ class UserError(Exception):
 
 class LLMUnavailable(Exception):
     """The LLM endpoint is missing, unreachable or keeps failing; state is kept, the person is told."""
+
+
+def printable(text: str) -> str:
+    """text with lone surrogates (what Python makes of a file name that is not UTF-8) written as \\udcXX escapes,
+    so it can be printed and saved as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if _SURROGATE.search(text) else text
 
 
 def _which(files: Sequence[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 from pathlib import Path
 
@@ -62,10 +63,19 @@ def flag_problems(args: argparse.Namespace) -> list[str]:
                 problems.append(f"{flag} {item}: not a finite number; give a plain number such as 0.1 or 24")
             elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_FLAG_INT:
                 problems.append(f"{flag} {str(item)[:20]}…: too large; no setting needs more than {MAX_FLAG_INT:,}")
-            elif isinstance(item, (str, Path)) and (bad := _BAD_TEXT.search(str(item))):
+            elif isinstance(item, (str, Path)) and (bad := _BAD_TEXT.search(str(item))) and not _existing(item):
                 problems.append(f"{flag}: {describe_bad_char(bad.group())} at position {bad.start() + 1}; "
                                 "retype it without that character")
     return problems
+
+
+def _existing(value: str | Path) -> bool:
+    """Whether value names a file or folder that exists: its name may hold any byte but NUL (Linux names need
+    not be UTF-8; Python hands such bytes over as lone surrogates)."""
+    try:
+        return os.path.lexists(value)
+    except (ValueError, OSError):  # a NUL byte, a name too long
+        return False
 
 
 def describe_bad_char(char: str) -> str:

@@ -6,6 +6,8 @@ import os
 import re
 from typing import TextIO
 
+from tools.errors import printable
+
 REDACTED = "[redacted]"
 ENV_FILE = ".env"  # as tools.settings reads it (not imported here: pydantic is slow to load for every command)
 # Shapes of keys and tokens: OpenAI/DeepSeek sk-..., Hugging Face hf_..., GitHub, Slack, AWS, Google, and the value
@@ -57,14 +59,14 @@ def _keep_label(match: re.Match) -> str:
 
 class RedactingStream:
     """A text stream that writes through redact(): what a command prints (and logs to the terminal) never
-    carries a key."""
+    carries a key; a file name that is not UTF-8 is printed with escapes (errors.printable), never a crash."""
 
     def __init__(self, stream: TextIO, secrets: list[str]):
         self._stream = stream
         self._secrets = secrets
 
     def write(self, text: str) -> int:
-        self._stream.write(redact(text, self._secrets))
+        self._stream.write(printable(redact(text, self._secrets)))
         return len(text)
 
     def __getattr__(self, name: str):

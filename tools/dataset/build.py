@@ -41,7 +41,7 @@ from tools.dataset.report import HealthTally, render_report_markdown
 from tools.dataset.schema import AlpacaSample, ReviewedRow
 from tools.dataset.split import eval_size, held_out, twin_labels
 from tools.dataset.writers import FILE_SUFFIX, FORMATS, DatasetFormat, SampleWriter, write_dataset_info
-from tools.errors import BAD_CONTENT, UserError
+from tools.errors import BAD_CONTENT, UserError, printable
 from tools.output_files import refuse_existing, staged_folder
 
 _KEY_BATCH = 4096  # rows hashed per step
@@ -126,7 +126,7 @@ def _build_into(out: Path, inputs: list, eval_fraction: float, system: str | Non
     drops = dict(sorted(_count(dropped_rows).items()))
     unresolved = [c for c in conflicts if c["resolution"] == "unresolved"]
     report = {
-        "out_dir": out_name,
+        "out_dir": printable(out_name),
         "format": fmt,
         "inputs": read["inputs"],
         "rows_read": read["rows_read"],
@@ -279,10 +279,10 @@ def _read_inputs(inputs: list, max_bytes: int, system: str, config: CleanConfig,
             continue
         path = Path(item)
         stream = SampleStream(path, max_bytes)
-        rows.sources.append(path.name)
+        rows.sources.append(printable(path.name))  # a name that is not UTF-8 is still written as text
         source = len(rows.sources) - 1
         for row, found in stream:
-            row_id = f"{path.name}:{row}"
+            row_id = f"{rows.sources[source]}:{row}"
             if isinstance(found, RowProblem):
                 read["dropped_rows"].append({"id": row_id, "reason": found.code, "kept": None,
                                              "detail": found.message})
@@ -290,8 +290,8 @@ def _read_inputs(inputs: list, max_bytes: int, system: str, config: CleanConfig,
             else:
                 take(found, source, row, row_id)
         read["rows_read"] += stream.rows_read
-        read["inputs"].append({"source": str(path), "format": stream.format, "rows": stream.rows_read})
-        read["notes"] += [f"{path.name}: {note}" for note in stream.notes]
+        read["inputs"].append({"source": printable(str(path)), "format": stream.format, "rows": stream.rows_read})
+        read["notes"] += [f"{rows.sources[source]}: {note}" for note in stream.notes]
     return read
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prompts.rag import RAG_REQUEST, RAG_SYSTEM_PROMPT
-from tools.errors import BAD_CONTENT, UserError
+from tools.errors import BAD_CONTENT, UserError, printable
 from tools.rag.answer import Answer, answer_with_fallback, key_sentences, number_sources
 from tools.rag.chunk import chunk_text
 from tools.rag.readers import read_document
@@ -139,7 +139,7 @@ class DocumentIndex:
         """
         report = IndexReport()
         for path in _expand([Path(p) for p in paths], report):
-            source = str(_resolved(path) or path)
+            source = printable(str(_resolved(path) or path))  # a name that is not UTF-8 is stored as text
             try:
                 chunks = chunk_text(read_document(path), source, max_chars, overlap)
             except UserError as exc:
