@@ -180,3 +180,15 @@ def test_killed_build_leaves_no_outputs_without_their_report(folder):
     assert not out.exists() or (out / "report.json").is_file()
     assert build_dataset([big], out, force=True)["kept"] > 0
     assert not stage.exists()
+
+
+def test_out_as_a_folder_a_link_or_a_new_nested_path(folder, capsys):
+    code, said = run(capsys, "generate", "--task", "t", "--seeds", folder / "rows.json", "--out", folder)
+    assert code == 2 and "is a folder" in said
+    (folder / "real").mkdir()
+    (folder / "link").symlink_to(folder / "real", target_is_directory=True)
+    code, said = run(capsys, "dataset", "build", folder / "rows.json", "--out", folder / "link")
+    assert code == 0 and (folder / "real" / "report.json").is_file() and (folder / "link").is_symlink(), said
+    target = folder / "new" / "nested" / "batch.json"
+    write_new_file(target, lambda path: path.write_text("[]"))
+    assert target.read_text() == "[]"

@@ -68,12 +68,13 @@ def staged_folder(out: Path, force: bool = False) -> Iterator[Path]:
 
 
 def _move_into(stage: Path, out: Path, force: bool) -> None:
-    try:
-        stage.rename(out)  # out did not exist (or is an empty folder): the whole result appears at once
-        return
-    except OSError as exc:
-        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-            raise
+    if not out.exists() and not out.is_symlink():
+        try:
+            stage.rename(out)  # out did not exist: the whole result appears at once
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):  # another program made it meanwhile
+                raise
     made = sorted(path for path in stage.iterdir())
     refuse_existing([out / path.name for path in made], force)  # a file that appeared while we built
     for path in made:
@@ -82,10 +83,18 @@ def _move_into(stage: Path, out: Path, force: bool) -> None:
         os.replace(path, out / path.name)
 
 
+def check_new_file(path: Path, force: bool = False) -> None:
+    """UserError unless path can take a new file: not a folder, and not an existing file unless force."""
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give a file path, e.g. --out {path / 'batch.json'}")
+    refuse_existing([path], force)
+
+
 def write_new_file(path: Path, write: Callable[[Path], object], force: bool = False) -> None:
     """Writes path through write(temporary path) and puts it in place at once: never over a file that exists
     unless force (also when another program creates it meanwhile)."""
-    refuse_existing([path], force)
+    check_new_file(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
     clear_leftovers(path)
     temporary = stage_path(path)
     try:

@@ -105,10 +105,10 @@ def run_generate(args: argparse.Namespace) -> int:
     from tools.dataset.writers import write_samples
     from tools.generation.batch import generate_batch
     from tools.llm import call_deadline_s, deadline_note
-    from tools.output_files import refuse_existing, write_new_file
+    from tools.output_files import check_new_file, write_new_file
     from tools.settings import load_settings
 
-    refuse_existing([args.out], args.force)  # before the model is asked: its batch would have nowhere to go
+    check_new_file(args.out, args.force)  # before the model is asked: its batch would have nowhere to go
     seeds = read_seeds(args.seeds)
     notes = read_notes(args.notes) if args.notes else []
     chat_model = generation_model(args.model)
