@@ -287,6 +287,8 @@ CASES = [
            env=(("TUNESMITH_LLM_TIMEOUT", value),)) for value in ("0", "nan", "inf", "-5", "1e-300", "abc")),
     *(Case(f"LLM retries {value}", ["studio", "list"], 2, ("TUNESMITH_LLM_RETRIES",),
            env=(("TUNESMITH_LLM_RETRIES", value),)) for value in ("-1", "9" * 30, "1.5")),
+    *(Case(f"{name} empty", ["studio", "list"], 2, (name,), env=((name, " "),))
+      for name in ("TUNESMITH_WORKSPACE", "TUNESMITH_CHAT_MODEL")),
     Case("port in the environment is text", ["studio", "list"], 2, ("TUNESMITH_PORT",),
          env=(("TUNESMITH_PORT", "http"),)),
     # issue 20, class 3: a file read whose content cannot be used is 1; usage is 2

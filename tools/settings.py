@@ -35,6 +35,13 @@ class Settings(BaseSettings):
             raise ValueError("must be between 1 and 65535")
         return port
 
+    @field_validator("tunesmith_workspace", "tunesmith_chat_model", "tunesmith_host", mode="before")
+    @classmethod
+    def _not_blank(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; unset it for the default, or give a value")
+        return value
+
     @field_validator("tunesmith_llm_timeout")
     @classmethod
     def _timeout_in_range(cls, timeout: float) -> float:
