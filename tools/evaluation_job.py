@@ -25,8 +25,10 @@ def _line(event: str, **fields) -> str:
 
 
 def _append(run_dir: Path, event: str, **fields) -> None:
+    from tools.redact import redact  # an error's text may repeat the key the judge was called with
+
     with (run_dir / PROGRESS_FILE).open("a", encoding="utf-8") as handle:
-        handle.write(_line(event, **fields))
+        handle.write(redact(_line(event, **fields)))
 
 
 def start_evaluation(run_dir: str | Path) -> bool:
