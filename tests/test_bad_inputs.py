@@ -309,6 +309,7 @@ CASES = [
     Case("models GPU -2 GB", ["models", "--gpu-gb", "-2"], 2, ("--gpu-gb",)),
     Case("preflight GPU 0 GB", [*PREFLIGHT, "--gpu-gb", "0"], 2, ("--gpu-gb",)),
     Case("train missing parent run", [*TRAIN, "--parent-run", f"{T}/norun"], 2, ("norun",)),
+    Case("train parent run that is no run", [*TRAIN, "--parent-run", f"{T}/data"], 2, ("data", "run folder")),
     Case("preflight missing base model", ["preflight", "--base-model", f"{T}/nomodel", "--data", f"{T}/data"], 2,
          ("nomodel",)),
     Case("preflight base model is a file", ["preflight", "--base-model", f"{T}/afile", "--data", f"{T}/data"], 2,

@@ -65,9 +65,12 @@ def check_runs_named(config, resume: bool, force: bool = False) -> None:
     out = Path(config.out_dir)
     if not resume and out.is_dir():
         refuse_existing(sorted(out.iterdir()), force)
-    if config.parent_run is not None and not Path(config.parent_run).is_dir():
-        raise UserError(f"--parent-run {config.parent_run}: no such run folder; give the folder of an earlier "
-                        "finished run (the one holding adapter/)")
+    if config.parent_run is not None:
+        from tools.training.inference import resolve_run
+
+        if resolve_run(config.parent_run).adapter_dir is None:  # a folder that is no run: a usage message
+            raise UserError(f"--parent-run {config.parent_run} trained no adapter (method full); a new round "
+                            "continues a LoRA run: give the folder of an earlier finished LoRA/QLoRA run")
     if resume and last_complete_checkpoint(Path(config.out_dir)) is None:
         raise UserError(f"--resume: {config.out_dir} has no complete checkpoint to resume from; start the run "
                         "without --resume, or give the --out folder of the run that was interrupted")
