@@ -289,6 +289,8 @@ CASES = [
            env=(("TUNESMITH_LLM_RETRIES", value),)) for value in ("-1", "9" * 30, "1.5")),
     *(Case(f"{name} empty", ["studio", "list"], 2, (name,), env=((name, " "),))
       for name in ("TUNESMITH_WORKSPACE", "TUNESMITH_CHAT_MODEL")),
+    *(Case(f"OPENAI_BASE_URL {url!r}", ["studio", "list"], 2, ("OPENAI_BASE_URL",), env=(("OPENAI_BASE_URL", url),))
+      for url in ("localhost:11434", "ftp://x", "http://")),
     Case("port in the environment is text", ["studio", "list"], 2, ("TUNESMITH_PORT",),
          env=(("TUNESMITH_PORT", "http"),)),
     # issue 20, class 3: a file read whose content cannot be used is 1; usage is 2

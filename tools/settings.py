@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -41,6 +42,15 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             raise ValueError("is empty; unset it for the default, or give a value")
         return value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _base_url_is_http(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():  # set but empty: as if unset
+            return None
+        if not re.match(r"https?://[^\s/]+", url.strip()):
+            raise ValueError("must be an http(s) address, e.g. http://127.0.0.1:11434/v1")
+        return url.strip()
 
     @field_validator("tunesmith_llm_timeout")
     @classmethod
