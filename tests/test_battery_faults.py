@@ -160,6 +160,7 @@ def test_a_killed_version_build_leaves_nothing_the_next_keeps(tmp_path):
 
     root = tmp_path / "datasets"
     (root / ".v001-file.partial" / ".rows-x").mkdir(parents=True)  # killed mid-way
+    (root / "..v002-reviewed.partial.tunesmith-partial-1" / ".rows-y").mkdir(parents=True)  # killed earlier on
     report = build_version([AlpacaSample(**SEEDS[0]), AlpacaSample(**SEEDS[1])], root, "file", BuildSettings())
     assert report["version"]["name"] == "v001-file" and sorted(p.name for p in root.iterdir()) == ["v001-file"]
 

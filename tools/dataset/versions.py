@@ -85,7 +85,7 @@ def build_version(
     busy = (f"another build of this project is writing a dataset version in {root}; nothing was built; try again "
             "when it has finished")
     with exclusive(root.with_name(f".{root.name}.lock"), busy, wait_s=BUILD_WAIT_S):  # each gets its own number
-        for leftover in root.glob(".v*.partial*"):  # what a killed build left (none runs now: we hold the lock)
+        for leftover in root.glob(".*v[0-9]*.partial*"):  # what killed builds left (none runs: we hold the lock)
             shutil.rmtree(leftover, ignore_errors=True)
         number = 1 + max((int(m.group(1)) for p in root.iterdir() if (m := _VERSION_NAME.fullmatch(p.name))),
                          default=0)
