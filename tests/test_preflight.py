@@ -174,7 +174,7 @@ def test_console_script_exit_codes(tiny_model, tmp_path, capsys):
 
     good = _write_data(tmp_path / "good", _rows(60))
     assert main(["preflight", "--base-model", str(tiny_model), "--data", str(good), "--gpu-gb", "24"]) == 0
-    assert main(["preflight", "--base-model", str(tmp_path / "nope"), "--data", str(good)]) == 1
+    assert main(["preflight", "--base-model", str(tmp_path / "nope"), "--data", str(good)]) == 2  # usage
     assert main(["preflight", "--base-model", str(tiny_model), "--data", str(tmp_path / "none")]) == 2
     assert "error: invalid training config" in capsys.readouterr().err
     assert main(["estimate", "--params", "7B", "--gpu-gb", "8"]) == 0
