@@ -116,6 +116,18 @@ def test_adapter_only_export_uses_enable_lora(run_dir, tmp_path):
         export_run(run_dir, out, merge=False)
 
 
+def test_an_export_that_fails_half_way_leaves_nothing(run_dir, tmp_path, monkeypatch):
+    from tools.training import export
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")  # the disk fills after the adapter was copied
+
+    monkeypatch.setattr(export, "ollama_modelfile", fail)
+    with pytest.raises(OSError):
+        export_run(run_dir, tmp_path / "exp", merge=False)
+    assert list(tmp_path.iterdir()) == []  # neither a half export nor its temporary folder
+
+
 def test_go_template_reproduces_chatml(run_dir):
     from transformers import AutoTokenizer
 

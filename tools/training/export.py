@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import UserError
+from tools.output_files import staged_folder
 from tools.training.inference import load_causal_lm, load_tokenizer, resolve_run
 from tools.training.template import end_of_turn_token
 
@@ -27,29 +28,41 @@ def export_run(run_dir: str | Path, out_dir: str | Path, merge: bool, dtype: str
     """
     run = resolve_run(run_dir)
     out = Path(out_dir).expanduser().resolve()
-    if out.exists() and any(out.iterdir()):
+    if out.is_dir() and any(out.iterdir()):
         raise UserError(f"{out} already exists and is not empty; choose a new --out folder")
-    out.mkdir(parents=True, exist_ok=True)
+    with staged_folder(out) as work:  # built aside and moved into place at the end: a killed export leaves no half
+        written = _write_export(run, out, work, merge, dtype)
+    return written
+
+
+def _write_export(run: Any, out: Path, work: Path, merge: bool, dtype: str) -> dict[str, str]:
+    """The export's files written into work; every path they name (and the one returned) is where they end up."""
     tokenizer = load_tokenizer(run.tokenizer_dir)
     eos = end_of_turn_token(tokenizer)
     written: dict[str, str] = {}
     if run.adapter_dir is not None:
-        written["adapter"] = _copy(run.adapter_dir, out / "adapter")
+        _copy(run.adapter_dir, work / "adapter")
+        written["adapter"] = str(out / "adapter")
     else:
-        written["model"] = _copy(run.full_model_dir, out / "model")
+        _copy(run.full_model_dir, work / "model")
+        written["model"] = str(out / "model")
     served = out / "model" if run.adapter_dir is None else None
     if merge and run.adapter_dir is not None:
-        served = merge_adapter(run.base_model, run.adapter_dir, out / "merged", tokenizer, dtype)
+        merge_adapter(run.base_model, run.adapter_dir, work / "merged", tokenizer, dtype)
+        served = out / "merged"
         written["merged"] = str(served)
     name = out.name
     lora_rank = _adapter_rank(run.adapter_dir) if run.adapter_dir else None
     command = vllm_command(
         name, served, run.base_model, out / "adapter" if run.adapter_dir else None, lora_rank
     )
-    written["vllm_serve.sh"] = _write(out / "vllm_serve.sh", "#!/bin/sh\n" + command + "\n")
+    _write(work / "vllm_serve.sh", "#!/bin/sh\n" + command + "\n")
+    written["vllm_serve.sh"] = str(out / "vllm_serve.sh")
     source = f"FROM {served}" if served else f"FROM {run.base_model}\nADAPTER {out / 'adapter'}"
-    written["Modelfile"] = _write(out / "Modelfile", ollama_modelfile(tokenizer, source, eos))
-    written["README.txt"] = _write(out / "README.txt", _readme(run.base_model, written, command, eos))
+    _write(work / "Modelfile", ollama_modelfile(tokenizer, source, eos))
+    written["Modelfile"] = str(out / "Modelfile")
+    _write(work / "README.txt", _readme(run.base_model, written, command, eos))
+    written["README.txt"] = str(out / "README.txt")
     return written
 
 
@@ -159,14 +172,12 @@ def _adapter_rank(adapter_dir: Path) -> int | None:
     return config.get("r")
 
 
-def _copy(source: Path, target: Path) -> str:
+def _copy(source: Path, target: Path) -> None:
     shutil.copytree(source, target, symlinks=False)  # symlinks are copied as files, never followed out later
-    return str(target)
 
 
-def _write(path: Path, text: str) -> str:
+def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
-    return str(path)
 
 
 def _readme(base_model: str, written: dict[str, str], command: str, eos: str) -> str:
