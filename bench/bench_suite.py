@@ -75,23 +75,24 @@ def main() -> None:
              else sorted(p.name for p in TASKS.iterdir() if (p / "task.json").is_file()))
     settings = json.loads(args.set)
     work = Path(args.keep or tempfile.mkdtemp(prefix="tunesmith-suite-"))
-    rows = []
     for name in names:
         row = run_task(name, work, settings)
-        rows.append(row)
         print(json.dumps(row), flush=True)
+        if not settings:  # recorded task by task: a long suite keeps what it measured if stopped
+            record(row)
     if settings:
         print("experiment settings given: bench/results.json left as it is")
-        return
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    previous = {r["task"]: r for r in results.get(KEY, {}).get("tasks", [])}
-    merged = {**previous, **{r["task"]: r for r in rows}}
-    results[KEY] = {"measured": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{os.cpu_count()}-core CPU",
-                    "model": "gemma-3-270m (built in)", "settings": "defaults only (the plan)",
-                    "tasks": [merged[n] for n in sorted(merged)]}
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def record(row: dict) -> None:
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    tasks = {r["task"]: r for r in results.get(KEY, {}).get("tasks", [])}
+    tasks[row["task"]] = {**row, "measured": time.strftime("%Y-%m-%d %H:%M")}
+    results[KEY] = {"machine": f"{os.cpu_count()}-core CPU", "model": "gemma-3-270m (built in)",
+                    "settings": "defaults only (the plan)", "tasks": [tasks[n] for n in sorted(tasks)]}
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":
