@@ -22,6 +22,7 @@ class Action(StrEnum):
     GENERATE = "generate"  # draft the next batch of samples
     SUBMIT = "submit"  # close the batch under review
     BUILD_DATASET = "build_dataset"
+    IMPROVE = "improve"  # the next batch from the last evaluation's failing cases (a new round)
     PREPARE_TRAINING = "prepare_training"  # "Check and propose" with the settings in `config`
     APPROVE = "approve"  # "Start training"
     REVISE = "revise"  # "Change settings"
@@ -34,6 +35,19 @@ class Action(StrEnum):
 
 # Sent by the app itself, never by a person: shown as system events, not in the person's name.
 APP_ACTIONS = frozenset({Action.RUN_ENDED, Action.EVALUATED})
+
+
+# Typed words that are a command, not a question: the whole message (case, spaces and end punctuation aside)
+# must be one of these, so "how do I improve the model?" stays a question.
+TYPED_COMMANDS = {Action.IMPROVE: ("improve", "improve it", "improve the model", "improve my model",
+                                   "improve the tuned model", "improve the model from its mistakes", "next round",
+                                   "start the next round")}
+
+
+def typed_command(text: str) -> Action | None:
+    """The command a typed message is, when the whole message is one of TYPED_COMMANDS' phrasings."""
+    words = " ".join(text.lower().split()).strip(" .!")
+    return next((action for action, phrases in TYPED_COMMANDS.items() if words in phrases), None)
 
 
 class Reply(BaseModel):
@@ -55,7 +69,8 @@ class Reply(BaseModel):
 
 
 def parse_reply(raw: Any) -> Reply:
-    """A resume value as a Reply; a bare {"text"} is typed text, a bare {"field", "value"} a quick answer.
+    """A resume value as a Reply; a bare {"text"} is typed text (or the command it words, see TYPED_COMMANDS),
+    a bare {"field", "value"} a quick answer.
 
     Anything else (unknown action, unknown key, wrong type) raises ValueError: a bug in the caller, not a question.
     """
@@ -64,7 +79,7 @@ def parse_reply(raw: Any) -> Reply:
     if not isinstance(raw, dict) or not ("action" in raw or "field" in raw or isinstance(raw.get("text"), str)):
         raise ValueError(f"resume value must be a dict with an 'action' or a 'text' string, got {raw!r}")
     if "action" not in raw:
-        raw = {**raw, "action": Action.ANSWER if "field" in raw else Action.TEXT}
+        raw = {**raw, "action": Action.ANSWER if "field" in raw else typed_command(raw["text"]) or Action.TEXT}
     try:
         reply = Reply.model_validate(raw)
     except ValidationError as exc:

@@ -5,6 +5,7 @@ because a node re-runs from its top when it is resumed.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph.types import interrupt
@@ -55,7 +56,11 @@ class FinetuneNodes:
                 "Approve, reject with a reason, or edit each one, then press **Submit batch**.")
         if not result.complete:
             text += f"\n\n⚠️ {result.message}"
-        return {"messages": [say(text)], "stage": "review", "review_batch_id": batch.id}
+        update = {"messages": [say(text)], "stage": "review", "review_batch_id": batch.id}
+        improvement = state.get("improvement")
+        if improvement and improvement["step"] == "drafting":  # the batch drafted from the model's mistakes
+            update["improvement"] = {**improvement, "batch_id": batch.id}
+        return update
 
     def review_batch(self, state: AgentState) -> dict:
         """Pauses until the person submits the batch; every decision is already saved by the app as it is made."""
@@ -89,8 +94,13 @@ class FinetuneNodes:
         if notes:
             lines += ["", "Error notes for the next batches (edit them in the Data studio):"]
             lines += [f"- {n}" for n in notes]
-        return {"messages": [say("\n".join(lines))], "target_reached": accepted >= target, "stage": "seeds",
-                "review_batch_id": None}
+        # the batch is closed: what follows (a build, a proposal) returns to the chat, not to this review
+        update = {"messages": [say("\n".join(lines))], "target_reached": accepted >= target, "stage": "seeds",
+                  "review_batch_id": None, "pause": "wait_for_user"}
+        improvement = state.get("improvement")
+        if improvement and improvement["batch_id"] == batch_id:  # the round's batch: build and propose next
+            update["improvement"] = {**improvement, "step": "reviewed"}
+        return update
 
     def build_training_dataset(self, state: AgentState, config) -> dict:
         """A new dataset version from the accepted samples and seeds, with the studio's settings (format, eval
@@ -102,10 +112,14 @@ class FinetuneNodes:
         if not self.store or self.store.get_project(thread_id) is None:
             return {"messages": [say("There are no accepted samples yet: review a batch or import a dataset "
                                       "in the Data studio first.")], "stay": True}
-        choices = (state.get("last_reply") or {}).get("config") or {}
+        root = versions_root(self.workspace.project_dir(thread_id))
+        improvement = state.get("improvement")
+        improving = bool(improvement and improvement["step"] == "reviewed")
+        # the Data studio's Build and Submit send its controls; otherwise the settings of the last build
+        choices = (state.get("last_reply") or {}).get("config") or last_build_settings(root)
+        held_out = held_out_rows(improvement) if improving else []
         try:
-            report = build_project_version(self.store, thread_id, versions_root(self.workspace.project_dir(thread_id)),
-                                           BuildSettings(**choices))
+            report = build_project_version(self.store, thread_id, root, BuildSettings(**choices), leave_out=held_out)
         except (UserError, TypeError) as exc:
             return {"messages": [say(f"⚠️ {getattr(exc, 'message', exc)}")], "stay": True}
         version = report["version"]
@@ -113,20 +127,34 @@ class FinetuneNodes:
         lines = [f"Dataset version **{version['name']}** built ({report['format']}): {report['train']} train and "
                  f"{report['eval']} eval samples ({report['dropped']} dropped, each listed with its reason in the "
                  "Data studio)."]
+        left_out = next((i["rows"] for i in version["inputs"] if i["source"].startswith("left out")), 0)
+        if improving:
+            lines.append(f"- This round's version: {left_out} row(s) asking a held-out question of "
+                         f"`{Path(improvement['run_dir']).name}` (or a reworded twin of one) left out, so the next "
+                         "evaluation scores rows the model never trained on.")
         lines += [f"- ⚠️ {w}" for w in warnings] or ["- The health report found nothing to fix."]
-        lines.append("Download it from the Data studio, prepare training, or draft more batches.")
+        if not improving:
+            lines.append("Download it from the Data studio, prepare training, or draft more batches.")
         # a new dataset makes any checked plan stale: propose again before training on it
-        return {"messages": [say("\n".join(lines))], "stage": "dataset", "dataset_dir": version["path"],
-                "training_plan": None}
+        update = {"messages": [say("\n".join(lines))], "stage": "dataset", "dataset_dir": version["path"],
+                  "training_plan": None}
+        if improving:
+            update["improvement"] = {**improvement, "step": "built"}
+        return update
 
 
 def finetune_quick_replies(state: AgentState) -> list[QuickReply]:
+    from tools.generation.notes import failing_cases
+
     stage = state.get("stage")
+    replies = []
     if stage == "seeds":
-        return [quick("Generate a batch", Action.GENERATE), quick("Build the dataset", Action.BUILD_DATASET)]
+        replies = [quick("Generate a batch", Action.GENERATE), quick("Build the dataset", Action.BUILD_DATASET)]
     if stage == "dataset":
-        return [quick("Prepare training", Action.PREPARE_TRAINING), quick("More batches", Action.GENERATE)]
-    return []
+        replies = [quick("Prepare training", Action.PREPARE_TRAINING), quick("More batches", Action.GENERATE)]
+    if state.get("run_phase") == "finished" and failing_cases(state.get("evaluation") or {}):
+        replies.append(quick("Improve", Action.IMPROVE))  # the next round from the rows it got wrong
+    return replies
 
 
 def quick(label: str, action: Action) -> QuickReply:
@@ -139,9 +167,11 @@ def route_back(state: AgentState) -> PauseName:
 
 
 def route_after_feedback(state: AgentState) -> Literal["build_training_dataset", "wait_for_user", "review_batch"]:
+    """A submitted batch builds the dataset when it reached the target or was an improvement round's batch."""
     if state.get("stay"):
         return "review_batch"
-    return "build_training_dataset" if state.get("target_reached") else "wait_for_user"
+    reviewed_round = (state.get("improvement") or {}).get("step") == "reviewed"
+    return "build_training_dataset" if state.get("target_reached") or reviewed_round else "wait_for_user"
 
 
 def route_after_generation(state: AgentState) -> Literal["review_batch", "wait_for_user", "approve_training"]:
@@ -150,5 +180,31 @@ def route_after_generation(state: AgentState) -> Literal["review_batch", "wait_f
     return route_back(state)
 
 
-def route_after_dataset(state: AgentState) -> Literal["wait_for_user", "review_batch", "approve_training"]:
-    return route_back(state) if state.get("stay") else "wait_for_user"
+def route_after_dataset(state: AgentState) -> Literal["wait_for_user", "review_batch", "approve_training",
+                                                       "prepare_training"]:
+    """An improvement round's version goes on to the proposal that continues the run."""
+    if state.get("stay"):
+        return route_back(state)
+    return "prepare_training" if (state.get("improvement") or {}).get("step") == "built" else "wait_for_user"
+
+
+def last_build_settings(root) -> dict:
+    """The settings the person chose for the newest dataset version (version.json), for a build not started from
+    the Data studio's controls (e.g. a batch submitted in the chat)."""
+    from tools.dataset.versions import list_versions
+
+    versions = list_versions(root)
+    return dict(versions[0]["settings"]) if versions else {}
+
+
+def held_out_rows(improvement: dict | None) -> list:
+    """The rows the improved run was scored on (kept out of the round's version); none when unreadable."""
+    from tools.training.preflight import read_dataset_split
+
+    eval_file = (improvement or {}).get("eval_file")
+    if not eval_file:
+        return []
+    try:
+        return read_dataset_split(eval_file).samples
+    except UserError:
+        return []

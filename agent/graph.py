@@ -15,6 +15,7 @@ from agent.finetune_nodes import (
     route_after_generation,
     route_back,
 )
+from agent.improve_nodes import ImproveNodes, route_after_improvement
 from agent.nodes import AgentDeps, InterviewNodes, route_after_plan, route_after_reading
 from agent.pause_nodes import PauseNodes, route_after_baseline
 from agent.routes import route_from_approval, route_from_review, route_from_wait
@@ -27,6 +28,7 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     pauses = PauseNodes(deps.store)
     training = TrainingNodes(deps.workspace)
     finetune = FinetuneNodes(deps.store, deps.generation_model or deps.chat_model, deps.workspace)
+    improve = ImproveNodes(deps.store, deps.generation_model or deps.chat_model)
     graph = StateGraph(AgentState)
     # the interview and the advice
     graph.add_node("start_conversation", nodes.start_conversation)
@@ -53,6 +55,8 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     graph.add_node("record_evaluation", training.record_evaluation)
     graph.add_node("resume_training", training.resume_training)
     graph.add_node("cancel_training", training.cancel_training)
+    # a new round from the tuned model's mistakes: notes → the fine-tune path's batch → dataset → proposal
+    graph.add_node("start_improvement", improve.start_improvement)
 
     graph.add_edge(START, "start_conversation")
     graph.add_edge("start_conversation", "plan_questions")
@@ -73,6 +77,9 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     # training: proposal + preflight → approval (pause) → subprocess; the session's watcher reports its end
     graph.add_conditional_edges("prepare_training", route_after_preparation)
     graph.add_edge("start_training", "wait_for_user")
+    # Improve: error notes from the evaluation → draft a batch; its submission builds a version (leaving the
+    # held-out rows out) and proposes a run that continues the improved one
+    graph.add_conditional_edges("start_improvement", route_after_improvement)
     # back to the pause the action came from
     graph.add_conditional_edges("record_baseline", route_after_baseline)
     for node in ("answer_free_question", "explain_not_now", "record_run_end", "record_evaluation",

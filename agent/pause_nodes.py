@@ -25,7 +25,8 @@ def why_not_now(state: AgentState, batch_number: int | None) -> str:
         then = {Action.GENERATE: "; then I'll draft the next batch with your notes.",
                 Action.BUILD_DATASET: " (its accepted samples then count); then build the dataset.",
                 Action.PREPARE_TRAINING: ", then build the dataset, then check and propose training.",
-                Action.APPROVE: ", then build the dataset and check a training plan before starting one."}
+                Action.APPROVE: ", then build the dataset and check a training plan before starting one.",
+                Action.IMPROVE: "; then **Improve** drafts the next batch from the tuned model's mistakes."}
         return first + then.get(action, ", then carry on from there.")
     if action is Action.SUBMIT:
         return "No batch is waiting for review: press **Generate a batch** in the Data studio first."

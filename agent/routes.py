@@ -13,7 +13,7 @@ ANYWHERE = {Action.BASELINE: "record_baseline", Action.RESUME_RUN: "resume_train
             Action.EVALUATED: "record_evaluation"}
 Anywhere = Literal["record_baseline", "resume_training", "cancel_training", "record_run_end", "record_evaluation"]
 Journey = Literal["recommend_approach", "start_path", "generate_samples", "build_training_dataset",
-                  "prepare_training"]
+                  "prepare_training", "start_improvement"]
 
 
 def _journey(action: Action, state: AgentState) -> str:
@@ -31,6 +31,8 @@ def _journey(action: Action, state: AgentState) -> str:
             return "build_training_dataset"
         case Action.PREPARE_TRAINING:
             return "prepare_training"
+        case Action.IMPROVE:
+            return "start_improvement"
     raise ValueError(f"{action!r} does not move the journey")
 
 
@@ -42,7 +44,7 @@ def route_from_wait(state: AgentState) -> Journey | Anywhere | Literal["understa
         case Action.SKIP:
             return "understand_reply" if state.get("stage", "interview") == "interview" else "explain_not_now"
         case (Action.RECOMMEND | Action.START_PATH | Action.START_FINETUNE | Action.GENERATE | Action.BUILD_DATASET
-              | Action.PREPARE_TRAINING):
+              | Action.PREPARE_TRAINING | Action.IMPROVE):
             return _journey(action, state)
         case Action.SUBMIT | Action.APPROVE | Action.REVISE:
             return "explain_not_now"  # no batch under review / no checked plan waiting here
@@ -61,7 +63,8 @@ def route_from_review(state: AgentState) -> Anywhere | Literal["record_feedback"
         case Action.TEXT:
             return "answer_free_question"
         case (Action.ANSWER | Action.SKIP | Action.RECOMMEND | Action.START_PATH | Action.START_FINETUNE
-              | Action.GENERATE | Action.BUILD_DATASET | Action.PREPARE_TRAINING | Action.APPROVE | Action.REVISE):
+              | Action.GENERATE | Action.BUILD_DATASET | Action.PREPARE_TRAINING | Action.APPROVE | Action.REVISE
+              | Action.IMPROVE):
             return "explain_not_now"
         case (Action.BASELINE | Action.RESUME_RUN | Action.CANCEL_RUN | Action.RUN_ENDED | Action.EVALUATED):
             return ANYWHERE[action]
@@ -78,7 +81,7 @@ def route_from_approval(state: AgentState) -> Journey | Anywhere | Literal[
         case Action.TEXT:
             return "answer_free_question"
         case (Action.PREPARE_TRAINING | Action.RECOMMEND | Action.START_PATH | Action.START_FINETUNE
-              | Action.GENERATE | Action.BUILD_DATASET):
+              | Action.GENERATE | Action.BUILD_DATASET | Action.IMPROVE):
             return _journey(action, state)
         case Action.REVISE | Action.SUBMIT | Action.ANSWER | Action.SKIP:
             return "explain_not_now"

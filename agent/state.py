@@ -37,6 +37,10 @@ class AgentState(TypedDict, total=False):
     run_dir: str | None  # the training run in progress or last finished
     run_phase: RunPhase | None
     evaluation: dict[str, Any] | None  # base vs tuned on the eval split
+    # a round in the making after "Improve": the run it continues, the rows it was scored on, the person's
+    # training choices, the batch drafted from its mistakes, and its step: drafting → reviewed → built (then the
+    # proposal takes it and clears it)
+    improvement: dict[str, Any] | None
     notice: str | None  # a plain-words problem to show (e.g. the LLM endpoint failed); state is kept
 
 

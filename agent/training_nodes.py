@@ -11,6 +11,7 @@ from langgraph.types import interrupt
 
 from agent.actions import Action, received
 from agent.finetune_nodes import quick, route_back
+from agent.improve_nodes import has_adapter, previous_evaluation, round_change, round_change_markdown
 from agent.state import AgentState, event, say
 from tools.errors import UserError
 from tools.workspace import Workspace
@@ -30,6 +31,35 @@ def render_plan_markdown(config: dict, preflight: dict, explanations: list) -> s
     lines += [f"- `{name}` = `{value}` — {why}" for name, value, why in explanations
               if name not in ("data_dir", "out_dir", "plan_note")]
     return "\n".join(lines)
+
+
+def metrics_table(result: dict) -> str:
+    """The metrics of each model side by side, as a Markdown table (lower loss, higher overlap is better)."""
+    columns = [name for name in ("base", "previous", "tuned") if name in result]
+    titles = {"base": "base", "previous": "previous round", "tuned": "now" if "previous" in result else "tuned"}
+    lines = [f"**{result['samples']} eval samples from** `{result['eval_file']}`", "",
+             "| metric | " + " | ".join(titles[name] for name in columns) + " |", "|---|" + "---:|" * len(columns)]
+    for metric in ("loss", "perplexity", "rouge_l", "exact_match", "stop_rate"):
+        if result["base"].get(metric) is not None:
+            lines.append(f"| {metric} | " + " | ".join(f"{result[name].get(metric, float('nan')):.4g}"
+                                                       for name in columns) + " |")
+    if "previous_run" in result:
+        lines.append(f"\n_previous round: the run this one continued from (`{result['previous_run']}`)_")
+    return "\n".join(lines)
+
+
+def evaluation_report(result: dict, run_name: str) -> str:
+    """What the chat says when an evaluation ends: the verdict in words, previous vs now for a later round, the
+    metrics, and where to go next (the Training tab shows the same, with every example)."""
+    from tools.generation.notes import failing_cases
+    from tools.training.verdict import verdict_markdown
+
+    parts = [f"Training of `{run_name}` finished and was evaluated on the held-out rows.",
+             verdict_markdown(result), round_change_markdown(result), metrics_table(result)]
+    after = "Try the tuned model and export it in the **Training** tab"
+    if failing_cases(result):
+        after += ", or press **Improve** (or type \"improve\") to draft the next batch from the rows it got wrong"
+    return "\n\n".join(part for part in parts if part) + f"\n\n{after}."
 
 
 def observed_run_status(run_dir: str | Path) -> str:
@@ -82,12 +112,22 @@ class TrainingNodes:
         self.workspace = workspace
 
     def prepare_training(self, state: AgentState, config) -> dict:
-        """Builds the config from the person's choices, runs the preflight, and explains every parameter."""
+        """Builds the config from the person's choices (after Improve: those of the run the round continues), runs
+        the preflight, and explains every parameter."""
+        thread_id = config["configurable"]["thread_id"]
+        improvement = state.get("improvement")
+        if improvement and improvement["step"] == "built":  # a round after Improve: continue the improved run
+            choices = {**improvement["choices"], "parent_run": Path(improvement["run_dir"]).name
+                       if has_adapter(improvement["run_dir"]) else None}
+            return {**self.propose(state, thread_id, choices), "improvement": None}  # the round is handed over
+        return self.propose(state, thread_id, dict(state["last_reply"].get("config") or {}))
+
+    def propose(self, state: AgentState, thread_id: str, choices: dict) -> dict:
+        """The plan for these choices (dataset_version and parent_run name a version and a run), or a refusal."""
         from tools.training.config import TrainConfig, choose_method, explain_parameters
         from tools.training.preflight import count_train_samples, run_preflight
 
-        thread_id = config["configurable"]["thread_id"]
-        choices = dict(state["last_reply"].get("config") or {})
+        person_chose = {k: v for k, v in choices.items() if k not in ("dataset_version", "parent_run")}
         if state.get("run_phase") in ("training", "evaluating"):
             name = Path(state["run_dir"]).name
             return {"messages": [say(f"`{name}` is still {state['run_phase']}: wait for its report, or cancel it "
@@ -122,11 +162,13 @@ class TrainingNodes:
         except UserError as exc:
             return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
         settings = train_config.model_dump(mode="json")
-        plan = {"config": settings, "preflight": report,
-                "markdown": method_note + render_plan_markdown(settings, report, explain_parameters(train_config))}
+        round_note = (f"**A new round**: continues `{Path(parent).name}` on `{Path(data_dir).name}`; its evaluation "
+                      "compares the two.\n\n" if parent else "")
+        plan = {"config": settings, "preflight": report, "choices": person_chose,
+                "markdown": round_note + method_note + render_plan_markdown(settings, report,
+                                                                            explain_parameters(train_config))}
         return {"messages": [say(plan["markdown"])], "training_plan": plan, "stage": "training", "run_dir": None,
-                "dataset_dir": str(data_dir),
-                "run_phase": None, "evaluation": None}
+                "dataset_dir": str(data_dir), "run_phase": None, "evaluation": None}
 
     def chosen_dataset(self, thread_id: str, version: str | None, last_built: str | None) -> str | None:
         """The dataset version the person picked (a version folder of this conversation), else the last one built."""
@@ -189,7 +231,6 @@ class TrainingNodes:
     def record_evaluation(self, state: AgentState) -> dict:
         """The evaluation process ended: report base vs tuned, or why it failed."""
         from tools.evaluation_job import evaluation_failure, evaluation_status
-        from tools.training.evaluate import format_report
 
         run_dir = state.get("run_dir")
         status = evaluation_status(run_dir) if run_dir else "not_started"
@@ -199,9 +240,8 @@ class TrainingNodes:
             return {"messages": [event(f"Evaluating `{Path(run_dir).name}` failed: {evaluation_failure(run_dir)}")],
                     "run_phase": "finished", "stay": True}
         result = json.loads((Path(run_dir) / "eval.json").read_text(encoding="utf-8"))
-        update = {"messages": [say("Training finished. Base vs tuned on the held-out split:\n\n```text\n"
-                                   + format_report(result) + "\n```\n\nTry the tuned model and export it in the "
-                                   "**Training** tab.")],
+        result["round_change"] = round_change(result, previous_evaluation(result))
+        update = {"messages": [say(evaluation_report(result, Path(run_dir).name))],
                   "run_phase": "finished", "evaluation": result, "stay": True}
         if state.get("stage") == "training":  # the person may have moved on meanwhile (more batches): keep that
             update["stage"] = "done"

@@ -82,6 +82,12 @@ def make(tmp_path, monkeypatch):
         session.graph.update_state(session._config(tid), {"run_dir": str(run), "run_phase": "training",
                                                           "stage": "training"}, as_node="start_training")
         session.graph.invoke(None, session._config(tid))
+        if position == "training":
+            return session, tid
+        (run / "progress.jsonl").write_text(json.dumps({"event": "done", "step": 10, "max_steps": 10}) + "\n")
+        session.graph.update_state(session._config(tid), {"run_phase": "finished", "stage": "done",
+                                                          "evaluation": EVALUATION}, as_node="record_evaluation")
+        session.graph.invoke(None, session._config(tid))
         return session, tid
 
     at.launched = launched
@@ -91,7 +97,14 @@ def make(tmp_path, monkeypatch):
 POSITIONS = {"interview": ("wait_for_user", "chat"), "recommended": ("wait_for_user", "chat"),
              "seeds": ("wait_for_user", "chat"), "review": ("review_batch", "review"),
              "dataset": ("wait_for_user", "chat"), "approval": ("approve_training", "approve_training"),
-             "training": ("wait_for_user", "chat")}
+             "training": ("wait_for_user", "chat"), "evaluated": ("wait_for_user", "chat")}
+# a finished run's evaluation with one held-out row wrong (the rest of eval.json does not matter here)
+EVALUATION = {"eval_file": "eval.json", "samples": 2, "cases": [
+    {"index": 0, "instruction": "Tagline for the cedar line", "input": "", "prompt": "Tagline for the cedar line",
+     "reference": "Cedar: built right.", "answer": "Cedar: built right.", "correct": True, "kinds": []},
+    {"index": 1, "instruction": "Tagline for the maple line", "input": "", "prompt": "Tagline for the maple line",
+     "reference": "Maple: built right.", "answer": "Cedar: built right.", "correct": False,
+     "kinds": ["wrong_content"]}]}
 
 # What each action must lead to, where it is not "done as asked": (pause kind after, words in the last message).
 REFUSED = {
@@ -107,6 +120,15 @@ REFUSED = {
     ("seeds", Action.SUBMIT): ("chat", "No batch is waiting for review"),
     ("approval", Action.REVISE): ("approve_training", "Until then, **Start training** uses the plan above"),
     ("training", Action.PREPARE_TRAINING): ("chat", "wait for its report"),
+    # Improve needs an evaluation with failing rows: before one, it changes nothing and says so
+    **{(position, Action.IMPROVE): (pause, "There is no evaluated model to improve yet")
+       for position, pause in (("interview", "chat"), ("recommended", "chat"), ("seeds", "chat"),
+                               ("dataset", "chat"), ("approval", "approve_training"))},
+    ("review", Action.IMPROVE): ("review", "then **Improve** drafts the next batch"),
+    ("training", Action.IMPROVE): ("chat", "`run-1` is still training"),
+    ("evaluated", Action.IMPROVE): ("chat", "none is configured"),  # no LLM here to draft the batch
+    ("evaluated", Action.RESUME_RUN): ("chat", "`run-1` has finished: there is nothing to resume"),
+    ("evaluated", Action.APPROVE): ("chat", "press **Check and propose** first"),
 }
 
 

@@ -48,8 +48,14 @@ def test_a_finished_run_is_evaluated_once_with_no_tab_open(session_with_finished
     assert view.evaluation["tuned"]["loss"] == 0.4 and view.stage == "done" and view.run_phase == "finished"
     finished = [m for m in view.messages if "finished at step 10/10 (last loss 0.2500)" in m["content"]]
     assert len(finished) == 1 and finished[0]["role"] == "system"
-    reports = [m for m in view.messages if m["content"].startswith("Training finished. Base vs tuned")]
-    assert len(reports) == 1 and "tuned" in reports[0]["content"]
+    reports = [m for m in view.messages if m["content"].startswith("Training of `run-1` finished and was evaluated")]
+    assert len(reports) == 1, "the evaluation is reported once"
+    report = reports[0]["content"]
+    # the verdict in words first (the same text as the Training tab), then the metrics; Improve is offered
+    assert report.index("**Partly works: exact match 50% on 2 held-out rows") < report.index("| metric |")
+    assert "right format, wrong content: 1" in report and "press **Improve**" in report
+    assert "{" not in report, "plain sentences and a table, no raw dicts"
+    assert [r["label"] for r in view.quick_replies] == ["Improve"]
     started = [e for e in evaluation_job.read_events(run) if e["event"] == "start"]
     assert len(started) == 1, "the evaluation must run exactly once"
     assert not any(m["role"] == "user" for m in view.messages), "nothing was said in the person's name"

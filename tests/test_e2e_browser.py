@@ -191,7 +191,7 @@ def test_fine_tune_journey_in_the_browser(tmp_path):
 
         # 7. the agent was told the run finished; the chat and the stepper show it once the page is reloaded
         page.reload()
-        chat_says(page, "Training finished. Base vs tuned on the held-out split")
+        chat_says(page, "Training of run-1 finished and was evaluated on the held-out rows.")
         expect(page.locator(".ts-step-on")).to_have_text("5 · Use it")
         settle(page)
         screenshot(page, "e2e-10-reloaded-done")

@@ -101,3 +101,41 @@ def test_notes_are_scoped_to_their_case_unless_marked_general():
         "In the output, write 'low' instead of 'medium'. (for cases like \"Rate the urgency of the ticket printer "
         'jam")',
     ]
+
+
+def failing_case(index: int, kind: str, question: str = "Convert 1 1/2 cups of rice to metric") -> dict:
+    return {"index": index, "instruction": "Convert to metric", "input": f"{question} #{index}",
+            "prompt": f"Convert to metric\n\n{question} #{index}", "reference": f"{355 + index} ml",
+            "answer": "20 ml", "correct": False, "kinds": [kind]}
+
+
+def test_failing_evaluation_rows_are_those_wrong_and_not_near_twins():
+    from tools.generation.notes import failing_cases
+
+    right = {**failing_case(0, "wrong_content"), "correct": True, "kinds": []}
+    twin = failing_case(1, "near_twin")
+    wrong = failing_case(2, "collapse")
+    assert failing_cases({"cases": [right, twin, wrong]}) == [wrong]
+    assert failing_cases({}) == []  # an evaluation made before cases existed
+
+
+def test_failing_rows_become_scoped_notes_naming_the_failure_and_the_correct_answer():
+    from tools.generation.notes import EVALUATION_NOTE, MAX_EVALUATION_NOTES, notes_from_evaluation
+
+    cases = [failing_case(i, "wrong_content") for i in range(10)] + [failing_case(10, "collapse")]
+    notes = notes_from_evaluation(cases, {"wrong_content": "right format, wrong content"})
+    assert len(notes) == MAX_EVALUATION_NOTES and all(n.startswith(EVALUATION_NOTE) for n in notes)
+    assert notes[0] == ('Held-out mistake (right format, wrong content): the correct answer is "355 ml", the tuned '
+                        'model answered "20 ml". Write new samples with inputs of this kind and their correct '
+                        'answers, never this held-out input or a reworded copy of it (for cases like "Convert to '
+                        'metric Convert 1 1/2 cups of rice to metric #0")')
+    assert notes[1].startswith("Held-out mistake (collapse): ")  # every kind gets a turn before the cap
+
+
+def test_a_new_evaluation_replaces_the_old_ones_notes_and_keeps_the_persons():
+    from tools.generation.notes import notes_from_evaluation, replace_evaluation_notes
+
+    old = notes_from_evaluation([failing_case(0, "wrong_content")])
+    mine = ["Avoid: vague answers", "Use metric units only."]
+    new = notes_from_evaluation([failing_case(5, "no_stop")])
+    assert replace_evaluation_notes([mine[0], *old, mine[1]], new) == [*mine, *new]

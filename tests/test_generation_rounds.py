@@ -66,3 +66,25 @@ def test_submitting_a_batch_twice_keeps_the_notes_the_person_edited_since(tmp_pa
         assert learn_from_batch(store, batch.id)  # the reason became a note
         store.set_notes("p", ["keep answers short"])  # the person rewrote it
         assert learn_from_batch(store, batch.id) == ["keep answers short"]  # e.g. the app's submit after the CLI's
+
+
+def test_a_round_version_leaves_out_the_rows_an_earlier_round_was_scored_on(tmp_path):
+    from tools.dataset.readers import read_samples
+    from tools.dataset.versions import BuildSettings
+    from tools.generation.project_dataset import build_project_version
+
+    with ReviewStore(tmp_path / "tunesmith.db") as store:
+        store.save_project("t1", "Answer questions", SEEDS)
+        reworded = AlpacaSample(instruction="Convert 2 cups of flour to grams", output="250 g")
+        batch = store.add_batch("t1", [*(AlpacaSample(**item) for item in samples(0, 8)["samples"]), reworded])
+        store.bulk([s.id for s in store.batch_samples(batch.id)], "approve")
+        held_out = [SEEDS[2], AlpacaSample(instruction="generated question 3 on item51  ", output="another answer"),
+                    AlpacaSample(instruction="How many grams is 2 cups of flour?", output="250 g")]
+        report = build_project_version(store, "t1", tmp_path / "datasets", BuildSettings(eval_fraction=0.2),
+                                       leave_out=held_out)
+    folder = tmp_path / "datasets" / "v001-reviewed"
+    built = {s.instruction for name in ("train.json", "eval.json") for s in read_samples(folder / name).samples}
+    assert len(built) == 12 and SEEDS[2].instruction not in built and "Generated question 3 on item51" not in built
+    assert reworded.instruction not in built  # the same question in other words stays out too
+    assert report["version"]["inputs"][-1] == {"source": "left out: held-out rows of the first round and their "
+                                                          "twins", "rows": 3}

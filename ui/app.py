@@ -45,7 +45,8 @@ def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
                 data = DataTab(session, refresh_chat)
                 data.build(thread, advisor.outputs)
             with gr.Tab("Training", id="training"):
-                TrainingTab(session, refresh_chat).build(thread, advisor.outputs)
+                training = TrainingTab(session, refresh_chat)
+                training.build(thread, advisor.outputs)
             with gr.Tab("Retrieval", id="rag"):
                 RetrievalTab(session).build(thread)
             with gr.Tab("Prompt", id="icl"):
@@ -55,7 +56,7 @@ def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
         opened = [app.load(advisor.open_conversation, [thread], advisor.outputs),
                   new.click(advisor.new_conversation, None, advisor.outputs),
                   picker.input(advisor.open_conversation, [picker], advisor.outputs)]
-        for event in opened + advisor.events:
+        for event in opened + advisor.events + training.events:
             event.then(data.refresh_all, thread, data_targets)
     return app
 

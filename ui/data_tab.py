@@ -256,10 +256,12 @@ class DataTab:
         said = next((m["content"] for m in reversed(view.messages) if m.get("role") == "assistant"), "")
         return [*self.chat_outputs_fn(thread_id), said]
 
-    def submit(self, thread_id: str):
-        """Submits through the conversation when it waits on this batch; otherwise (an imported batch) here."""
+    def submit(self, thread_id: str, fmt: str, eval_fraction: float, system: str, include_seeds: bool):
+        """Submits through the conversation when it waits on this batch (with the build settings below, for the
+        version a submission builds: at the target, or after Improve); otherwise (an imported batch) here."""
         if not thread_id or self.session.view(thread_id).pause == "review":
-            return self.graph_action(thread_id, "Submit batch", "submit")
+            return self.graph_action(thread_id, "Submit batch", "submit",
+                                     self.build_settings(fmt, eval_fraction, system, include_seeds))
         try:
             number, notes = self.studio.submit_open_batch(thread_id)
         except UserError as exc:
@@ -578,9 +580,10 @@ class DataTab:
                          bulk_status).then(bump_if_done, [bulk_status, refresh], refresh).then(
                 self.review_header, thread, header)
         tag_filter.focus(self.tag_choices, thread, tag_filter)  # the batch's tags as they are now
-        for button, handler in ((generate, lambda t: self.graph_action(t, "Generate a batch", "generate")),
-                                (submit, self.submit)):
-            event = button.click(handler, thread, [*chat_outputs, studio_status])
+        for button, handler, inputs in (
+                (generate, lambda t: self.graph_action(t, "Generate a batch", "generate"), [thread]),
+                (submit, self.submit, [thread, fmt, eval_fraction, system, include_seeds])):
+            event = button.click(handler, inputs, [*chat_outputs, studio_status])
             event = event.then(lambda t: self.focus_view(t, 0), thread, focus_outputs).then(bump, refresh, refresh)
             event = event.then(self.acceptance_frame, thread, chart)
             event = event.then(self.show_dataset, thread, dataset_outputs)  # reaching the target builds a version

@@ -3,11 +3,16 @@ resume, base-vs-tuned evaluation, a try-it chat with the tuned model, and export
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
+from agent.improve_nodes import round_change_markdown
 from agent.session import Action, ConversationView, Session
+from agent.training_nodes import metrics_table
+from tools.generation.notes import failing_cases
+from tools.training.verdict import verdict_markdown
 
 INTEGER_PARAMETERS = ("lora_r", "max_steps", "batch_size", "grad_accum", "max_seq_len")
 METHODS = ("auto", "lora", "qlora", "full", "freeze", "prompt_tuning", "p_tuning")
@@ -27,18 +32,15 @@ def _cell(text: str, limit: int = 400) -> str:
     return text.replace("|", "&#124;").replace("\n", "<br>") or "_(empty)_"
 
 
+def result_summary(result: dict) -> str:
+    """The evaluation in words: the verdict and, for a later round, previous vs now on the same held-out rows
+    (above the Improve button and the numbers)."""
+    return "\n\n".join(part for part in (verdict_markdown(result), round_change_markdown(result)) if part)
+
+
 def evaluation_tables(result: dict) -> str:
-    """Base vs tuned: the metrics (lower loss/perplexity, higher overlap is better), then every example side by
-    side with its reference."""
-    columns = [name for name in ("base", "previous", "tuned") if name in result]
-    lines = [f"**{result['samples']} eval samples from** `{result['eval_file']}`", "",
-             "| metric | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
-    for metric in ("loss", "perplexity", "rouge_l", "exact_match"):
-        if result["base"].get(metric) is not None:
-            lines.append(f"| {metric} | " + " | ".join(f"{result[name][metric]:.4g}" for name in columns) + " |")
-    if "previous_run" in result:
-        lines.append(f"\n_previous: the run this round continued from (`{result['previous_run']}`)_")
-    lines += ["", "| # | prompt | reference | base | tuned |", "|---|---|---|---|---|"]
+    """The metrics side by side, then every example with its reference."""
+    lines = [metrics_table(result), "", "| # | prompt | reference | base | tuned |", "|---|---|---|---|---|"]
     for number, example in enumerate(result["side_by_side"], 1):
         cells = [_cell(example[key]) for key in ("prompt", "reference", "base", "tuned")]
         lines.append(f"| {number} | " + " | ".join(cells) + " |")
@@ -56,6 +58,16 @@ def progress_html(events: list[dict], status: str) -> str:
             f'<div style="background:#e2e8f0;border-radius:6px;height:14px">'
             f'<div style="width:{share:.0f}%;background:#2563eb;height:14px;border-radius:6px"></div></div>'
             f"<small>{status} · step {step}/{total or '?'}{loss}</small></div>")
+
+
+def plan_key(view: ConversationView) -> str | None:
+    """Which plan is proposed (its run folder): a new key means a new plan to show."""
+    return (view.training_plan or {}).get("config", {}).get("out_dir")
+
+
+def can_improve(view: ConversationView | None) -> bool:
+    """Improve is offered once an evaluation found rows the model got wrong (near-twins of training rows aside)."""
+    return bool(view and view.run_phase == "finished" and failing_cases(view.evaluation or {}))
 
 
 def last_reply_text(view: ConversationView) -> str:
@@ -146,26 +158,43 @@ class TrainingTab:
         """What the panel shows depends on only these; equal signatures mean nothing to redraw."""
         if view is None:
             return [None]
-        return [*self.runs.signature(view.run_dir), view.stage, view.run_phase, len(view.messages)]
+        return [*self.runs.signature(view.run_dir), view.stage, view.run_phase, plan_key(view), len(view.messages)]
 
-    def poll(self, thread_id: str, shown: list | None):
+    def poll(self, thread_id: str, shown: list | None) -> dict:
         """Runs every second and only reads: the server's run watcher records the run's end and evaluates it;
-        this redraws the panel (and the chat, which the watcher may have written to) when something changed."""
+        this redraws the panel (and the chat, which the watcher may have written to) when something changed, and
+        the plan with its dataset and earlier run when a new one was proposed elsewhere (e.g. after Improve)."""
         view = self.session.view(thread_id) if thread_id else None
         signature = self.run_signature(view)
-        unchanged_chat = [gr.skip()] * len(self.chat_outputs)
         if signature == shown:
-            return [gr.skip()] * 4 + unchanged_chat + [shown]
-        chat = self.chat_outputs_fn(thread_id) if view and shown and shown[-1] != len(view.messages) \
-            else unchanged_chat
+            return {}
+        panel = self.panel
+        update = {panel["shown"]: signature, panel["evaluation"]: self.evaluation_markdown(view),
+                  panel["verdict"]: result_summary(view.evaluation) if view and view.evaluation else "",
+                  panel["improve"]: gr.update(visible=can_improve(view))}
+        if view and shown and shown[-1] != len(view.messages):
+            update |= dict(zip(self.chat_outputs, self.chat_outputs_fn(thread_id)))
+        if view and view.training_plan and (not shown or len(shown) < 2 or shown[-2] != signature[-2]):
+            update |= {panel["plan"]: self.plan_markdown(view), **self.plan_choices(thread_id, view)}
         if not view or not view.run_dir:
-            return [progress_html([], "not started"), pd.DataFrame({"step": [], "loss": []}), "",
-                    self.evaluation_markdown(view), *chat, signature]
+            return update | {panel["progress"]: progress_html([], "not started"),
+                             panel["loss"]: pd.DataFrame({"step": [], "loss": []}), panel["log"]: ""}
         run = self.runs.progress(view.run_dir)
         losses = pd.DataFrame([{"step": e["step"], "loss": e["loss"]} for e in run.events
                                if e.get("event") == "log" and e.get("loss") is not None] or [{"step": 0, "loss": None}])
-        return [progress_html(run.events, run.status), losses, run.log,
-                self.evaluation_markdown(view, run.evaluation_note), *chat, signature]
+        return update | {panel["progress"]: progress_html(run.events, run.status), panel["loss"]: losses,
+                         panel["log"]: run.log,
+                         panel["evaluation"]: self.evaluation_markdown(view, run.evaluation_note)}
+
+    def plan_choices(self, thread_id: str, view: ConversationView) -> dict:
+        """The dataset version and earlier run the shown plan uses, selected in their pickers."""
+        config = view.training_plan["config"]
+        versions = [v["name"] for v in self.session.studio.versions(thread_id)]
+        runs = [""] + self.session.finished_adapter_runs(thread_id)
+        parent = Path(config["parent_run"]).name if config.get("parent_run") else ""
+        data = Path(config["data_dir"]).name
+        return {self.panel["dataset"]: gr.update(choices=versions, value=data if data in versions else None),
+                self.panel["parent"]: gr.update(choices=runs, value=parent if parent in runs else "")}
 
     def cancel(self, thread_id: str):
         view = self.session.act(thread_id, Action.CANCEL_RUN, "Cancel", tab="Training")
@@ -183,6 +212,15 @@ class TrainingTab:
         if view and view.run_phase == "evaluating":
             return f"_Comparing base and tuned: {progress or 'starting'}…_"
         return "_The comparison with the base model appears here when training has finished._"
+
+    def improve(self, thread_id: str):
+        """Improve: the failing held-out rows become the next batch to review (or the reason it cannot be)."""
+        if not thread_id:
+            return [gr.skip()] * len(self.chat_outputs) + ["Open a conversation first.", gr.skip()]
+        before = len(self.session.view(thread_id).messages) + 1  # + the event "You pressed Improve"
+        view = self.session.act(thread_id, Action.IMPROVE, "Improve", tab="Training")
+        said = "\n\n".join(m["content"] for m in view.messages[before:] if m["role"] == "assistant")
+        return self.chat_outputs_fn(thread_id) + [said, gr.update(visible=can_improve(view))]
 
     def try_it(self, thread_id: str, prompt: str, history: list) -> tuple[list, str]:
         run_dir = self.run_dir(thread_id)
@@ -246,6 +284,10 @@ class TrainingTab:
                 run_note = gr.Markdown(elem_id="ts-run-note")
                 log = gr.Textbox(label="Log", lines=6, max_lines=6, elem_id="ts-train-log")
         gr.Markdown("#### 4 · Result: base vs tuned, try it, export")
+        verdict = gr.Markdown(elem_id="ts-verdict")
+        with gr.Row():
+            improve = gr.Button("Improve", variant="primary", visible=False, scale=0, elem_id="ts-improve")
+            improve_note = gr.Markdown(elem_id="ts-improve-note")
         evaluation = gr.Markdown(elem_id="ts-evaluation")
         with gr.Row():
             with gr.Column():
@@ -266,7 +308,11 @@ class TrainingTab:
         propose.click(self.propose, [thread, base_model, dataset, parent, *controls], chat_outputs + [plan])
         start.click(self.approve, thread, chat_outputs + [run_note])
         shown = gr.State(None)  # the run signature last drawn (per browser tab)
-        timer.tick(self.poll, [thread, shown], [progress, loss, log, evaluation, *chat_outputs, shown])
+        self.panel = {"progress": progress, "loss": loss, "log": log, "verdict": verdict, "evaluation": evaluation,
+                      "improve": improve, "plan": plan, "dataset": dataset, "parent": parent, "shown": shown}
+        timer.tick(self.poll, [thread, shown], [*self.panel.values(), *chat_outputs])
+        # Improve drafts a batch: the Data studio's review follows it (app.py chains its refresh on these)
+        self.events = [improve.click(self.improve, thread, chat_outputs + [improve_note, improve])]
         cancel.click(self.cancel, thread, chat_outputs + [run_note])
         resume.click(self.resume, thread, chat_outputs + [run_note])
         prompt.submit(self.try_it, [thread, prompt, tried], [tried, prompt])

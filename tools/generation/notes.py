@@ -184,3 +184,54 @@ def notes_from_reviews(reviews: Iterable[ReviewedSample]) -> list[str]:
     reason_notes = [scoped(note_from_reason(first_wording[key]), [] if key in general else reason_cases[key])
                     for key, _ in reasons.most_common()]
     return clean_notes(reason_notes + _edit_notes(edits))
+
+
+# Notes drawn from an evaluation start with this; the next Improve replaces them with the model's new mistakes.
+EVALUATION_NOTE = "Held-out mistake"
+MAX_EVALUATION_NOTES = 8  # failing cases turned into notes per round (the prompt stays short)
+HELD_OUT_CHARS = 400  # the question and its correct answer: whole, unless very long (the generator needs them)
+WRONG_ANSWER_CHARS = 120  # what the model said: enough to show the failure
+UNNAMED_FAILURE = "wrong answer"
+
+
+def failing_cases(result: dict) -> list[dict]:
+    """The evaluated rows the tuned model got wrong that can teach it: a near-twin of a training row measures a
+    leak, not the task, so it is left out."""
+    return [case for case in result.get("cases") or []
+            if not case.get("correct") and "near_twin" not in (case.get("kinds") or [])]
+
+
+def _quoted(text: str, limit: int = HELD_OUT_CHARS) -> str:
+    text = " ".join(text.split())
+    return '"' + (text if len(text) <= limit else text[: limit - 1].rstrip() + "…") + '"'
+
+
+def notes_from_evaluation(cases: Sequence[dict], labels: dict[str, str] | None = None) -> list[str]:
+    """Failing evaluation cases as error notes for the next batch, like a reviewer's reject reason: the failure
+    named (labels: error kind -> words), the correct answer, what the model said, scoped to the case. At most
+    MAX_EVALUATION_NOTES, taken in turn from each failure kind so every kind is represented."""
+    labels = labels or {}
+    by_kind: dict[str, list[dict]] = {}
+    for case in cases:
+        by_kind.setdefault(next(iter(case.get("kinds") or []), ""), []).append(case)
+    chosen: list[dict] = []
+    while len(chosen) < MAX_EVALUATION_NOTES and any(by_kind.values()):
+        for group in by_kind.values():
+            if group and len(chosen) < MAX_EVALUATION_NOTES:
+                chosen.append(group.pop(0))
+    notes = []
+    for case in chosen:
+        failure = ", ".join(labels.get(kind, kind.replace("_", " ")) for kind in case.get("kinds") or []) \
+            or UNNAMED_FAILURE
+        question = " ".join(f"{case['instruction']}\n\n{case.get('input') or ''}".split())
+        notes.append(scoped(
+            f"{EVALUATION_NOTE} ({failure}): the correct answer is {_quoted(case['reference'])}, the tuned model "
+            f"answered {_quoted(case['answer'], WRONG_ANSWER_CHARS)}. Write new samples with inputs of this kind "
+            "and their correct answers, never this held-out input or a reworded copy of it",
+            [_quoted(question)[1:-1]]))
+    return clean_notes(notes)
+
+
+def replace_evaluation_notes(existing: Sequence[str], new: Iterable[str]) -> list[str]:
+    """The person's notes kept as they are; the earlier evaluation's notes replaced by the new ones."""
+    return merge_notes([note for note in existing if not note.startswith(EVALUATION_NOTE)], new)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tools.dataset.clean import find_conflicts
 from tools.dataset.dedup import NearDuplicateIndex
-from tools.dataset.meaning import MeaningIndex
+from tools.dataset.meaning import MeaningIndex, meaning_pairs
 from tools.dataset.schema import RANK_APPROVED, RANK_EDITED, RANK_SEED, AlpacaSample, ReviewedRow
 from tools.dataset.versions import BuildSettings, build_version
 from tools.errors import BAD_CONTENT, UserError
@@ -128,16 +128,41 @@ def import_for_review(store: ReviewStore, project_id: str, samples: list[AlpacaS
     return batch, flag_twins(store, project_id, batch)
 
 
-def build_project_version(store: ReviewStore, project_id: str, root: Path | str, settings: BuildSettings) -> dict:
-    """A new dataset version from the accepted samples (edits applied) and, unless switched off, the seeds."""
+def twins_of(texts: Sequence[str], held: Sequence[str]) -> set[int]:
+    """Indices of the texts that ask one of the held questions: the same, a near-twin in words, or in meaning."""
+    if not held:
+        return set()
+    words = NearDuplicateIndex()
+    for i, text in enumerate(held):
+        words.add(f"held {i}", text)
+    found = {k for k, text in enumerate(texts) if words.find(text) is not None}
+    together = [*texts, *held]
+    found |= {i for i, _, _ in meaning_pairs(together, rows=range(len(texts)), against=range(len(texts),
+                                                                                               len(together)))}
+    return found
+
+
+def build_project_version(store: ReviewStore, project_id: str, root: Path | str, settings: BuildSettings,
+                          leave_out: Sequence[AlpacaSample] = ()) -> dict:
+    """A new dataset version from the accepted samples (edits applied) and, unless switched off, the seeds.
+
+    leave_out: held-out rows of an earlier round (its evaluation split); a row asking the same question, or a twin
+    of it (in words or in meaning), stays out of this version, so a new round is scored on rows it never trained
+    on."""
     project = store.project(project_id)
     rows = project_rows(store, project_id, settings.include_seeds)
-    if not rows:
+    twins = twins_of([row.sample.prompt_text() for row in rows], [sample.prompt_text() for sample in leave_out])
+    kept = [row for k, row in enumerate(rows) if k not in twins]
+    if not kept:
         raise UserError("there are no accepted samples or seeds yet: review a batch (approve or edit samples) first")
     statuses = [s.status for s in store.project_samples(project_id, ACCEPTED_STATUSES)]
     described = [{"source": "approved samples", "rows": statuses.count("approved")},
                  {"source": "edited samples", "rows": statuses.count("edited")},
                  {"source": "seeds", "rows": len(project.seeds) if settings.include_seeds else 0}]
+    if len(kept) < len(rows):
+        described.append({"source": "left out: held-out rows of the first round and their twins",
+                          "rows": len(rows) - len(kept)})
+    rows = kept
     settings = replace(settings, system=settings.system.strip() or project.system)
     return build_version(rows, root, "reviewed", settings, tag_counts=store.tag_counts(project_id),
                          described_inputs=described)
