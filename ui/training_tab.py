@@ -15,6 +15,8 @@ from tools.generation.notes import failing_cases
 from tools.training.verdict import verdict_markdown
 
 INTEGER_PARAMETERS = ("lora_r", "max_steps", "batch_size", "grad_accum", "max_seq_len")
+# Settings the plan fills when left empty; the browser sends an empty number box as 0, which none of them can be.
+PLANNED_WHEN_EMPTY = ("learning_rate", "epochs", "batch_size", "grad_accum")
 METHODS = ("auto", "lora", "qlora", "full", "freeze", "prompt_tuning", "p_tuning")
 BUILTIN_NAME = "gemma-3-270m"  # the built-in base model (tools.training.builtin), the default choice
 BASE_MODEL_LABEL = ("Base model: gemma-3-270m is built in (works offline; Gemma Terms of Use apply), or a local "
@@ -90,7 +92,8 @@ class TrainingTab:
         choices = {"base_model": (base_model or "").strip(), "dataset_version": dataset_version,
                    "parent_run": parent_run or None,
                    **dict(zip(self.parameter_names, values))}
-        choices = {k: (int(v) if k in INTEGER_PARAMETERS else v) for k, v in choices.items() if v not in (None, "")}
+        choices = {k: (int(v) if k in INTEGER_PARAMETERS else v) for k, v in choices.items()
+                   if v not in (None, "") and not (k in PLANNED_WHEN_EMPTY and v == 0)}
         view = self.session.act(thread_id, Action.PREPARE_TRAINING, "Check and propose", tab="Training",
                                 config=choices)
         return self.chat_outputs_fn(thread_id) + [self.plan_markdown(view)]
