@@ -116,11 +116,14 @@ class TrainingNodes:
         the preflight, and explains every parameter."""
         thread_id = config["configurable"]["thread_id"]
         improvement = state.get("improvement")
-        if improvement and improvement["step"] == "built":  # a round after Improve: continue the improved run
+        if not improvement:
+            return self.propose(state, thread_id, dict(state["last_reply"].get("config") or {}))
+        if improvement["step"] == "built":  # a round after Improve: continue the improved run
             choices = {**improvement["choices"], "parent_run": Path(improvement["run_dir"]).name
                        if has_adapter(improvement["run_dir"]) else None}
-            return {**self.propose(state, thread_id, choices), "improvement": None}  # the round is handed over
-        return self.propose(state, thread_id, dict(state["last_reply"].get("config") or {}))
+        else:  # the person proposes a run of their own: the round in the making (no batch drafted yet) is dropped
+            choices = dict(state["last_reply"].get("config") or {})
+        return {**self.propose(state, thread_id, choices), "improvement": None}
 
     def propose(self, state: AgentState, thread_id: str, choices: dict) -> dict:
         """The plan for these choices (dataset_version and parent_run name a version and a run), or a refusal."""

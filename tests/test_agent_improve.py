@@ -15,12 +15,14 @@ from agent.nodes import AgentDeps
 from agent.session import Session
 from tests.e2e_tickets import TicketLLM
 from tests.improve_support import (
+    TRAINING_CHOICES,
     approve_open_batch,
     evaluated_first_round,
     fake_training,
     reach_fine_tune_path,
     wait_until,
 )
+from tests.openai_stub import Reply
 from tools.generation.notes import EVALUATION_NOTE
 from tools.settings import Settings
 from tools.training.preflight import read_dataset_split
@@ -150,6 +152,25 @@ def test_improve_while_a_batch_is_open_says_submit_first(session, stub):
     assert view.pause == "review" and "Batch 2 is still open for review" in view.messages[-1]["content"]
     assert "then **Improve** drafts the next batch" in view.messages[-1]["content"]
     assert not [n for n in session.store.notes(tid) if n.startswith(EVALUATION_NOTE)]
+
+
+@pytest.mark.slow
+def test_a_round_whose_batch_could_not_be_drafted_is_dropped_by_a_proposal_of_the_persons_own(session, stub):
+    tid = reach_fine_tune_path(session)
+    evaluated_first_round(session, tid)
+    answer = stub.next_reply
+    stub.next_reply = lambda body: Reply.error(400, "model overloaded")  # the endpoint refuses this batch
+    view = session.send(tid, "improve")
+    stub.next_reply = answer
+    assert "⚠️" in view.messages[-1]["content"] and session.store.open_batch(tid) is None
+    assert len([n for n in session.store.notes(tid) if n.startswith(EVALUATION_NOTE)]) == 2  # kept for later
+    session.send(tid, {"text": "Check and propose", "action": "prepare_training", "config": TRAINING_CHOICES})
+    assert session.graph.get_state(session._config(tid)).values["improvement"] is None
+    session.send(tid, {"text": "Change settings", "action": "revise"})
+    session.send(tid, {"text": "Generate a batch", "action": "generate"})
+    approve_open_batch(session, tid)
+    view = session.send(tid, {"text": "Submit batch", "action": "submit"})
+    assert view.pause == "chat" and view.training_plan is None, "no round follows a batch of the person's own"
 
 
 def test_improve_refuses_in_words_when_no_row_was_scored_or_rows_are_missing():
