@@ -144,7 +144,7 @@ class FinetuneNodes:
 
 
 def finetune_quick_replies(state: AgentState) -> list[QuickReply]:
-    from tools.generation.notes import failing_cases
+    from agent.improve_nodes import can_improve
 
     stage = state.get("stage")
     replies = []
@@ -152,7 +152,7 @@ def finetune_quick_replies(state: AgentState) -> list[QuickReply]:
         replies = [quick("Generate a batch", Action.GENERATE), quick("Build the dataset", Action.BUILD_DATASET)]
     if stage == "dataset":
         replies = [quick("Prepare training", Action.PREPARE_TRAINING), quick("More batches", Action.GENERATE)]
-    if state.get("run_phase") == "finished" and failing_cases(state.get("evaluation") or {}):
+    if can_improve(state):
         replies.append(quick("Improve", Action.IMPROVE))  # the next round from the rows it got wrong
     return replies
 

@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 CARRIED_CHOICES = ("base_model", "method")
 
 
+def can_improve(state: AgentState) -> bool:
+    """Improve is offered (button, quick reply) once an evaluation found held-out rows the model got wrong."""
+    from tools.generation.notes import failing_cases
+
+    return state.get("run_phase") == "finished" and bool(failing_cases(state.get("evaluation") or {}))
+
+
 def why_not_improve(state: AgentState) -> str | None:
     """Why Improve cannot start a round now (None: it can)."""
     from tools.generation.notes import failing_cases

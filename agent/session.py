@@ -21,14 +21,16 @@ from langgraph.types import Command
 from agent.actions import Action, Reply, parse_reply
 from agent.data_studio import DataStudio
 from agent.graph import build_graph
+from agent.improve_nodes import can_improve
 from agent.nodes import STREAMED_NODES, AgentDeps
 from agent.paths_desk import PathsDesk
 from agent.run_desk import RunDesk
-from agent.training_nodes import observed_run_status
+from agent.training_nodes import evaluation_words, metrics_table, observed_run_status
 from tools.settings import Settings
 from tools.workspace import Workspace
 
-__all__ = ["Action", "ConversationView", "Session", "open_checkpointer"]
+# evaluation_words and metrics_table: the evaluation as the chat words it, for the Training tab to show the same
+__all__ = ["Action", "ConversationView", "Session", "evaluation_words", "metrics_table", "open_checkpointer"]
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 2.0
 
@@ -53,6 +55,7 @@ class ConversationView:
     run_dir: str | None = None  # the training run in progress or last finished
     run_phase: str | None = None  # training | evaluating | finished | stopped
     evaluation: dict | None = None  # base vs tuned, once reported
+    can_improve: bool = False  # the evaluation found held-out rows to learn from: Improve is offered
 
 
 def default_deps(settings: Settings, workspace: Workspace) -> AgentDeps:
@@ -182,6 +185,7 @@ class Session:
             run_dir=values.get("run_dir"),
             run_phase=values.get("run_phase"),
             evaluation=values.get("evaluation"),
+            can_improve=can_improve(values),
         )
 
     # --- the person's actions -------------------------------------------------------------------------------

@@ -48,14 +48,21 @@ def metrics_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluation_report(result: dict, run_name: str) -> str:
-    """What the chat says when an evaluation ends: the verdict in words, previous vs now for a later round, the
-    metrics, and where to go next (the Training tab shows the same, with every example)."""
-    from tools.generation.notes import failing_cases
+def evaluation_words(result: dict) -> str:
+    """The evaluation in words: the verdict (tools/training/verdict.py) and, for a later round, previous vs now on
+    the same held-out rows. The chat and the Training tab both show it above the numbers."""
     from tools.training.verdict import verdict_markdown
 
-    parts = [f"Training of `{run_name}` finished and was evaluated on the held-out rows.",
-             verdict_markdown(result), round_change_markdown(result), metrics_table(result)]
+    return "\n\n".join(part for part in (verdict_markdown(result), round_change_markdown(result)) if part)
+
+
+def evaluation_report(result: dict, run_name: str) -> str:
+    """What the chat says when an evaluation ends: the evaluation in words, the metrics, and where to go next (the
+    Training tab shows the same, with every example)."""
+    from tools.generation.notes import failing_cases
+
+    parts = [f"Training of `{run_name}` finished and was evaluated on the held-out rows.", evaluation_words(result),
+             metrics_table(result)]
     after = "Try the tuned model and export it in the **Training** tab"
     if failing_cases(result):
         after += ", or press **Improve** (or type \"improve\") to draft the next batch from the rows it got wrong"

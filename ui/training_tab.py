@@ -8,11 +8,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from agent.improve_nodes import round_change_markdown
-from agent.session import Action, ConversationView, Session
-from agent.training_nodes import metrics_table
-from tools.generation.notes import failing_cases
-from tools.training.verdict import verdict_markdown
+from agent.session import Action, ConversationView, Session, evaluation_words, metrics_table
 
 INTEGER_PARAMETERS = ("lora_r", "max_steps", "batch_size", "grad_accum", "max_seq_len")
 # Settings the plan fills when left empty; the browser sends an empty number box as 0, which none of them can be.
@@ -32,12 +28,6 @@ def _cell(text: str, limit: int = 400) -> str:
     """Model output as one Markdown table cell: escaped (untrusted text), pipes kept, line breaks shown."""
     text = html.escape(text if len(text) <= limit else text[:limit] + " …")
     return text.replace("|", "&#124;").replace("\n", "<br>") or "_(empty)_"
-
-
-def result_summary(result: dict) -> str:
-    """The evaluation in words: the verdict and, for a later round, previous vs now on the same held-out rows
-    (above the Improve button and the numbers)."""
-    return "\n\n".join(part for part in (verdict_markdown(result), round_change_markdown(result)) if part)
 
 
 def evaluation_tables(result: dict) -> str:
@@ -65,11 +55,6 @@ def progress_html(events: list[dict], status: str) -> str:
 def plan_key(view: ConversationView) -> str | None:
     """Which plan is proposed (its run folder): a new key means a new plan to show."""
     return (view.training_plan or {}).get("config", {}).get("out_dir")
-
-
-def can_improve(view: ConversationView | None) -> bool:
-    """Improve is offered once an evaluation found rows the model got wrong (near-twins of training rows aside)."""
-    return bool(view and view.run_phase == "finished" and failing_cases(view.evaluation or {}))
 
 
 def last_reply_text(view: ConversationView) -> str:
@@ -173,8 +158,8 @@ class TrainingTab:
             return {}
         panel = self.panel
         update = {panel["shown"]: signature, panel["evaluation"]: self.evaluation_markdown(view),
-                  panel["verdict"]: result_summary(view.evaluation) if view and view.evaluation else "",
-                  panel["improve"]: gr.update(visible=can_improve(view))}
+                  panel["verdict"]: evaluation_words(view.evaluation) if view and view.evaluation else "",
+                  panel["improve"]: gr.update(visible=bool(view and view.can_improve))}
         if view and shown and shown[-1] != len(view.messages):
             update |= dict(zip(self.chat_outputs, self.chat_outputs_fn(thread_id)))
         if view and view.training_plan and (not shown or len(shown) < 2 or shown[-2] != signature[-2]):
@@ -223,7 +208,7 @@ class TrainingTab:
         before = len(self.session.view(thread_id).messages) + 1  # + the event "You pressed Improve"
         view = self.session.act(thread_id, Action.IMPROVE, "Improve", tab="Training")
         said = "\n\n".join(m["content"] for m in view.messages[before:] if m["role"] == "assistant")
-        return self.chat_outputs_fn(thread_id) + [said, gr.update(visible=can_improve(view))]
+        return self.chat_outputs_fn(thread_id) + [said, gr.update(visible=view.can_improve)]
 
     def try_it(self, thread_id: str, prompt: str, history: list) -> tuple[list, str]:
         run_dir = self.run_dir(thread_id)
