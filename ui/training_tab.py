@@ -201,14 +201,16 @@ class TrainingTab:
             return f"_Comparing base and tuned: {progress or 'starting'}…_"
         return "_The comparison with the base model appears here when training has finished._"
 
-    def improve(self, thread_id: str):
+    def improve(self, thread_id: str) -> dict:
         """Improve: the failing held-out rows become the next batch to review (or the reason it cannot be)."""
+        note = self.improve_note
         if not thread_id:
-            return [gr.skip()] * len(self.chat_outputs) + ["Open a conversation first.", gr.skip()]
+            return {note: "Open a conversation first."}
         before = len(self.session.view(thread_id).messages) + 1  # + the event "You pressed Improve"
         view = self.session.act(thread_id, Action.IMPROVE, "Improve", tab="Training")
         said = "\n\n".join(m["content"] for m in view.messages[before:] if m["role"] == "assistant")
-        return self.chat_outputs_fn(thread_id) + [said, gr.update(visible=view.can_improve)]
+        return {**dict(zip(self.chat_outputs, self.chat_outputs_fn(thread_id))), note: said,
+                self.panel["improve"]: gr.update(visible=view.can_improve)}
 
     def try_it(self, thread_id: str, prompt: str, history: list) -> tuple[list, str]:
         run_dir = self.run_dir(thread_id)
@@ -299,8 +301,9 @@ class TrainingTab:
         self.panel = {"progress": progress, "loss": loss, "log": log, "verdict": verdict, "evaluation": evaluation,
                       "improve": improve, "plan": plan, "dataset": dataset, "parent": parent, "shown": shown}
         timer.tick(self.poll, [thread, shown], [*self.panel.values(), *chat_outputs])
+        self.improve_note = improve_note  # what Improve did, or why it could not
         # Improve drafts a batch: the Data studio's review follows it (app.py chains its refresh on these)
-        self.events = [improve.click(self.improve, thread, chat_outputs + [improve_note, improve])]
+        self.events = [improve.click(self.improve, thread, [*chat_outputs, improve_note, improve])]
         cancel.click(self.cancel, thread, chat_outputs + [run_note])
         resume.click(self.resume, thread, chat_outputs + [run_note])
         prompt.submit(self.try_it, [thread, prompt, tried], [tried, prompt])
