@@ -345,3 +345,22 @@ def test_open_answers_are_judged_or_the_report_says_why_not(run_dir, tmp_path, m
     from tools.training.evaluate import format_report
 
     assert "No LLM endpoint is configured, so no judge compared the answers" in format_report(result)
+
+
+def test_a_later_round_is_scored_on_its_first_rounds_held_out_rows(tmp_path):
+    from tools.training.evaluate import default_eval_path
+
+    runs = []
+    for n in range(3):
+        data = tmp_path / f"v{n}"
+        data.mkdir()
+        (data / "eval.json").write_text("[]")
+        run = tmp_path / f"run-{n}"
+        run.mkdir()
+        config = {"data_dir": str(data), "parent_run": str(runs[-1]) if runs else None}
+        (run / "config.json").write_text(json.dumps(config))
+        runs.append(run)
+    assert default_eval_path(runs[2]) == tmp_path / "v0" / "eval.json"
+    assert default_eval_path(runs[0]) == tmp_path / "v0" / "eval.json"
+    (tmp_path / "v0" / "eval.json").unlink()  # the first round's split is gone: the run's own
+    assert default_eval_path(runs[2]) == tmp_path / "v2" / "eval.json"

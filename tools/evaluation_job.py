@@ -106,25 +106,6 @@ def evaluation_progress(run_dir: str | Path) -> str:
             "error": "evaluation failed"}.get(last["event"], last["event"])
 
 
-def round_eval_file(run_dir: Path) -> Path | None:
-    """The held-out rows a later round (a run with a parent_run) is scored on: its first round's, so previous vs
-    now compare the same rows, rows the round's own version left out (Improve builds it so). None: the run's own
-    eval split (a first round, or a first round whose split is gone)."""
-    from tools.errors import UserError
-    from tools.training.evaluate import default_eval_path, parent_run_of
-
-    first, seen = run_dir.resolve(), {run_dir.resolve()}
-    while (parent := parent_run_of(first)) is not None and parent.resolve() not in seen:
-        first = parent.resolve()
-        seen.add(first)
-    if first == run_dir.resolve():
-        return None
-    try:
-        return default_eval_path(first)
-    except UserError:
-        return None
-
-
 def main(argv: list[str] | None = None) -> int:
     from tools.errors import UserError
     from tools.training.evaluate import evaluate_run
@@ -132,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path((argv or sys.argv[1:])[0])
     _append(run_dir, "start")
     try:
-        result = evaluate_run(run_dir, eval_path=round_eval_file(run_dir))
+        result = evaluate_run(run_dir)  # a later round: its first round's held-out rows
     except UserError as exc:
         _append(run_dir, "error", message=exc.message)
         return 1

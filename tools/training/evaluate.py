@@ -163,13 +163,25 @@ def parent_run_of(run_dir: Path) -> Path | None:
     return Path(parent) if parent and Path(parent).is_dir() else None
 
 
+def first_round_of(run_dir: Path) -> Path:
+    """The run a chain of rounds started from (parent_run followed back; a run without one is its own)."""
+    first, seen = run_dir.resolve(), {run_dir.resolve()}
+    while (parent := parent_run_of(first)) is not None and parent.resolve() not in seen:
+        first = parent.resolve()
+        seen.add(first)
+    return first
+
+
 def default_eval_path(run_dir: Path) -> Path:
-    """eval.json next to the run's train.json (data_dir in RUN/config.json)."""
-    for config_path in (run_dir / "config.json", run_dir.parent / "config.json"):
-        if config_path.is_file():
-            data_dir = json.loads(config_path.read_text(encoding="utf-8")).get("data_dir")
-            if data_dir and (Path(data_dir) / "eval.json").is_file():
-                return Path(data_dir) / "eval.json"
+    """The held-out split a run is scored on: eval.json next to the train.json of its FIRST round (data_dir in
+    RUN/config.json), so that every later round and its previous one are compared on the same rows; the run's
+    own split when the first round's is gone."""
+    for run in dict.fromkeys((first_round_of(run_dir), run_dir)):
+        for config_path in (run / "config.json", run.parent / "config.json"):
+            if config_path.is_file():
+                data_dir = json.loads(config_path.read_text(encoding="utf-8")).get("data_dir")
+                if data_dir and (Path(data_dir) / "eval.json").is_file():
+                    return Path(data_dir) / "eval.json"
     raise UserError(
         f"no eval split found for {run_dir}: pass the held-out Alpaca file with --eval "
         "(the dataset tool writes eval.json next to train.json)"
