@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -35,6 +34,8 @@ def start_evaluation(run_dir: str | Path) -> bool:
     """Starts the evaluation process unless one was started before for this run (any thread, any process).
 
     Returns whether this call started it."""
+    from tools.training.launch import reap_when_done
+
     run_dir = Path(run_dir)
     try:
         with (run_dir / PROGRESS_FILE).open("x", encoding="utf-8") as handle:  # the once-only claim
@@ -47,7 +48,7 @@ def start_evaluation(run_dir: str | Path) -> bool:
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)
     (run_dir / PID_FILE).write_text(str(popen.pid))
-    threading.Thread(target=popen.wait, daemon=True).start()  # reaped when it ends, so it leaves no zombie
+    reap_when_done(popen)
     return True
 
 

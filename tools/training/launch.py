@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -197,12 +199,38 @@ def _last_step(events: list[dict]) -> int | None:
     return steps[-1] if steps else None
 
 
+# Library messages that say nothing about the run: kept in the raw train.log, left out where a person reads it.
+LOG_NOISE = re.compile(
+    r"kernels-community|pip install kernels|publisher trust check"  # bitsandbytes looking for optional hub kernels
+    r"|^\S.*:\d+: (?:Future|Deprecation|PendingDeprecation)Warning: "  # a library's notice about its own future
+)
+LOG_TAIL_BYTES = 256 * 1024  # the end of a long log is enough for its last lines
+
+
 def tail_log(path: Path, lines: int = 15) -> str:
-    """The last lines of the trainer's log, for error messages."""
+    """The last lines of the trainer's log as a person reads them (the Training tab, error messages): without
+    library noise (LOG_NOISE, and the source line a warning prints under itself), and a progress bar redrawn
+    with carriage returns shown as its last state. The file itself keeps everything."""
     try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+            text = handle.read().decode("utf-8", errors="replace")
     except OSError:
         return "(no log)"
+    return "\n".join(readable_log_lines(text.split("\n"))[-lines:])  # not splitlines(): it splits at \r too
+
+
+def readable_log_lines(raw: list[str]) -> list[str]:
+    """raw log lines without library noise; a line redrawn with '\r' becomes what a terminal last showed."""
+    kept, after_noise = [], False
+    for line in raw:
+        line = line.rstrip("\r").rsplit("\r", 1)[-1]
+        if after_noise and line.startswith((" ", "\t")):
+            continue  # `warnings` prints the offending source line indented under the warning
+        after_noise = bool(LOG_NOISE.search(line))
+        if not after_noise and line.strip():
+            kept.append(line)
+    return kept
 
 
 def trainer_command(config_path: Path, resume: bool = False, num_processes: int = 1) -> list[str]:
@@ -242,4 +270,12 @@ def start_training(config: TrainConfig, resume: bool = False, num_processes: int
             trainer_command(config_path, resume, num_processes), cwd=run_dir, env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     (run_dir / PID_FILE).write_text(str(popen.pid))
+    reap_when_done(popen)
     return TrainingProcess(run_dir, popen, offset)
+
+
+def reap_when_done(popen: subprocess.Popen) -> None:
+    """Collects the child's exit status as soon as it ends, from a daemon thread, so a finished process never
+    lingers as a zombie of the app (whoever holds the Popen may drop it). poll(), wait() and cancel() still work:
+    they see the status this thread collected."""
+    threading.Thread(target=popen.wait, name=f"reap-{popen.pid}", daemon=True).start()
