@@ -12,6 +12,7 @@ import pandas as pd
 
 from agent.session import Session
 from tools.errors import UserError
+from ui.charts import NO_VERSION, acceptance_chart, checks_chart, drops_chart, lengths_chart
 
 CHANGED_MEANWHILE = "was changed since you saw it"  # the store's DecisionConflict wording
 NOTHING_SHOWN = "No pending sample is shown."
@@ -244,10 +245,9 @@ class DataTab:
         return ("\n".join(notes), f"Saved {len(notes)} note(s); the next request below carries exactly these.",
                 self.studio.next_request(thread_id))
 
-    def acceptance_frame(self, thread_id: str) -> pd.DataFrame:
+    def acceptance_frame(self, thread_id: str) -> gr.BarPlot:
         stats = self.store.batch_stats(thread_id) if thread_id and self.store.get_project(thread_id) else []
-        rows = [{"batch": f"#{s.number}", "acceptance %": round(100 * (s.acceptance_rate or 0), 1)} for s in stats]
-        return pd.DataFrame(rows or [{"batch": "-", "acceptance %": 0.0}])
+        return acceptance_chart([(f"#{s.number}", round(100 * (s.acceptance_rate or 0), 1)) for s in stats])
 
     # --- journey actions (graph steps), answered here as well as in the chat --------------------------------
     def graph_action(self, thread_id: str, text: str, action: str, config: dict | None = None):
@@ -363,9 +363,8 @@ class DataTab:
         chosen = next((v for v in versions if v["name"] == name), versions[0] if versions else None)
         picker = gr.update(choices=[v["name"] for v in versions], value=chosen["name"] if chosen else None)
         if chosen is None:
-            empty = pd.DataFrame([{"x": "-", "n": 0}])
-            return (table, picker, "_No dataset version yet._", pd.DataFrame([{"sample": "-"}]), empty, empty,
-                    empty, None)
+            return (table, picker, "_No dataset version yet._", pd.DataFrame([{"sample": "-"}]),
+                    *self.health_frames(None), None)
         report = self.studio.version_report(chosen["path"])
         return (table, picker, self.dataset_summary(report), self.drops_frame(report), *self.health_frames(report),
                 self.dataset_files(Path(chosen["path"])))
@@ -404,18 +403,19 @@ class DataTab:
         return f"{row_id} (batch {self.store.batch(s.batch_id).number} #{s.position + 1}, {s.status})"
 
     @staticmethod
-    def health_frames(report: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def health_frames(report: dict | None) -> tuple[gr.BarPlot, gr.BarPlot, gr.BarPlot]:
+        """The version's three charts (lengths, drops, checks); report None: no version yet."""
+        if report is None:
+            return (lengths_chart([], NO_VERSION), drops_chart([], NO_VERSION), checks_chart([], NO_VERSION))
         health = report["health"]
-        lengths = pd.DataFrame([{"x": f"{b['from']}–{b['to']}", "n": b["count"]}
-                                for b in health.get("length_histogram", [])] or [{"x": "-", "n": 0}])
-        drops = pd.DataFrame([{"x": reason, "n": n} for reason, n in report["drops"].items()]
-                             or [{"x": "none", "n": 0}])
-        checks = pd.DataFrame([{"x": "conflicting answers", "n": health["conflicting_answers"]["count"]},
-                               {"x": "refusal-like", "n": health["refusals"]["count"]},
-                               {"x": "possibly unsupported", "n": health["unsupported"]["count"]},
-                               *({"x": f"label {label}", "n": n}
-                                 for label, n in (health.get("labels") or {}).get("counts", {}).items())])
-        return lengths, drops, checks
+        lengths = [(f"{b['from']}–{b['to']}", b["count"]) for b in health.get("length_histogram", [])]
+        checks = [("conflicting answers", health["conflicting_answers"]["count"]),
+                  ("refusal-like", health["refusals"]["count"]),
+                  ("possibly unsupported", health["unsupported"]["count"]),
+                  *((f"label {label}", n) for label, n in (health.get("labels") or {}).get("counts", {}).items())]
+        return (lengths_chart(lengths, "no samples in this version"),
+                drops_chart(list(report["drops"].items()), "nothing dropped"),
+                checks_chart(checks, "no conflicts, refusals or unsupported answers found"))
 
     @staticmethod
     def dataset_files(out: Path) -> list[str]:
@@ -460,8 +460,7 @@ class DataTab:
                                        for field in ("instruction", "input", "output")]
                     hub_import = gr.Button("Import these rows for review", size="sm", elem_id="ts-hub-import")
                     hub_status = gr.Markdown(elem_id="ts-hub-status")
-                chart = gr.BarPlot(x="batch", y="acceptance %", title="Acceptance per batch", y_lim=[0, 100],
-                                   elem_id="ts-acceptance")
+                chart = acceptance_chart([], elem_id="ts-acceptance")
             with gr.Column(scale=3):
                 gr.Markdown("#### 2 · Review the batch")
                 with gr.Row():
@@ -541,9 +540,9 @@ class DataTab:
         dataset_report = gr.Markdown(elem_id="ts-dataset-report")
         drops = gr.Dataframe(label="Dropped rows (every one, with its reason)", interactive=False, elem_id="ts-drops")
         with gr.Row():
-            lengths_plot = gr.BarPlot(x="x", y="n", title="Sample length (characters)", elem_id="ts-length-plot")
-            drops_plot = gr.BarPlot(x="x", y="n", title="Dropped rows by reason", elem_id="ts-drops-plot")
-            checks_plot = gr.BarPlot(x="x", y="n", title="Conflicts, checks and labels", elem_id="ts-checks-plot")
+            lengths_plot = lengths_chart([], NO_VERSION, elem_id="ts-length-plot")
+            drops_plot = drops_chart([], NO_VERSION, elem_id="ts-drops-plot")
+            checks_plot = checks_chart([], NO_VERSION, elem_id="ts-checks-plot")
         downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="ts-downloads")
         dataset_outputs = [versions, version, dataset_report, drops, lengths_plot, drops_plot, checks_plot, downloads]
 
