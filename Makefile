@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_advice.py
 	$(PY) bench/bench_scale.py
 	$(PY) bench/bench_twins.py
+	$(PY) bench/bench_memory.py
 	$(PY) bench/bench_suite.py
 	$(PY) bench/bench_review_browser.py
 

@@ -175,3 +175,104 @@ def test_cli_models(capsys):
     args = _parse(["models", "--task", "summarisation"])
     out = capsys.readouterr().out if args.func(args) == 0 else ""
     assert out.startswith("1. gemma-3-270m (built-in)") and "--base-model gemma-3-270m" in out
+
+
+# ---- one estimator for preflight and `tunesmith estimate`; the CPU figure; no QLoRA advice without a GPU -----
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from tools.training.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def _tiny_data(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"instruction": "Classify the sentiment.", "input": f"review number {i} " + "word " * (i % 7),
+             "output": "positive" if i % 2 else "negative, with a longer answer"} for i in range(40)]
+    (folder / "train.json").write_text(json.dumps(rows), encoding="utf-8")
+    return folder
+
+
+def test_preflight_and_estimate_give_the_same_figure(tiny_model, tmp_path, capsys):
+    from tools.training.config import TrainConfig
+    from tools.training.preflight import run_preflight
+
+    data = _tiny_data(tmp_path / "data")
+    for batch in (1, 4, 8):
+        config = TrainConfig(base_model=str(tiny_model), data_dir=data, out_dir=tmp_path / "run", batch_size=batch)
+        memory = next(c for c in run_preflight(config).checks if c.name == "memory")
+        args = _parse(["estimate", "--base-model", str(tiny_model), "--data", str(data), "--batch-size", str(batch),
+                       "--json"])
+        assert args.func(args) == 0
+        cli = json.loads(capsys.readouterr().out)
+        preflight = memory.details["estimate"]
+        assert (cli["total_gb"], cli["breakdown"], cli["method"], cli["device"]) == (
+            preflight["total_gb"], preflight["breakdown"], preflight["method"], preflight["device"])
+        # the heaviest packed batch of this data: the batch longest rows, logits at their answer positions only
+        assert 0 < cli["logit_tokens"] < cli["tokens"] <= batch * 128
+        assert cli["workload"] == memory.details["workload"] and cli["workload"] in memory.message
+
+
+def test_cpu_estimate_of_the_builtin_model_is_its_rss_not_a_gpu_figure():
+    # gemma-3-270m's shapes (no weights needed); the heaviest batch of 4 rows of bench/tasks/route-ticket:
+    # 170 packed tokens, 8 answer tokens. Measured peak RSS of such runs: ~2 GB (bench/bench_memory.py);
+    # the old estimate said 11.9 GB (logits of batch x 1024 positions x 262k words).
+    from transformers import Gemma3TextConfig
+
+    from tools.training.estimate import Workload, estimate_for_model
+
+    config = Gemma3TextConfig(vocab_size=262144, hidden_size=640, intermediate_size=2048, num_hidden_layers=18,
+                              num_attention_heads=4, num_key_value_heads=1, head_dim=256, tie_word_embeddings=True)
+    estimate, params = estimate_for_model(config, "lora", Workload(170, 8, "test"), batch_size=4, seq_len=1024,
+                                          device="cpu", device_gb=16)
+    assert params == pytest.approx(268e6, rel=0.01)  # tied embeddings counted once
+    assert 1.5 <= estimate.total_gb <= 3.0, estimate.breakdown
+    assert estimate.breakdown["weights"] == pytest.approx(1.0, abs=0.05)  # float32 on a CPU
+    assert estimate.fits and "to spare" in estimate.advice[0]
+
+
+def test_no_qlora_advice_without_a_gpu():
+    cpu = estimate_training_memory(1.5, "lora", batch_size=8, seq_len=1024, device="cpu", gpu_gb=8)
+    assert cpu.fits is False and cpu.advice
+    assert not any("qlora" in tip.lower() or "4-bit" in tip for tip in cpu.advice), cpu.advice
+    full = estimate_training_memory(1.5, "full", device="cpu", gpu_gb=8)
+    assert any("LoRA instead of full" in tip for tip in full.advice)
+    assert not any("qlora" in tip.lower() for tip in full.advice)
+    gpu = estimate_training_memory(1.5, "lora", batch_size=8, seq_len=1024, device="gpu", gpu_gb=8)
+    assert any("QLoRA" in tip for tip in gpu.advice)  # on a GPU it is the right advice
+
+
+def test_preflight_on_a_cpu_with_little_ram_advises_no_qlora(tiny_model, tmp_path, monkeypatch):
+    import os
+
+    from tools.training.config import TrainConfig
+    from tools.training.preflight import run_preflight
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    real_sysconf = os.sysconf
+    page = real_sysconf("SC_PAGE_SIZE")
+    ram_gb = 0.5  # below what any training process needs
+    monkeypatch.setattr(os, "sysconf", lambda name: int(ram_gb * 1024**3 / page) if name == "SC_PHYS_PAGES"
+                        else real_sysconf(name))
+    config = TrainConfig(base_model=str(tiny_model), data_dir=_tiny_data(tmp_path / "data"), out_dir=tmp_path / "r",
+                         method="lora", batch_size=8)
+    memory = next(c for c in run_preflight(config).checks if c.name == "memory")
+    assert memory.status == "fail" and "CPU RAM" in memory.message and memory.fix
+    assert "qlora" not in memory.fix.lower() and "4-bit" not in memory.fix, memory.fix
+
+
+def test_cli_estimate_on_a_cpu_says_so_and_padded_batches_compute_every_logit(capsys):
+    args = _parse(["estimate", "--params", "270M", "--device", "cpu", "--batch-size", "4", "--seq-len", "128"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "lora on this CPU" in out and "QLoRA" not in out  # auto is LoRA on a CPU, as training does
+    answers = _parse(["estimate", "--params", "270M", "--device", "cpu", "--batch-size", "4", "--seq-len", "128",
+                      "--answer-len", "8", "--json"])
+    answers.func(answers)
+    every = _parse(["estimate", "--params", "270M", "--device", "cpu", "--batch-size", "4", "--seq-len", "128",
+                    "--json"])
+    every.func(every)
+    fewer, more = (json.loads(chunk) for chunk in capsys.readouterr().out.replace("}\n{", "}\n\n{").split("\n\n"))
+    assert (fewer["tokens"], fewer["logit_tokens"], more["logit_tokens"]) == (512, 32, 512)
+    assert fewer["total_gb"] < more["total_gb"]

@@ -215,6 +215,18 @@ def test_failure_messages_say_what_to_change(base_model, data_dir):
     assert "disk is full" in message and str(config.out_dir) in message
 
 
+
+def test_out_of_memory_advice_names_qlora_only_with_a_gpu(base_model, data_dir, monkeypatch):
+    import torch
+
+    config = tiny_config(base_model, data_dir, method="lora")
+    out_of_memory = MemoryError("cannot allocate memory")
+    monkeypatch.setattr(train, "has_gpu", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "qlora" not in train.describe_failure(out_of_memory, config)
+    monkeypatch.setattr(train, "has_gpu", lambda: True, raising=False)
+    assert "method lora -> qlora" in train.describe_failure(out_of_memory, config)
+
 # ---- training in process -----------------------------------------------------------------------------------
 
 @pytest.mark.slow

@@ -15,13 +15,24 @@ from tools.flags import output_path, positive_float, positive_int
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds estimate, preflight, chat, evaluate, export and models to the `tunesmith` parser."""
-    p = subparsers.add_parser("estimate", help="estimate the GPU memory a fine-tune needs")
-    p.add_argument("--params", required=True, help="model size, e.g. 7B, 1.5B, 350M")
-    p.add_argument("--method", choices=("qlora", "lora", "full"), default="qlora")
-    p.add_argument("--seq-len", type=positive_int, default=1024)
+    p = subparsers.add_parser("estimate", help="estimate the memory a fine-tune needs (GPU, or RAM on a CPU)")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--params", help="model size, e.g. 7B, 1.5B, 350M (a Llama-like shape is assumed)")
+    size.add_argument("--base-model", help="gemma-3-270m or a local model folder: its own shapes are used, as "
+                      "preflight does")
+    p.add_argument("--data", help="with --base-model: folder with train.json; its longest rows make the batch")
+    p.add_argument("--method", choices=("auto", "qlora", "lora", "full", "freeze", "prompt_tuning", "p_tuning"),
+                   default="auto", help="auto: qlora on a GPU, lora on a CPU (as training does)")
+    p.add_argument("--seq-len", type=positive_int, default=1024,
+                   help="tokens per row (with --data: where rows are cut)")
+    p.add_argument("--answer-len", type=positive_int,
+                   help="answer tokens per row: Tunesmith computes logits only there (default: every position)")
     p.add_argument("--batch-size", type=positive_int, default=1)
     p.add_argument("--lora-r", type=positive_int, default=16)
-    p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None,
+                   help="default: on with a GPU, off on a CPU (as training does)")
+    p.add_argument("--device", choices=("auto", "gpu", "cpu"), default="auto",
+                   help="auto: a GPU when --gpu-gb is given or one is here, else this machine's CPU")
     p.add_argument("--gpu-gb", type=positive_float, help="GPU memory to check against, in GB")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=handle_estimate)
@@ -72,28 +83,79 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle_estimate(args: argparse.Namespace) -> int:
-    from tools.training.estimate import estimate_training_memory, parse_params
+    from tools.errors import UserError
+    from tools.training.estimate import ESTIMATED_AS, estimate_training_memory, parse_params, synthetic_workload
 
-    estimate = estimate_training_memory(
-        parse_params(args.params),
-        args.method,
-        seq_len=args.seq_len,
-        batch_size=args.batch_size,
-        lora_r=args.lora_r,
-        gradient_checkpointing=args.gradient_checkpointing,
-        gpu_gb=args.gpu_gb,
-    )
+    if args.data and not args.base_model:
+        raise UserError("--data needs --base-model (the rows are measured with that model's tokenizer)")
+    device, memory_gb = _estimate_device(args)
+    method = args.method if args.method != "auto" else ("qlora" if device == "gpu" else "lora")
+    checkpointing = args.gradient_checkpointing if args.gradient_checkpointing is not None else device == "gpu"
+    if args.base_model:
+        estimate, workload = _estimate_base_model(args, method, checkpointing, device, memory_gb)
+    else:
+        workload = synthetic_workload(args.batch_size, args.seq_len, args.answer_len)
+        estimate = estimate_training_memory(
+            parse_params(args.params), ESTIMATED_AS.get(method, method), seq_len=args.seq_len,
+            batch_size=args.batch_size, lora_r=args.lora_r, gradient_checkpointing=checkpointing, gpu_gb=memory_gb,
+            device=device, tokens=workload.tokens, logit_tokens=workload.logit_tokens)
     if args.json:
-        print(json.dumps(estimate.to_dict(), indent=2))
+        print(json.dumps({**estimate.to_dict(), "workload": workload.source}, indent=2))
         return 0
-    print(f"{args.params} {args.method}: about {estimate.total_gb:.1f} GB")
+    where = "on a GPU (16-bit)" if device == "gpu" else "on this CPU (float32; peak RSS of the trainer)"
+    print(f"{args.base_model or args.params} {method} {where}, a batch of {workload.source}: "
+          f"about {estimate.total_gb:.1f} GB")
     for part, gb in estimate.breakdown.items():
         print(f"  {part:<12}{gb:8.2f} GB")
     if estimate.fits is not None:
-        print(f"fits in {args.gpu_gb:g} GB" if estimate.fits else f"does NOT fit in {args.gpu_gb:g} GB")
+        print(f"fits in {memory_gb:g} GB" if estimate.fits else f"does NOT fit in {memory_gb:g} GB")
     for tip in estimate.advice:
         print(f"  - {tip}")
     return 0
+
+
+def _estimate_device(args: argparse.Namespace) -> tuple[str, float | None]:
+    """gpu|cpu and the memory to check against: --gpu-gb means a GPU; auto looks for one as training does."""
+    from tools.training.config import has_gpu
+
+    if args.device == "cpu" or (args.device == "auto" and args.gpu_gb is None and not has_gpu()):
+        return "cpu", args.gpu_gb
+    return "gpu", args.gpu_gb
+
+
+def _estimate_base_model(args: argparse.Namespace, method: str, checkpointing: bool, device: str,
+                         memory_gb: float | None):
+    """The model's own shapes and, with --data, its heaviest batch: the same path as preflight's memory check."""
+    from transformers import AutoConfig
+
+    from tools.errors import UserError
+    from tools.training.builtin import resolve_model_source
+    from tools.training.estimate import estimate_for_model, measure_workload, synthetic_workload
+    from tools.training.inference import load_tokenizer
+
+    source = resolve_model_source(args.base_model)
+    try:
+        model_config = AutoConfig.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the config of {args.base_model!r} ({exc.__class__.__name__}); give the "
+                        "built-in gemma-3-270m or a local model folder with config.json") from None
+    if args.data:
+        from tools.training.config import split_file
+        from tools.training.preflight import survey_split
+
+        train = split_file(Path(args.data), "train")
+        if train is None:
+            raise UserError(f"no train.json (or .jsonl/.csv) in {args.data}; export the dataset there first")
+        from tools.training.train import packs_batches
+
+        workload = measure_workload(load_tokenizer(source), survey_split(train).length_sample, args.batch_size,
+                                    args.seq_len, packs_batches(method))
+    else:
+        workload = synthetic_workload(args.batch_size, args.seq_len, args.answer_len)
+    estimate, _ = estimate_for_model(model_config, method, workload, batch_size=args.batch_size,
+                                     seq_len=args.seq_len, lora_r=args.lora_r,
+                                     gradient_checkpointing=checkpointing, device=device, device_gb=memory_gb)
+    return estimate, workload
 
 
 def handle_preflight(args: argparse.Namespace) -> int:

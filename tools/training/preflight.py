@@ -6,7 +6,6 @@ Each check says what it found and, when it is not ok, the fix. Nothing here load
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +13,7 @@ from typing import Any, Literal
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 from tools.training.config import TrainConfig
-from tools.training.estimate import estimate_training_memory
+from tools.training.estimate import HEADROOM, estimate_for_model, measure_workload, training_device
 from tools.training.template import has_generation_tags, template_name
 
 Status = Literal["ok", "warn", "fail"]
@@ -131,7 +130,8 @@ def run_preflight(config: TrainConfig, gpu_gb: float | None = None) -> Preflight
         if data is not None and data.count:
             checks.append(check_token_lengths(tokenizer, data.length_sample, config.max_seq_len, data.count))
     if model_config is not None:
-        checks.append(check_memory(config, model_config, gpu_gb))
+        samples = data.length_sample if data is not None and tokenizer is not None else None
+        checks.append(check_memory(config, model_config, gpu_gb, tokenizer, samples))
     return PreflightReport(ok=all(check.status != "fail" for check in checks), checks=checks)
 
 
@@ -401,76 +401,36 @@ def _token_length(tokenizer: Any, messages: list[dict[str, str]]) -> int:
     return len(tokenizer("\n".join(m["content"] for m in messages))["input_ids"])
 
 
-def count_parameters(model_config: Any) -> int:
-    """Parameters of the architecture, counted on the meta device (no memory, no weights read)."""
-    from accelerate import init_empty_weights
-    from transformers import AutoModelForCausalLM
-
-    with init_empty_weights():
-        model = AutoModelForCausalLM.from_config(model_config)
-    return sum(p.numel() for p in model.parameters())
-
-
-def architecture_of(model_config: Any) -> dict[str, Any]:
-    """The fields estimate_training_memory uses, read from a transformers config."""
-    text_config = getattr(model_config, "text_config", None) or model_config
-    return {
-        "hidden_size": text_config.hidden_size,
-        "num_layers": text_config.num_hidden_layers,
-        "intermediate_size": getattr(text_config, "intermediate_size", None) or 4 * text_config.hidden_size,
-        "vocab_size": text_config.vocab_size,
-        "num_attention_heads": getattr(text_config, "num_attention_heads", None),
-        "num_key_value_heads": getattr(text_config, "num_key_value_heads", None),
-        "tie_word_embeddings": bool(getattr(model_config, "tie_word_embeddings", False)),
-    }
-
-
-def device_memory_gb() -> tuple[float, str]:
-    """(GB, description) of the GPU when there is one, else of the machine's RAM."""
-    import torch
-
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        return props.total_memory / 1024**3, f"GPU {props.name}"
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-    return ram, "CPU RAM (no GPU)"
-
-
-# Methods the estimate has no formula for, estimated as the nearest one that needs at least as much memory:
-# virtual tokens train fewer weights than LoRA; freezing lower layers trains fewer than a full fine-tune.
-ESTIMATED_AS = {"prompt_tuning": "lora", "p_tuning": "lora", "freeze": "full"}
-
-
 CPU_FRIENDLY_PARAMS = 0.5e9  # up to about this size a CPU trains LoRA in minutes (the built-in 270M model does)
 
 
-def check_memory(config: TrainConfig, model_config: Any, gpu_gb: float | None) -> Check:
-    """The memory estimate for this model and these settings against the device."""
-    params = count_parameters(model_config)
-    device_gb, device = (gpu_gb, "GPU (given)") if gpu_gb is not None else device_memory_gb()
-    estimate = estimate_training_memory(
-        params / 1e9,
-        ESTIMATED_AS.get(config.method, config.method),
-        seq_len=config.max_seq_len,
-        batch_size=config.batch_size,
-        lora_r=config.lora_r,
-        gradient_checkpointing=config.gradient_checkpointing,
-        gpu_gb=device_gb,
-        double_quant=config.double_quant,
-        **architecture_of(model_config),
-    )
+def check_memory(config: TrainConfig, model_config: Any, gpu_gb: float | None, tokenizer: Any = None,
+                 samples: list[AlpacaSample] | None = None) -> Check:
+    """The memory estimate for this model, the heaviest batch of these samples (rows of max_seq_len tokens when
+    there are none) and these settings, against the device (the GPU, else the RAM)."""
+    device, device_gb, description = training_device(gpu_gb)
+    from tools.training.train import packs_batches
+
+    workload = measure_workload(tokenizer, samples or [], config.batch_size, config.max_seq_len,
+                                packs_batches(config.method, config.packing))
+    estimate, params = estimate_for_model(
+        model_config, config.method, workload, batch_size=config.batch_size, seq_len=config.max_seq_len,
+        lora_r=config.lora_r, gradient_checkpointing=config.activation_checkpointing,
+        double_quant=config.double_quant, device=device, device_gb=device_gb)
     details = {
         "params": params,
         "estimate": estimate.to_dict(),
-        "device": device,
+        "workload": workload.source,
+        "device": description,
         "device_gb": round(device_gb, 1),
     }
-    message = f"needs about {estimate.total_gb:.1f} GB; {device} has {device_gb:.1f} GB"
+    message = (f"needs about {estimate.total_gb:.1f} GB for a batch of {workload.source}; {description} has "
+               f"{device_gb:.1f} GB")
     if not estimate.fits:
         return Check(
             "memory", "fail", message + " - it will run out of memory", "; ".join(estimate.advice), details
         )
-    if device.startswith("CPU") and params > CPU_FRIENDLY_PARAMS:
+    if device == "cpu" and params > CPU_FRIENDLY_PARAMS:
         return Check(
             "memory",
             "warn",
@@ -478,7 +438,7 @@ def check_memory(config: TrainConfig, model_config: Any, gpu_gb: float | None) -
             "train on a machine with a CUDA GPU, or start with the built-in gemma-3-270m (minutes on a CPU)",
             details,
         )
-    if estimate.total_gb > 0.85 * device_gb:
+    if estimate.total_gb > HEADROOM * device_gb:
         return Check(
             "memory", "warn", message + " - little headroom", "; ".join(estimate.advice[1:]), details
         )

@@ -19,7 +19,7 @@ from typing import Any
 
 from tools.errors import BAD_CONTENT, UserError
 from tools.training.builtin import resolve_model_source
-from tools.training.config import TrainConfig, load_config
+from tools.training.config import TrainConfig, has_gpu, load_config
 from tools.training.launch import append_event
 from tools.training.template import (
     IGNORE_INDEX,
@@ -89,6 +89,11 @@ class PackedBatch:
         keep = [i for i in range(len(labels) - 1) if labels[i + 1] != IGNORE_INDEX]
         return {"input_ids": torch.tensor([ids]), "position_ids": torch.tensor([positions]),
                 "labels": torch.tensor([labels]), "logits_to_keep": torch.tensor(keep, dtype=torch.long)}
+
+
+def packs_batches(method: str, packing: bool = True) -> bool:
+    """Whether training uses PackedBatch: PEFT prepends virtual tokens to padded rows, so prompt/p-tuning cannot."""
+    return packing and method not in ("prompt_tuning", "p_tuning")
 
 
 class PaddedBatch:
@@ -326,7 +331,7 @@ def out_of_memory_advice(config: TrainConfig) -> str:
         steps.append("gradient_checkpointing off -> on")
     if config.uses_adapters and config.lora_r > 4:
         steps.append(f"lora_r {config.lora_r} -> {config.lora_r // 2}")
-    if config.method != "qlora":
+    if config.method != "qlora" and has_gpu():  # on a CPU 4-bit weights are de-quantised at every step
         steps.append(f"method {config.method} -> qlora (4-bit base)")
     steps = steps or ["a smaller base model"]
     return "lower: " + "; ".join(steps)
@@ -401,8 +406,7 @@ def _train(config: TrainConfig, resume: bool) -> dict:
                "message": _start_message(device, config, tokenizer, resume, checkpoint)}
 
     model = prepare_model(config, load_base_model(config, model_path, dtype), model_path)
-    # PEFT prepends virtual tokens to padded rows, so prompt/p-tuning cannot pack
-    packed = config.packing and config.method not in ("prompt_tuning", "p_tuning")
+    packed = packs_batches(config.method, config.packing)
     trainer = answer_loss_trainer_class()(
         model=model, args=training_args(config, dtype, eval_rows is not None),
         train_dataset=datasets.Dataset.from_list(train_rows),
