@@ -46,7 +46,7 @@ def chat_says(page, text: str, timeout: float = 30_000) -> None:
 
 
 def fill_number(page, elem_id: str, value: str) -> None:
-    field = page.locator(f"#{elem_id} input")
+    field = page.locator(f"#{elem_id} input, #{elem_id} textarea").first  # planned settings are text boxes
     field.fill(value)
     field.press("Tab")  # commits the number to Gradio's state
 
@@ -166,6 +166,7 @@ def test_fine_tune_journey_in_the_browser(tmp_path):
         expect(plan).to_contain_text("GO: ready to train.")
         expect(plan).not_to_contain_text("NO-GO")
         expect(plan).to_contain_text("max_steps")
+        expect(plan).to_contain_text("Your own learning_rate, batch_size, grad_accum kept.")
         settle(page)
         screenshot(page, "e2e-07-preflight")
         page.locator("#ts-start-training").click()

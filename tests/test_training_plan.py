@@ -106,3 +106,13 @@ def test_preflight_says_the_task_is_beyond_the_model(tmp_path):
     assert check.status == "warn" and "arithmetic is beyond a 268M model" in check.message
     data = rows_file(tmp_path / "labels", label_rows(40))
     assert check_task_fit(TrainConfig(base_model="gemma-3-270m", data_dir=data, out_dir=tmp_path / "r")).status == "ok"
+
+
+def test_the_training_tab_reads_a_typed_setting_or_says_what_is_wrong():
+    from ui.training_tab import _number
+
+    assert _number("learning_rate", " 2e-4 ") == 2e-4 and _number("batch_size", "8") == 8
+    with pytest.raises(ValueError, match="learning_rate: 'fast' is not a number; type one .* or leave the box empty"):
+        _number("learning_rate", "fast")
+    with pytest.raises(ValueError, match="batch_size: 2.5 must be a whole number"):
+        _number("batch_size", "2.5")

@@ -24,6 +24,20 @@ EXAMPLE_INTRO = ("Trains the built-in **gemma-3-270m** base model to rewrite dat
 NO_PLAN = "_Choose a base model and press **Check and propose**._"
 
 
+def _number(name: str, value) -> int | float:
+    """A setting typed in a box as the number the config takes; ValueError says what is wrong and the fix."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name}: {str(value)[:40]!r} is not a number; type one (e.g. 2e-4 or 3), or leave the box "
+                         "empty to have it planned") from None
+    if name in INTEGER_PARAMETERS:
+        if not number.is_integer():
+            raise ValueError(f"{name}: {value} must be a whole number")
+        return int(number)
+    return number
+
+
 def _cell(text: str, limit: int = 400) -> str:
     """Model output as one Markdown table cell: escaped (untrusted text), pipes kept, line breaks shown."""
     text = html.escape(text if len(text) <= limit else text[:limit] + " …")
@@ -77,8 +91,11 @@ class TrainingTab:
         choices = {"base_model": (base_model or "").strip(), "dataset_version": dataset_version,
                    "parent_run": parent_run or None,
                    **dict(zip(self.parameter_names, values))}
-        choices = {k: (int(v) if k in INTEGER_PARAMETERS else v) for k, v in choices.items()
-                   if v not in (None, "") and not (k in PLANNED_WHEN_EMPTY and v == 0)}
+        try:
+            choices = {k: _number(k, v) if k in INTEGER_PARAMETERS or k in PLANNED_WHEN_EMPTY else v
+                       for k, v in choices.items() if str(v if v is not None else "").strip()}
+        except ValueError as exc:
+            return self.chat_outputs_fn(thread_id) + [f"⚠️ {exc}"]
         view = self.session.act(thread_id, Action.PREPARE_TRAINING, "Check and propose", tab="Training",
                                 config=choices)
         return self.chat_outputs_fn(thread_id) + [self.plan_markdown(view)]
@@ -258,6 +275,9 @@ class TrainingTab:
                 for name, default, info in parameters:
                     if name == "method":
                         controls.append(gr.Radio(list(METHODS), value=default, label=name, info=info))
+                    elif name in PLANNED_WHEN_EMPTY:  # empty means "planned": a Number box would show 0
+                        controls.append(gr.Textbox(value="", placeholder="empty: planned from your data and model",
+                                                   label=name, info=info, elem_id=f"ts-param-{name}"))
                     else:
                         controls.append(gr.Number(value=default, label=name, info=info, elem_id=f"ts-param-{name}"))
                 propose = gr.Button("Check and propose", variant="primary", elem_id="ts-propose")
