@@ -42,11 +42,17 @@ def start_evaluation(run_dir: str | Path) -> bool:
             handle.write(_line("queued"))
     except FileExistsError:
         return False
-    with (run_dir / LOG_FILE).open("ab") as log:
-        # the app's own folder: its .env (the judge's endpoint) is read from there, as the app read it
-        popen = subprocess.Popen([sys.executable, "-m", JOB_MODULE, str(run_dir.resolve())], cwd=Path.cwd(),
-                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+    try:
+        with (run_dir / LOG_FILE).open("ab") as log:
+            # the app's own folder: its .env (the judge's endpoint) is read from there, as the app read it
+            popen = subprocess.Popen([sys.executable, "-m", JOB_MODULE, str(run_dir.resolve())], cwd=Path.cwd(),
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+    except OSError as exc:  # the claim is kept, with why: the conversation says so instead of "evaluating" forever
+        _append(run_dir, "error", message=f"the evaluation process could not start ({exc.strerror or exc}); "
+                                          "free memory or disk space, then evaluate with `tunesmith evaluate --run "
+                                          f"{run_dir}`")
+        return False
     (run_dir / PID_FILE).write_text(str(popen.pid))
     reap_when_done(popen)
     return True
