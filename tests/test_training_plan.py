@@ -35,9 +35,9 @@ def label_rows(n):
 
 def test_a_small_dataset_on_the_builtin_model_gets_enough_updates_at_a_small_model_rate():
     plan = plan_training("lora", DataFacts(100, 3, 0.0), model_parameters("gemma-3-270m"), gpu=False)
-    assert plan.learning_rate == 1e-3 and plan.batch_size * plan.grad_accum == 8
+    assert plan.learning_rate == 5e-4 and plan.batch_size * plan.grad_accum == 8
     assert plan.updates >= MIN_UPDATES and plan.epochs == 5
-    assert "100 rows" in plan.why and "1e-3" in plan.why.replace("0.001", "1e-3")
+    assert "100 rows" in plan.why and "learning rate 0.0005 for a 268M model with lora" in plan.why
 
 
 def test_big_data_on_a_7b_model_on_a_gpu_takes_a_smaller_rate_bigger_batches_fewer_passes():
@@ -62,7 +62,7 @@ def test_model_size_is_read_without_loading_the_model(tmp_path):
 def test_the_config_plans_what_the_person_left_empty_and_keeps_what_they_set(tmp_path):
     data = rows_file(tmp_path / "data", label_rows(100))
     planned = TrainConfig(base_model="gemma-3-270m", data_dir=data, out_dir=tmp_path / "run")
-    assert (planned.learning_rate, planned.epochs, planned.batch_size) == (1e-3, 5.0, 8)
+    assert (planned.learning_rate, planned.epochs, planned.batch_size) == (5e-4, 5.0, 8)
     assert planned.plan_note.startswith("100 rows in batches of 8")
     own = TrainConfig(base_model="gemma-3-270m", data_dir=data, out_dir=tmp_path / "run", learning_rate=3e-4,
                       batch_size=2)

@@ -69,8 +69,8 @@ class TrainConfig(BaseModel):
     target_modules: str | list[str] = Field("all-linear", description=(
         "Which layers get adapters; 'all-linear' = attention and MLP projections."))
     learning_rate: float | None = Field(None, description=(
-        "Step size of each update. Empty: planned from the model's size and the method (1e-3 for LoRA on a model "
-        "under 0.6B, 2e-4 on a 7B one); too high makes training unstable."))
+        "Step size of each update. Empty: planned from the model's size and the method (5e-4 for LoRA on a model "
+        "up to 2B, 2e-4 on a 7B one); too high makes training unstable."))
     lr_scheduler: str = Field("cosine", description=(
         "How the learning rate changes over the run; 'cosine' decays it smoothly to zero."))
     warmup_steps: int | None = Field(None, description=(
