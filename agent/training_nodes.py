@@ -3,6 +3,7 @@ trainer subprocess, record how the run ended (the session's watcher reports it),
 process, report base vs tuned, and resume or cancel a run."""
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Literal
@@ -22,11 +23,11 @@ STOPPED = ("failed", "cancelled", "interrupted")
 def render_plan_markdown(config: dict, preflight: dict, explanations: list) -> str:
     icon = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
     lines = ["**Preflight** — " + ("GO: ready to train." if preflight["ok"] else "NO-GO: fix the failed checks.")]
-    for check in preflight["checks"]:
-        lines.append(f"- {icon[check['status']]} **{check['name']}**: {check['message']}"
-                     + (f" _Fix: {check['fix']}_" if check.get("fix") else ""))
+    for check in preflight["checks"]:  # escaped: templates (<start_of_turn>) and the data's own text show as text
+        lines.append(f"- {icon[check['status']]} **{check['name']}**: {html.escape(check['message'])}"
+                     + (f" _Fix: {html.escape(check['fix'])}_" if check.get("fix") else ""))
     if config.get("plan_note"):
-        lines += ["", f"**Plan**: {config['plan_note']}"]
+        lines += ["", f"**Plan**: {html.escape(config['plan_note'])}"]
     lines += ["", "**Settings** (each with why):"]
     lines += [f"- `{name}` = `{value}` — {why}" for name, value, why in explanations
               if name not in ("data_dir", "out_dir", "plan_note")]

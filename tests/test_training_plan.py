@@ -116,3 +116,14 @@ def test_the_training_tab_reads_a_typed_setting_or_says_what_is_wrong():
         _number("learning_rate", "fast")
     with pytest.raises(ValueError, match="batch_size: 2.5 must be a whole number"):
         _number("batch_size", "2.5")
+
+
+def test_the_proposal_shows_template_tokens_and_the_datas_text_as_text():
+    from agent.training_nodes import render_plan_markdown
+
+    preflight = {"ok": True, "checks": [
+        {"name": "chat template / EOS", "status": "ok", "message": "Gemma turns (<start_of_turn>user / model)"},
+        {"name": "task fit", "status": "warn", "message": "e.g. '<img src=x onerror=alert(1)>'", "fix": "<b>x</b>"}]}
+    text = render_plan_markdown({"plan_note": "80 rows <in batches>"}, preflight, [])
+    assert "Gemma turns (&lt;start_of_turn&gt;user / model)" in text and "<img" not in text
+    assert "&lt;b&gt;x&lt;/b&gt;" in text and "80 rows &lt;in batches&gt;" in text
