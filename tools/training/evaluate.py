@@ -16,7 +16,7 @@ from typing import Any
 
 from tools.dataset.schema import AlpacaSample
 from tools.errors import BAD_CONTENT, UserError
-from tools.training.inference import Answer, ModelBundle, generate_batch, load_tuned, resolve_run
+from tools.training.inference import Answer, ModelBundle, generate_batch, load_tuned, resolve_run, run_data_dir
 from tools.training.preflight import read_dataset_split
 from tools.training.template import IGNORE_INDEX, encode_sample, sample_messages
 
@@ -112,12 +112,11 @@ def is_right(answer: str, reference: str, short: bool) -> bool:
 
 def training_facts(run_dir: Path) -> tuple[list[AlpacaSample], dict]:
     """The run's training rows (for leaks) and what the plan read of them (computed numbers, answer length)."""
+    from tools.training.config import split_file
     from tools.training.plan import LONG_ANSWER_WORDS, answer_shape
 
-    config_path = next((p for p in (run_dir / "config.json", run_dir.parent / "config.json") if p.is_file()), None)
-    data_dir = json.loads(config_path.read_text(encoding="utf-8")).get("data_dir") if config_path else None
-    train_path = next((Path(data_dir) / name for name in ("train.json", "train.jsonl")
-                       if data_dir and (Path(data_dir) / name).is_file()), None)
+    data_dir = run_data_dir(run_dir)
+    train_path = split_file(data_dir, "train") if data_dir else None
     train = read_dataset_split(train_path).samples if train_path else []
     words, computed, _ = answer_shape([(s.prompt_text(), s.output) for s in train[:5000]])
     return train, {"computed_share": computed, "long_answers": words >= LONG_ANSWER_WORDS, "rows": len(train)}
@@ -177,11 +176,9 @@ def default_eval_path(run_dir: Path) -> Path:
     RUN/config.json), so that every later round and its previous one are compared on the same rows; the run's
     own split when the first round's is gone."""
     for run in dict.fromkeys((first_round_of(run_dir), run_dir)):
-        for config_path in (run / "config.json", run.parent / "config.json"):
-            if config_path.is_file():
-                data_dir = json.loads(config_path.read_text(encoding="utf-8")).get("data_dir")
-                if data_dir and (Path(data_dir) / "eval.json").is_file():
-                    return Path(data_dir) / "eval.json"
+        data_dir = run_data_dir(run)
+        if data_dir and (data_dir / "eval.json").is_file():
+            return data_dir / "eval.json"
     raise UserError(
         f"no eval split found for {run_dir}: pass the held-out Alpaca file with --eval "
         "(the dataset tool writes eval.json next to train.json)"

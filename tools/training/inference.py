@@ -85,6 +85,16 @@ def resolve_run(path: str | Path) -> RunArtifacts:
     )
 
 
+def run_data_dir(run_dir: Path) -> Path | None:
+    """data_dir of RUN/config.json (run_dir may also be the run's adapter folder)."""
+    for config_path in (run_dir / "config.json", run_dir.parent / "config.json"):
+        if config_path.is_file():
+            data_dir = json.loads(config_path.read_text(encoding="utf-8")).get("data_dir")
+            if data_dir:
+                return Path(data_dir).expanduser().resolve()
+    return None
+
+
 def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -242,16 +252,17 @@ def try_run(run_dir: str | Path, prompt: str | list[dict[str, str]], max_new_tok
 def answer_cap(run_dir: str | Path, tokenizer: Any, floor: int = 32, ceiling: int = 512) -> int:
     """Tokens a try-it answer may take: the run's longest training answer and half again (so a tuned model
     cannot run away), within [floor, ceiling]; the ceiling when the training data is gone."""
-    run_dir = Path(run_dir)
-    config_path = next((p for p in (run_dir / "config.json", run_dir.parent / "config.json") if p.is_file()), None)
-    try:
-        data_dir = Path(json.loads(config_path.read_text(encoding="utf-8"))["data_dir"]) if config_path else None
-        from tools.dataset.readers import SampleStream
+    from tools.dataset.readers import RowProblem, SampleStream
+    from tools.training.config import split_file
 
-        train = next(p for p in (data_dir / "train.json", data_dir / "train.jsonl") if p.is_file())
-        outputs = [item.output for _, item, in itertools.islice(SampleStream(train, max_bytes=None), 5000)
-                   if hasattr(item, "output")]
-    except (OSError, ValueError, KeyError, TypeError, StopIteration, UserError):
+    data_dir = run_data_dir(Path(run_dir))
+    train = split_file(data_dir, "train") if data_dir else None
+    if train is None:
+        return ceiling
+    try:
+        outputs = [item.output for _, item in itertools.islice(SampleStream(train, max_bytes=None), 5000)
+                   if not isinstance(item, RowProblem)]
+    except (OSError, UserError):
         return ceiling
     longest = max((len(tokenizer(text)["input_ids"]) for text in sorted(outputs, key=len)[-20:]), default=ceiling)
     return max(floor, min(ceiling, int(longest * 1.5) + 8))
@@ -283,6 +294,7 @@ def generate_batch(
         )
     device = next(bundle.model.parameters()).device
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    stops = stop_token_ids(bundle)
     answers = []
     for first in range(0, len(conversations), batch_size):
         prompts = [prompt_ids(tokenizer, messages) for messages in conversations[first : first + batch_size]]
@@ -293,8 +305,7 @@ def generate_batch(
         with torch.no_grad():
             output = bundle.model.generate(
                 input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                eos_token_id=stop_token_ids(bundle), pad_token_id=pad, **sampling)
-        stops = set(stop_token_ids(bundle))
+                eos_token_id=stops, pad_token_id=pad, **sampling)
         answers += [Answer(tokenizer.decode(row[width:], skip_special_tokens=True).strip(),
                            any(int(token) in stops for token in row[width:])) for row in output]
     return answers

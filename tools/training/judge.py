@@ -33,6 +33,7 @@ from tools.errors import UserError
 from tools.generation.notes import RESOLUTION_REASON, case_label
 from tools.generation.store import ReviewStore, StoredSample
 from tools.settings import Settings, load_settings
+from tools.training.inference import run_data_dir
 from tools.workspace import STORE_DB
 
 log = logging.getLogger(__name__)
@@ -150,16 +151,6 @@ class Reviews:
     task: str
     notes: list[str]
     reviewed: list[StoredSample]
-
-
-def run_data_dir(run_dir: Path) -> Path | None:
-    """data_dir of RUN/config.json (run_dir may also be the run's adapter folder)."""
-    for config_path in (run_dir / "config.json", run_dir.parent / "config.json"):
-        if config_path.is_file():
-            data_dir = json.loads(config_path.read_text(encoding="utf-8")).get("data_dir")
-            if data_dir:
-                return Path(data_dir).expanduser().resolve()
-    return None
 
 
 def project_of_version(data_dir: Path) -> tuple[Path, str] | None:

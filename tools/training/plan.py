@@ -17,7 +17,7 @@ import json
 import math
 import re
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 MIN_UPDATES = 60  # optimizer steps a small dataset gets at least: below this the suite's answers did not stop
@@ -50,7 +50,6 @@ class TrainingPlan:
     warmup_steps: int
     updates: int  # optimizer steps the plan amounts to
     why: str
-    warnings: list[str] = field(default_factory=list)
 
     def settings(self) -> dict:
         return {name: getattr(self, name) for name in PLANNED_FIELDS}
@@ -73,7 +72,7 @@ def plan_training(method: str, facts: DataFacts, parameters: int | None, gpu: bo
     if facts.median_answer_words > 60:
         why += f"; answers are long (median {facts.median_answer_words:.0f} words), each row teaches many tokens"
     return TrainingPlan(rate, float(epochs), per_device, effective // per_device, max(2, updates // 20), updates,
-                        why + ".", data_warnings(facts, parameters))
+                        why + ".")
 
 
 def learning_rate_for(method: str, parameters: int | None) -> tuple[float, str]:
