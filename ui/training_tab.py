@@ -11,7 +11,7 @@ import pandas as pd
 from agent.session import Action, ConversationView, Session, evaluation_words, metrics_table
 
 INTEGER_PARAMETERS = ("lora_r", "max_steps", "batch_size", "grad_accum", "max_seq_len")
-# Settings the plan fills when left empty; the browser sends an empty number box as 0, which none of them can be.
+# Settings the plan fills when left empty: text boxes, since an empty Number box shows (and sends) 0.
 PLANNED_WHEN_EMPTY = ("learning_rate", "epochs", "batch_size", "grad_accum")
 METHODS = ("auto", "lora", "qlora", "full", "freeze", "prompt_tuning", "p_tuning")
 BUILTIN_NAME = "gemma-3-270m"  # the built-in base model (tools.training.builtin), the default choice
