@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from agent.finetune_nodes import route_back
 from agent.state import AgentState, say
 from tools.llm import SETUP_HINT
+from tools.training.run_folder import CONFIG_FILE, has_adapter, read_result
 
 if TYPE_CHECKING:
     from tools.generation.store import ReviewStore
@@ -62,12 +63,8 @@ def round_choices(state: AgentState) -> dict:
     run_dir, plan = state["run_dir"], state.get("training_plan") or {}
     if plan.get("choices") is not None and plan["config"].get("out_dir") == run_dir:
         return dict(plan["choices"])
-    config = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+    config = json.loads((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
     return {name: config[name] for name in CARRIED_CHOICES if config.get(name)}
-
-
-def has_adapter(run_dir: str) -> bool:
-    return (Path(run_dir) / "adapter" / "adapter_config.json").is_file()
 
 
 class ImproveNodes:
@@ -133,13 +130,7 @@ def round_change(result: dict, previous: dict | None) -> dict | None:
 
 def previous_evaluation(result: dict) -> dict | None:
     """eval.json of the run this round continued from (result["previous_run"]), when it is there."""
-    path = Path(result.get("previous_run") or "") / "eval.json"
-    if not result.get("previous_run") or not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return None
+    return read_result(result["previous_run"]) if result.get("previous_run") else None
 
 
 def row_numbers(indices: list[int], shown: int = 12) -> str:

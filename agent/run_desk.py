@@ -2,21 +2,30 @@
 explanations, base-model suggestions, trying the tuned model and exporting it. Reached as `session.runs`."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tools.errors import UserError
+
+if TYPE_CHECKING:
+    from tools.training.run_folder import RunState
 
 PARAMETERS = ("method", "lora_r", "lora_alpha", "learning_rate", "epochs", "max_steps", "batch_size", "grad_accum",
               "max_seq_len")
 
 
-@dataclass
-class RunProgress:
-    status: str  # not started | running | done | failed | cancelled | interrupted
-    events: list[dict] = field(default_factory=list)
-    log: str = ""
-    evaluation_note: str = ""  # the evaluation process's progress while it runs
+@dataclass(frozen=True)
+class Parameter:
+    """A setting the Training tab offers, as the config explains it."""
+
+    name: str
+    default: object
+    why: str
+    planned: bool  # left empty, the training plan fills it (tools/training/plan.py)
+    integer: bool
+    choices: tuple[str, ...] = ()  # a closed set (the methods)
 
 
 @dataclass
@@ -38,6 +47,8 @@ class ExampleRun:
 
 
 class RunDesk:
+    PROBLEM = "**Problem:**"  # what the Training tab puts before a problem: a word, readable without an emoji font
+
     def __init__(self) -> None:
         self.example: ExampleRun | None = None
 
@@ -64,31 +75,30 @@ class RunDesk:
         return example
 
     @staticmethod
-    def parameters() -> list[tuple[str, object, str]]:
-        """(name, default, why) of each setting the tab offers, from the explained config."""
+    def parameters() -> list[Parameter]:
+        """Each setting the tab offers, from the explained config: the base model first."""
         from tools.training.config import TrainConfig
+        from tools.training.methods import METHODS
+        from tools.training.plan import PLANNED_FIELDS
 
         fields = TrainConfig.model_fields
-        return [(name, fields[name].default, fields[name].description) for name in ("base_model", *PARAMETERS)]
+        return [Parameter(name, fields[name].default, fields[name].description or "", name in PLANNED_FIELDS,
+                          fields[name].annotation in (int, int | None), METHODS if name == "method" else ())
+                for name in ("base_model", *PARAMETERS)]
 
     @staticmethod
     def signature(run_dir: str | None) -> list:
         """Sizes of the files the panel shows: equal signatures mean nothing to redraw."""
-        if not run_dir:
-            return [None]
-        names = ("progress.jsonl", "train.log", "eval.json", "evaluation.jsonl")
-        return [run_dir, *((Path(run_dir) / n).stat().st_size if (Path(run_dir) / n).exists() else -1
-                           for n in names)]
+        from tools.training.run_folder import shown_sizes
+
+        return [run_dir, *shown_sizes(run_dir)] if run_dir else [None]
 
     @staticmethod
-    def progress(run_dir: str | None) -> RunProgress:
-        from tools.evaluation_job import evaluation_progress
-        from tools.training.launch import LOG_FILE, read_progress, run_status, tail_log
+    def progress(run_dir: str | None) -> RunState | None:
+        """The run folder as the one reader reads it (status, progress, losses, log, evaluation); None: no run."""
+        from tools.training.run_folder import read_run
 
-        if not run_dir:
-            return RunProgress("not started")
-        return RunProgress(run_status(run_dir), read_progress(run_dir), tail_log(Path(run_dir) / LOG_FILE, 15),
-                           evaluation_progress(run_dir))
+        return read_run(run_dir) if run_dir else None
 
     @staticmethod
     def suggest_base_models(task: str, gpu_gb: float | None) -> str:
@@ -98,9 +108,17 @@ class RunDesk:
         try:
             models = model_choices(task or "general", gpu_gb=gpu_gb or None)
         except UserError as exc:
-            return f"⚠️ {exc.message}"
-        return "\n".join(f"- **{m['name']}** — {m['reason']}. Type `{m['use']}` ({m['status']}); licence: "
+            return f"{RunDesk.PROBLEM} {exc.message}"
+        elsewhere = ("No GPU on this machine: the memory below is for QLoRA on a GPU elsewhere; here, the built-in "
+                     "model trains with LoRA on the CPU.\n\n" if not gpu_gb and not RunDesk.gpu_here() else "")
+        return elsewhere + "\n".join(f"- **{m['name']}** — {m['reason']}. Type `{m['use']}` ({m['status']}); licence: "
                          f"{m['licence']}" for m in models[:6])
+
+    @staticmethod
+    def gpu_here() -> bool:
+        from tools.training.methods import has_gpu
+
+        return has_gpu()
 
     @staticmethod
     def try_tuned(run_dir: str, prompt: str) -> str:
@@ -108,9 +126,10 @@ class RunDesk:
 
         try:
             answer, note = try_run(run_dir, prompt)
+            answer = html.escape(answer)  # model output: <start_of_turn> shows as text, not swallowed as HTML
             return f"{answer}\n\n_{note}_" if note else answer
         except UserError as exc:
-            return f"⚠️ {exc.message}"
+            return f"{RunDesk.PROBLEM} {exc.message}"
 
     @staticmethod
     def export(run_dir: str, merge: bool) -> tuple[str, list[str] | None]:
@@ -121,7 +140,7 @@ class RunDesk:
         try:
             written = export_run(run_dir, out, merge=merge)
         except UserError as exc:
-            return f"⚠️ {exc.message}", None
+            return f"{RunDesk.PROBLEM} {exc.message}", None
         serve = (out / "vllm_serve.sh").read_text(encoding="utf-8") if (out / "vllm_serve.sh").exists() else ""
         files = [p for p in written.values() if Path(p).is_file()]
         return f"Exported to `{out}`.\n\n```bash\n{serve.strip()}\n```", files

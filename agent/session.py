@@ -25,7 +25,7 @@ from agent.improve_nodes import can_improve
 from agent.nodes import STREAMED_NODES, AgentDeps
 from agent.paths_desk import PathsDesk
 from agent.run_desk import RunDesk
-from agent.training_nodes import evaluation_words, metrics_table, observed_run_status
+from agent.training_nodes import evaluation_words, metrics_table
 from tools.settings import Settings
 from tools.workspace import Workspace
 
@@ -226,7 +226,8 @@ class Session:
         """One look at every conversation with a run or evaluation in flight; records what ended.
 
         Returns the conversations it moved on. A conversation busy with the person's step is looked at next time."""
-        from tools.evaluation_job import evaluation_status, start_evaluation
+        from tools.training.evaluation_job import start_evaluation
+        from tools.training.run_folder import read_run
 
         moved = []
         with self._locks_guard:
@@ -237,14 +238,13 @@ class Session:
             if phase not in ("training", "evaluating") or not run_dir:
                 self._watched.discard(thread_id)
                 continue
-            news = None
-            if phase == "training" and observed_run_status(run_dir) not in ("running", "not_started"):
+            news, run = None, read_run(run_dir)
+            if phase == "training" and run.status not in ("running", "not_started"):
                 news = Reply(action=Action.RUN_ENDED)
             elif phase == "evaluating":
-                status = evaluation_status(run_dir)
-                if status == "not_started":  # the app stopped between recording the end and starting it
+                if run.evaluation.status == "not_started":  # the app stopped between recording the end and starting it
                     start_evaluation(run_dir)
-                elif status in ("done", "failed"):
+                elif run.evaluation.status in ("done", "failed"):
                     news = Reply(action=Action.EVALUATED)
             if news is not None and self._deliver(thread_id, news):
                 moved.append(thread_id)
@@ -284,8 +284,10 @@ class Session:
     # --- what the tabs need beyond the conversation ---------------------------------------------------------
     def finished_adapter_runs(self, thread_id: str) -> list[str]:
         """Names of this conversation's runs that left a LoRA adapter (what a new round can continue)."""
+        from tools.training.run_folder import has_adapter
+
         runs = sorted(self.workspace.runs_dir(thread_id).glob("run-*"), key=lambda p: p.name)
-        return [run.name for run in runs if (run / "adapter" / "adapter_config.json").is_file()]
+        return [run.name for run in runs if has_adapter(run)]
 
     def start_example(self):
         """Starts the built-in example project (or returns the one running); its folder is in the workspace."""

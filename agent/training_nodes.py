@@ -4,29 +4,26 @@ process, report base vs tuned, and resume or cancel a run."""
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from langgraph.types import interrupt
 
 from agent.actions import Action, received
 from agent.finetune_nodes import quick, route_back
-from agent.improve_nodes import has_adapter, previous_evaluation, round_change, round_change_markdown
+from agent.improve_nodes import previous_evaluation, round_change, round_change_markdown
 from agent.state import AgentState, event, say
 from tools.errors import UserError
+from tools.training.run_folder import CONFIG_FILE, STOPPED, RunState, has_adapter, read_result, read_run
 from tools.workspace import Workspace
 
-STOPPED = ("failed", "cancelled", "interrupted")
+if TYPE_CHECKING:
+    from tools.training.preflight import PreflightReport
 
 
-def render_plan_markdown(config: dict, preflight: dict, explanations: list) -> str:
-    icon = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
-    lines = ["**Preflight** — " + ("GO: ready to train." if preflight["ok"] else "NO-GO: fix the failed checks.")]
-    for check in preflight["checks"]:  # escaped: templates (<start_of_turn>) and the data's own text show as text
-        lines.append(f"- {icon[check['status']]} **{check['name']}**: {html.escape(check['message'])}"
-                     + (f" _Fix: {html.escape(check['fix'])}_" if check.get("fix") else ""))
-    if config.get("plan_note"):
+def render_plan_markdown(config: dict, preflight: PreflightReport, explanations: list) -> str:
+    lines = [preflight.to_markdown()]
+    if config.get("plan_note"):  # escaped: it quotes the data's own text
         lines += ["", f"**Plan**: {html.escape(config['plan_note'])}"]
     lines += ["", "**Settings** (each with why):"]
     lines += [f"- `{name}` = `{value}` — {why}" for name, value, why in explanations
@@ -70,48 +67,21 @@ def evaluation_report(result: dict, run_name: str) -> str:
     return "\n\n".join(part for part in parts if part) + f"\n\n{after}."
 
 
-def observed_run_status(run_dir: str | Path) -> str:
-    """run_status, plus: a trainer that was launched (pid recorded) and died before its first event is
-    'interrupted', not 'not_started' forever."""
-    from tools.training.launch import PID_FILE, run_status
-
-    status = run_status(run_dir)
-    if status == "not_started" and (Path(run_dir) / PID_FILE).is_file():
-        return "interrupted"
-    return status
-
-
-def run_facts(run_dir: str | Path) -> dict:
-    """Step reached, planned steps, last loss and last message of a run, from its progress events."""
-    from tools.training.launch import read_progress
-
-    events = read_progress(run_dir)
-    steps = [e for e in events if isinstance(e.get("step"), int)]
-    losses = [e["loss"] for e in events if e.get("event") == "log" and e.get("loss") is not None]
-    return {"step": steps[-1]["step"] if steps else 0,
-            "max_steps": next((e["max_steps"] for e in reversed(steps) if e.get("max_steps")), None),
-            "loss": losses[-1] if losses else None,
-            "message": next((e.get("message") for e in reversed(events) if e.get("message")), None)}
-
-
-def describe_run_end(run_dir: str, status: str) -> str:
+def describe_run_end(run: RunState) -> str:
     """One plain paragraph on how a run stopped and what to do next."""
-    from tools.training.launch import LOG_FILE, tail_log
-
-    name, facts = Path(run_dir).name, run_facts(run_dir)
-    at = f"step {facts['step']}/{facts['max_steps'] or '?'}"
-    if status == "done":
-        loss = f" (last loss {facts['loss']:.4f})" if facts["loss"] is not None else ""
+    name, at = run.run_dir.name, f"step {run.step}/{run.max_steps or '?'}"
+    if run.status == "done":
+        loss = f" (last loss {run.last_loss:.4f})" if run.last_loss is not None else ""
         return (f"Training of `{name}` finished at {at}{loss}. Comparing the tuned model with its base on the "
                 "held-out split in a separate process; the report follows here.")
-    if status == "cancelled":
+    if run.status == "cancelled":
         return f"Training of `{name}` was cancelled at {at}. **Resume** continues from the last checkpoint."
-    if status == "failed":
-        return (f"Training of `{name}` failed at {at}: {facts['message'] or 'no message'}\n\n"
+    if run.status == "failed":  # escaped: an error may quote a template (<start_of_turn>) or the data
+        return (f"Training of `{name}` failed at {at}: {html.escape(run.message or 'no message')}\n\n"
                 "Fix the cause, then press **Resume** (it continues from the last checkpoint) or "
                 "**Check and propose** a new run.")
     return (f"The trainer of `{name}` stopped without a final report at {at} (its process is gone). Last lines "
-            f"of its log:\n\n```text\n{tail_log(Path(run_dir) / LOG_FILE, 8)}\n```\n\nPress **Resume** to continue "
+            f"of its log:\n\n```text\n{run.log_tail(8)}\n```\n\nPress **Resume** to continue "
             "from the last checkpoint.")
 
 
@@ -135,8 +105,9 @@ class TrainingNodes:
 
     def propose(self, state: AgentState, thread_id: str, choices: dict) -> dict:
         """The plan for these choices (dataset_version and parent_run name a version and a run), or a refusal."""
-        from tools.training.config import TrainConfig, choose_method, explain_parameters
-        from tools.training.preflight import count_train_samples, run_preflight
+        from tools.training.config import TrainConfig, explain_parameters
+        from tools.training.methods import auto_method, has_gpu
+        from tools.training.preflight import run_preflight
 
         person_chose = {k: v for k, v in choices.items() if k not in ("dataset_version", "parent_run")}
         if state.get("run_phase") in ("training", "evaluating"):
@@ -163,19 +134,18 @@ class TrainingNodes:
             if choices["method"] not in ("lora", "qlora"):
                 choices["method"] = "lora"  # a new round continues the earlier LoRA adapter
         method_note = ""
-        if choices.get("method", "auto") == "auto":
-            method, why = choose_method(count_train_samples(data_dir))
-            choices["method"] = method
+        if choices.get("method", "auto") == "auto":  # what auto means is the config's, as in the CLI
+            method, why = auto_method(has_gpu())
             method_note = f"**Method: {method}** ({why}).\n\n"
         try:
             train_config = TrainConfig(**choices, data_dir=data_dir, out_dir=self.workspace.next_run_dir(thread_id))
-            report = run_preflight(train_config).to_dict()
+            report = run_preflight(train_config)
         except UserError as exc:
             return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
         settings = train_config.model_dump(mode="json")
         round_note = (f"**A new round**: continues `{Path(parent).name}` on `{Path(data_dir).name}`; its evaluation "
                       "compares the two.\n\n" if parent else "")
-        plan = {"config": settings, "preflight": report, "choices": person_chose,
+        plan = {"config": settings, "preflight": report.to_dict(), "choices": person_chose,
                 "markdown": round_note + method_note + render_plan_markdown(settings, report,
                                                                             explain_parameters(train_config))}
         return {"messages": [say(plan["markdown"])], "training_plan": plan, "stage": "training", "run_dir": None,
@@ -198,7 +168,7 @@ class TrainingNodes:
         if not name:
             return None
         for run in self.workspace.runs_dir(thread_id).glob("run-*"):
-            if run.name == name and (run / "adapter" / "adapter_config.json").is_file():
+            if run.name == name and has_adapter(run):
                 return str(run)
         raise UserError(f"{name!r} is not a finished LoRA run of this conversation; pick one from the list, or "
                         "leave it empty to start from the base model")
@@ -228,29 +198,29 @@ class TrainingNodes:
 
     def record_run_end(self, state: AgentState) -> dict:
         """The watcher saw the run stop: say how, and start the evaluation (once) when it finished."""
-        from tools.evaluation_job import start_evaluation
+        from tools.training.evaluation_job import start_evaluation
 
         run_dir = state.get("run_dir")
-        status = observed_run_status(run_dir) if run_dir else "not_started"
-        if state.get("run_phase") != "training" or status not in ("done", *STOPPED):
+        run = read_run(run_dir) if run_dir else None
+        if state.get("run_phase") != "training" or run is None or run.status not in ("done", *STOPPED):
             return {"stay": True}  # stale news (e.g. the run was resumed meanwhile): nothing to record
-        if status == "done":
+        if run.status == "done":
             start_evaluation(run_dir)
-            return {"messages": [event(describe_run_end(run_dir, status))], "run_phase": "evaluating", "stay": True}
-        return {"messages": [event(describe_run_end(run_dir, status))], "run_phase": "stopped", "stay": True}
+            return {"messages": [event(describe_run_end(run))], "run_phase": "evaluating", "stay": True}
+        return {"messages": [event(describe_run_end(run))], "run_phase": "stopped", "stay": True}
 
     def record_evaluation(self, state: AgentState) -> dict:
         """The evaluation process ended: report base vs tuned, or why it failed."""
-        from tools.evaluation_job import evaluation_failure, evaluation_status
-
         run_dir = state.get("run_dir")
-        status = evaluation_status(run_dir) if run_dir else "not_started"
-        if state.get("run_phase") != "evaluating" or status not in ("done", "failed"):
+        evaluation = read_run(run_dir).evaluation if run_dir else None
+        if state.get("run_phase") != "evaluating" or evaluation is None or evaluation.status not in ("done",
+                                                                                                     "failed"):
             return {"stay": True}
-        if status == "failed":
-            return {"messages": [event(f"Evaluating `{Path(run_dir).name}` failed: {evaluation_failure(run_dir)}")],
+        result = read_result(run_dir) if evaluation.status == "done" else None
+        if result is None:  # escaped: the reason may quote the model's or the data's text
+            why = html.escape(evaluation.failure or f"its result {run_dir}/eval.json cannot be read")
+            return {"messages": [event(f"Evaluating `{Path(run_dir).name}` failed: {why}")],
                     "run_phase": "finished", "stay": True}
-        result = json.loads((Path(run_dir) / "eval.json").read_text(encoding="utf-8"))
         result["round_change"] = round_change(result, previous_evaluation(result))
         update = {"messages": [say(evaluation_report(result, Path(run_dir).name))],
                   "run_phase": "finished", "evaluation": result, "stay": True}
@@ -261,11 +231,11 @@ class TrainingNodes:
     def resume_training(self, state: AgentState) -> dict:
         """Restarts a stopped run and says truthfully where from: its last complete checkpoint, or step 0."""
         from tools.training.config import load_config
-        from tools.training.launch import CONFIG_FILE, append_event, start_training
+        from tools.training.launch import append_event, start_training
         from tools.training.train import last_complete_checkpoint
 
         run_dir = state.get("run_dir")
-        status = observed_run_status(run_dir) if run_dir else None
+        status = read_run(run_dir).status if run_dir else None
         if status not in STOPPED:
             why = {None: "There is no run yet", "running": f"`{Path(run_dir or '').name}` is still training",
                    "done": f"`{Path(run_dir or '').name}` has finished"}.get(status, "The run has not started")
@@ -290,7 +260,7 @@ class TrainingNodes:
         if not run_dir or state.get("run_phase") != "training":
             return {"messages": [say("Nothing is training right now.")], "stay": True}
         message = cancel_run(run_dir)
-        phase = "stopped" if observed_run_status(run_dir) in STOPPED else state.get("run_phase")
+        phase = "stopped" if read_run(run_dir).stopped else state.get("run_phase")
         return {"messages": [say(message)], "run_phase": phase, "stay": True}
 
 

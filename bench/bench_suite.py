@@ -30,8 +30,9 @@ def run_task(name: str, work: Path, settings: dict) -> dict:
     from tools.training.config import load_config
     from tools.training.evaluate import evaluate_run
     from tools.training.inference import clear_cache
-    from tools.training.launch import run_status, start_training
+    from tools.training.launch import start_training
     from tools.training.preflight import check_task_fit
+    from tools.training.run_folder import read_run
 
     data = work / name / "data"
     data.mkdir(parents=True)
@@ -42,7 +43,7 @@ def run_task(name: str, work: Path, settings: dict) -> dict:
     fit = check_task_fit(config)
     process = start_training(config)
     process.wait()
-    if run_status(config.out_dir) != "done":
+    if read_run(config.out_dir).status != "done":
         raise SystemExit(f"{name}: training did not finish; see {process.log_path}")
     trained = time.monotonic()
     result = evaluate_run(config.out_dir, max_samples=30)

@@ -1,5 +1,5 @@
-"""Stands in for `python -m tools.evaluation_job RUN` in watcher tests: same files (eval.json with its verdict and
-every case, as tools/training/evaluate.py writes it), no models, half a second."""
+"""Stands in for `python -m tools.training.evaluation_job RUN` in watcher tests: same files (eval.json with its
+verdict and every case, as tools/training/evaluate.py writes it), no models, half a second."""
 import json
 import sys
 import time

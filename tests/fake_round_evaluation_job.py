@@ -1,5 +1,5 @@
-"""Runs the real evaluation process (`tools.evaluation_job`: which rows a round is scored on, its progress file)
-with `evaluate_run` replaced by a scripted one: no models, eval.json as tools/training/evaluate.py writes it.
+"""Runs the real evaluation process (`tools.training.evaluation_job`: which rows a round is scored on, its progress
+file) with `evaluate_run` replaced by a scripted one: no models, eval.json as tools/training/evaluate.py writes it.
 
 Round 1 (no parent_run) gets the odd-numbered held-out rows wrong with one memorised answer; a later round gets
 only the last row wrong. Both read the rows from the eval file the job chose."""
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import tools.training.evaluate as evaluate
-from tools import evaluation_job
+from tools.training import evaluation_job
 from tools.training.preflight import read_dataset_split
 
 MEMORISED = '{"customer": "Ada Park", "product": "espresso machine"}'

@@ -16,13 +16,12 @@ TRAINING_CHOICES = {"base_model": "fake-base-model", "method": "lora", "max_step
 
 def fake_training(monkeypatch) -> None:
     """Training and evaluation run as their own processes, scripted; the preflight says GO."""
-    import tools.evaluation_job as evaluation_job
-    import tools.training.launch as launch
     import tools.training.preflight as preflight
+    import tools.training.run_folder as run_folder
 
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    monkeypatch.setattr(launch, "TRAINER_MODULE", "tests.fake_trainer")
-    monkeypatch.setattr(evaluation_job, "JOB_MODULE", "tests.fake_round_evaluation_job")
+    monkeypatch.setattr(run_folder, "TRAINER_MODULE", "tests.fake_trainer")
+    monkeypatch.setattr(run_folder, "EVALUATION_MODULE", "tests.fake_round_evaluation_job")
     monkeypatch.setattr(preflight, "run_preflight", lambda config: PreflightReport(True, [Check(
         "base model", "ok", "the scripted trainer needs no model")]))
 

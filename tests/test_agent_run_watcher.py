@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-import tools.evaluation_job as evaluation_job
+import tools.training.run_folder as run_folder
 from agent.nodes import AgentDeps
 from agent.session import Session
 from tools.settings import Settings
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def session_with_finished_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(evaluation_job, "JOB_MODULE", "tests.fake_evaluation_job")
+    monkeypatch.setattr(run_folder, "EVALUATION_MODULE", "tests.fake_evaluation_job")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     settings = Settings(tunesmith_workspace=tmp_path / "ws", _env_file=None)
     session = Session(settings, deps=AgentDeps(workspace=settings.workspace), checkpointer=InMemorySaver())
@@ -56,14 +56,14 @@ def test_a_finished_run_is_evaluated_once_with_no_tab_open(session_with_finished
     assert "right format, wrong content: 1" in report and "press **Improve**" in report
     assert "{" not in report, "plain sentences and a table, no raw dicts"
     assert [r["label"] for r in view.quick_replies] == ["Improve"]
-    started = [e for e in evaluation_job.read_events(run) if e["event"] == "start"]
+    started = [e for e in run_folder.read_events(run / run_folder.EVALUATION_PROGRESS_FILE)[0] if e["event"] == "start"]
     assert len(started) == 1, "the evaluation must run exactly once"
     assert not any(m["role"] == "user" for m in view.messages), "nothing was said in the person's name"
 
 
 def test_an_evaluation_that_dies_is_reported_with_its_log(session_with_finished_run, monkeypatch):
     session, tid, run = session_with_finished_run
-    monkeypatch.setattr(evaluation_job, "JOB_MODULE", "tests.no_such_module")
+    monkeypatch.setattr(run_folder, "EVALUATION_MODULE", "tests.no_such_module")
     session.watch_runs_once()  # records the end and starts the (broken) evaluation
     assert session.view(tid).run_phase == "evaluating"
     deadline = time.monotonic() + 20

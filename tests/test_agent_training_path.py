@@ -10,7 +10,7 @@ from agent.session import Session
 from tools.dataset.build import build_dataset
 from tools.dataset.schema import AlpacaSample
 from tools.settings import Settings
-from tools.training.launch import run_status
+from tools.training.run_folder import read_run
 from tools.training.tiny_model import build_tiny_model
 
 pytestmark = pytest.mark.slow
@@ -52,9 +52,9 @@ def test_training_path_in_the_graph(tmp_path):
     assert "Training started" in view.messages[-1]["content"]
     run_dir = session.graph.get_state(session._config(tid)).values["run_dir"]
     deadline = time.monotonic() + 240
-    while run_status(run_dir) in ("running", "not_started") and time.monotonic() < deadline:
+    while read_run(run_dir).status in ("running", "not_started") and time.monotonic() < deadline:
         time.sleep(1)
-    assert run_status(run_dir) == "done"
+    assert read_run(run_dir).status == "done"
 
     deadline = time.monotonic() + 300
     while session.view(tid).evaluation is None and time.monotonic() < deadline:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from agent.run_desk import RunDesk
-from tools.training import launch
+from tools.training import launch, run_folder
 from tools.training.config import TrainConfig
 
 # What a CPU run of the built-in model really wrote to train.log (bitsandbytes looking for hub kernels, a
@@ -38,9 +38,9 @@ RAW_LOG = (
 
 
 def test_the_log_the_person_reads_has_no_library_noise_and_the_file_keeps_it(tmp_path):
-    log = tmp_path / launch.LOG_FILE
+    log = tmp_path / run_folder.LOG_FILE
     log.write_text(RAW_LOG, encoding="utf-8")
-    shown = launch.tail_log(log, 15)
+    shown = run_folder.tail_log(log, 15)
     for noise in ("kernels", "publisher trust", "FutureWarning", "DeprecationWarning", "warnings.warn(",
                   "\r", "0/236"):
         assert noise not in shown, noise
@@ -52,14 +52,15 @@ def test_the_log_the_person_reads_has_no_library_noise_and_the_file_keeps_it(tmp
         '  File "/x/train.py", line 3, in <module>',  # an indented line that follows no noise is kept
         "RuntimeError: boom",
     ]
-    assert launch.tail_log(log, 2).splitlines() == ['  File "/x/train.py", line 3, in <module>', "RuntimeError: boom"]
+    assert run_folder.tail_log(log, 2).splitlines() == ['  File "/x/train.py", line 3, in <module>',
+                                                        "RuntimeError: boom"]
     assert log.read_bytes() == RAW_LOG.encode("utf-8")  # the raw file is untouched
-    assert launch.tail_log(tmp_path / "missing.log") == "(no log)"
+    assert run_folder.tail_log(tmp_path / "missing.log") == "(no log)"
 
 
 def test_the_training_tab_shows_the_filtered_log(tmp_path):
-    (tmp_path / launch.LOG_FILE).write_text(RAW_LOG, encoding="utf-8")
-    shown = RunDesk.progress(str(tmp_path)).log  # what the Training tab's Log box displays
+    (tmp_path / run_folder.LOG_FILE).write_text(RAW_LOG, encoding="utf-8")
+    shown = RunDesk.progress(str(tmp_path)).log_tail()  # what the Training tab's Log box displays
     assert "kernels" not in shown and "FutureWarning" not in shown and "RuntimeError: boom" in shown
 
 

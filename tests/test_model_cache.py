@@ -48,7 +48,7 @@ def test_loading_another_model_frees_the_one_before(loads, tmp_path):
 
 
 def test_the_example_leaves_no_model_loaded(loads, tmp_path, monkeypatch):
-    from tools.training import builtin, evaluate, launch
+    from tools.training import builtin, evaluate, launch, run_folder
     from tools.training.example_cli import run_example
 
     evaluated = []
@@ -61,7 +61,7 @@ def test_the_example_leaves_no_model_loaded(loads, tmp_path, monkeypatch):
     process = SimpleNamespace(follow=lambda: iter(()), wait=lambda: 0, log_path=tmp_path / "log")
     monkeypatch.setattr(builtin, "ensure_builtin_model", lambda say=None: tmp_path / "model")
     monkeypatch.setattr(launch, "start_training", lambda config: process)
-    monkeypatch.setattr(launch, "run_status", lambda run_dir: "done")
+    monkeypatch.setattr(run_folder, "read_run", lambda run_dir: SimpleNamespace(status="done"))
     monkeypatch.setattr(evaluate, "evaluate_run", fake_evaluate)
 
     run_example(tmp_path / "example", say=lambda line: None)

@@ -122,10 +122,12 @@ def test_bad_config_files(tmp_path, name, text, expected):
         load_config(tmp_path / "missing.yaml")
 
 
-def test_auto_method_fits_the_data_and_the_machine():
-    from tools.training.config import choose_method
+def test_auto_means_one_thing_for_the_cli_and_the_app(data_dir):
+    from tools.training.methods import auto_method
+    from tools.training.preflight import check_sample_count
 
-    method, why = choose_method(12, gpu=False)
-    assert method == "prompt_tuning" and "only 12 samples" in why
-    assert choose_method(120, gpu=False)[0] == "lora" and "no GPU" in choose_method(120, gpu=False)[1]
-    assert choose_method(120, gpu=True)[0] == "qlora"
+    method, why = auto_method(gpu=False)
+    assert method == "lora" and "no GPU" in why and auto_method(gpu=True)[0] == "qlora"
+    assert make(data_dir).method == "lora", "one row: the data does not change what auto means"
+    # what the app's proposal used to do on its own below 30 samples is now the preflight's advice
+    assert "method prompt_tuning" in check_sample_count(12).fix and "prompt_tuning" not in check_sample_count(40).fix

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import sys
-from types import SimpleNamespace
 
 import pytest
 
@@ -18,7 +17,8 @@ from tools.errors import UserError
 from tools.training import launch, template, train
 from tools.training.builtin import resolve_model_source
 from tools.training.config import TrainConfig, save_config
-from tools.training.launch import append_event, read_progress, run_status, start_training
+from tools.training.launch import append_event, start_training
+from tools.training.run_folder import read_progress, read_run, tail_log
 from tools.training.template import IGNORE_INDEX
 
 SAMPLES = [
@@ -249,7 +249,7 @@ def test_qlora_learns_the_answers_and_the_adapter_loads_with_plain_peft(base_mod
     assert first_log["loss"] > events_of(run, "log")[-1]["loss"]
     assert {"step", "max_steps", "epoch", "loss", "learning_rate", "time"} <= first_log.keys()
     assert (run / "checkpoints" / "checkpoint-60" / "optimizer.pt").is_file()
-    assert run_status(run) == "done"
+    assert read_run(run).status == "done"
 
     tokenizer = AutoTokenizer.from_pretrained(run / "adapter")
     assert tokenizer.chat_template == AutoTokenizer.from_pretrained(base_model).chat_template
@@ -355,7 +355,7 @@ def test_out_of_memory_is_explained_keeps_the_checkpoint_and_resume_continues(ba
     error = read_progress(config.out_dir)[-1]
     assert error["event"] == "error" and error["error_type"] == "OutOfMemoryError"
     assert "out of memory" in error["message"] and "batch_size 2 -> 1" in error["message"]
-    assert run_status(config.out_dir) == "failed"
+    assert read_run(config.out_dir).status == "failed"
     assert train.last_complete_checkpoint(config.out_dir).name == "checkpoint-3"
 
     monkeypatch.setattr(Trainer, "training_step", real_step)
@@ -392,8 +392,8 @@ def test_progress_reader_skips_a_half_written_line_and_shows_a_broken_one(tmp_pa
     with (tmp_path / "progress.jsonl").open("a") as handle:
         handle.write("\n")
     assert read_progress(tmp_path)[-1]["event"] == "unreadable"
-    assert run_status(tmp_path) == "interrupted"  # no final event and no trainer alive
-    assert run_status(tmp_path / "nothing") == "not_started"
+    assert read_run(tmp_path).status == "interrupted"  # no final event and no trainer alive
+    assert read_run(tmp_path / "nothing").status == "not_started"
 
 
 def test_a_trainer_that_dies_silently_is_recorded_as_failed(base_model, data_dir, launch_trainer,
@@ -405,7 +405,7 @@ def test_a_trainer_that_dies_silently_is_recorded_as_failed(base_model, data_dir
     assert process.returncode == 3
     assert events[-1]["event"] == "error" and "status 3" in events[-1]["message"]
     assert "boom: import failed" in events[-1]["message"]
-    assert run_status(process.run_dir) == "failed"
+    assert read_run(process.run_dir).status == "failed"
 
 
 def test_accelerate_command_line():
@@ -425,18 +425,18 @@ def test_killed_run_resumes_from_its_last_checkpoint_with_the_step_count_continu
             process.popen.send_signal(signal.SIGKILL)
             break
     assert process.wait(30) == -signal.SIGKILL
-    assert run_status(config.out_dir) == "interrupted"
+    assert read_run(config.out_dir).status == "interrupted"
     checkpoint = train.last_complete_checkpoint(config.out_dir)
     saved_step = int(checkpoint.name.split("-")[1])
     assert saved_step >= 4 and saved_step % 4 == 0
 
     resumed = launch_trainer(config.updated(max_steps=saved_step + 3), resume=True)
     events = list(resumed.follow(poll_s=0.1, timeout=120))
-    assert resumed.wait(30) == 0, launch.tail_log(resumed.log_path)
+    assert resumed.wait(30) == 0, tail_log(resumed.log_path)
     assert events[0]["event"] == "start" and events[0]["step"] == saved_step
     assert [e["step"] for e in events if e["event"] == "log"] == [saved_step + n for n in (1, 2, 3)]
     assert events[-1]["event"] == "done" and events[-1]["metrics"]["resumed_from_step"] == saved_step
-    assert run_status(config.out_dir) == "done"
+    assert read_run(config.out_dir).status == "done"
 
 
 @pytest.mark.slow
@@ -445,18 +445,18 @@ def test_cancel_stops_the_trainer_and_records_it(base_model, data_dir, launch_tr
     for event in process.follow(poll_s=0.05, timeout=120):
         if event["event"] == "log":
             break
-    assert run_status(process.run_dir) == "running"
+    assert read_run(process.run_dir).status == "running"
     process.cancel(grace_s=10)
     assert process.returncode is not None and process.returncode != 0
     assert read_progress(process.run_dir)[-1]["event"] == "cancelled"
-    assert run_status(process.run_dir) == "cancelled"
+    assert read_run(process.run_dir).status == "cancelled"
 
 
 @pytest.mark.slow
 def test_accelerate_launch_trains_with_two_processes(base_model, data_dir, launch_trainer):
     process = launch_trainer(tiny_config(base_model, data_dir, max_steps=4, save_steps=2), num_processes=2)
     events = list(process.follow(poll_s=0.1, timeout=240))
-    assert process.wait(30) == 0, launch.tail_log(process.log_path, 200)
+    assert process.wait(30) == 0, tail_log(process.log_path, 200)
     assert events[0]["event"] == "start" and events[0]["processes"] == 2
     assert events[-1]["event"] == "done" and events[-1]["metrics"]["processes"] == 2
     assert [e["step"] for e in events if e["event"] == "log"] == [1, 2, 3, 4]
@@ -481,15 +481,15 @@ def test_cli_trains_in_the_foreground(base_model, data_dir, capsys):
 def test_cli_refuses_when_preflight_fails_and_on_unknown_models(base_model, data_dir, capsys, monkeypatch):
     from tools.training import preflight
 
-    failing = SimpleNamespace(ok=False, checks=[
-        SimpleNamespace(name="sample count", status="fail", message="only 4 samples", fix="add samples"),
-        SimpleNamespace(name="memory", status="warn", message="CPU is slow", fix="")])
+    failing = preflight.PreflightReport(False, [
+        preflight.Check("sample count", "fail", "only 4 samples", "add samples"),
+        preflight.Check("memory", "warn", "CPU is slow")])
     monkeypatch.setattr(preflight, "run_preflight", lambda config: failing)
     out = str(data_dir.parent / "cli-run")
     code = tunesmith(["train", "--base-model", str(base_model), "--data", str(data_dir), "--out", out])
     printed = capsys.readouterr().out
     assert code == 1 and "--skip-preflight" in printed
-    assert "[fail] sample count: only 4 samples (fix: add samples)" in printed and "[warn] memory" in printed
+    assert "[FAIL] sample count: only 4 samples\n       fix: add samples" in printed and "[WARN] memory" in printed
     assert not (data_dir.parent / "cli-run" / "progress.jsonl").exists()
     code = tunesmith(["train", "--base-model", "nobody/nothing-7b", "--data", str(data_dir), "--out", out])
     assert code == 2 and "is not on this machine and the hub cannot be reached" in capsys.readouterr().err

@@ -27,4 +27,4 @@ def test_the_run_signature_changes_only_with_the_run(tmp_path):
     assert signature(stage="done") != signature()
     assert signature(phase="evaluating") != signature()
     assert signature(messages=4) != signature()  # the watcher wrote to the chat: redraw it
-    assert tab.run_signature(None) == [None]
+    assert tab.run_signature(None) == {}

@@ -10,10 +10,6 @@ import pandas as pd
 
 from agent.session import Action, ConversationView, Session, evaluation_words, metrics_table
 
-INTEGER_PARAMETERS = ("lora_r", "max_steps", "batch_size", "grad_accum", "max_seq_len")
-# Settings the plan fills when left empty: text boxes, since an empty Number box shows (and sends) 0.
-PLANNED_WHEN_EMPTY = ("learning_rate", "epochs", "batch_size", "grad_accum")
-METHODS = ("auto", "lora", "qlora", "full", "freeze", "prompt_tuning", "p_tuning")
 BUILTIN_NAME = "gemma-3-270m"  # the built-in base model (tools.training.builtin), the default choice
 BASE_MODEL_LABEL = ("Base model: gemma-3-270m is built in (works offline; Gemma Terms of Use apply), or a local "
                     "folder / a downloaded hub id")
@@ -24,14 +20,15 @@ EXAMPLE_INTRO = ("Trains the built-in **gemma-3-270m** base model to rewrite dat
 NO_PLAN = "_Choose a base model and press **Check and propose**._"
 
 
-def _number(name: str, value) -> int | float:
+def _number(parameter, value) -> int | float:
     """A setting typed in a box as the number the config takes; ValueError says what is wrong and the fix."""
+    name = parameter.name
     try:
         number = float(str(value).strip())
     except ValueError:
         raise ValueError(f"{name}: {str(value)[:40]!r} is not a number; type one (e.g. 2e-4 or 3), or leave the box "
                          "empty to have it planned") from None
-    if name in INTEGER_PARAMETERS:
+    if parameter.integer:
         if not number.is_integer():
             raise ValueError(f"{name}: {value} must be a whole number")
         return int(number)
@@ -53,17 +50,22 @@ def evaluation_tables(result: dict) -> str:
     return "\n".join(lines)
 
 
-def progress_html(events: list[dict], status: str) -> str:
-    """A progress bar from the last logged step, with the status and the latest loss."""
-    logs = [e for e in events if e.get("step") is not None and e.get("max_steps")]
-    step, total = (logs[-1]["step"], logs[-1]["max_steps"]) if logs else (0, 0)
+def progress_html(run) -> str:
+    """A progress bar from the run's last step, with the status and the latest loss (run None: no run yet)."""
+    status = run.status if run else "not_started"
+    step, total = (run.step, run.max_steps) if run else (0, None)
     share = 100 * step / total if total else (100 if status == "done" else 0)
-    losses = [e["loss"] for e in events if e.get("event") == "log" and e.get("loss") is not None]
-    loss = f" · loss {losses[-1]:.4f}" if losses else ""
+    loss = f" · loss {run.last_loss:.4f}" if run and run.last_loss is not None else ""
     return (f'<div id="ts-train-progress" data-status="{status}" data-step="{step}">'
             f'<div style="background:#e2e8f0;border-radius:6px;height:14px">'
             f'<div style="width:{share:.0f}%;background:#2563eb;height:14px;border-radius:6px"></div></div>'
-            f"<small>{status} · step {step}/{total or '?'}{loss}</small></div>")
+            f"<small>{status.replace('_', ' ')} · step {step}/{total or '?'}{loss}</small></div>")
+
+
+def loss_frame(run) -> pd.DataFrame:
+    """The run's losses for the line plot (one empty point before the first, so the plot keeps its axes)."""
+    points = [{"step": step, "loss": loss} for step, loss in run.losses] if run else []
+    return pd.DataFrame(points or [{"step": 0, "loss": None}])
 
 
 def plan_key(view: ConversationView) -> str | None:
@@ -90,12 +92,13 @@ class TrainingTab:
                 *values):
         choices = {"base_model": (base_model or "").strip(), "dataset_version": dataset_version,
                    "parent_run": parent_run or None,
-                   **dict(zip(self.parameter_names, values))}
+                   **dict(zip((p.name for p in self.parameters), values))}
+        numbers = {p.name: p for p in self.parameters if p.integer or p.planned}
         try:
-            choices = {k: _number(k, v) if k in INTEGER_PARAMETERS or k in PLANNED_WHEN_EMPTY else v
+            choices = {k: _number(numbers[k], v) if k in numbers else v
                        for k, v in choices.items() if str(v if v is not None else "").strip()}
         except ValueError as exc:
-            return self.chat_outputs_fn(thread_id) + [f"⚠️ {exc}"]
+            return self.chat_outputs_fn(thread_id) + [f"{self.runs.PROBLEM} {exc}"]
         view = self.session.act(thread_id, Action.PREPARE_TRAINING, "Check and propose", tab="Training",
                                 config=choices)
         return self.chat_outputs_fn(thread_id) + [self.plan_markdown(view)]
@@ -118,14 +121,13 @@ class TrainingTab:
         """Finished LoRA runs of this conversation a new round can continue from ('' = start from the base)."""
         return gr.update(choices=[""] + (self.session.finished_adapter_runs(thread_id) if thread_id else []))
 
+    def version_names(self, thread_id: str | None) -> list[str]:
+        """The conversation's dataset versions, newest first."""
+        return [v["name"] for v in self.session.studio.versions(thread_id)] if thread_id else []
+
     def dataset_choices(self, thread_id: str):
-        """The conversation's dataset versions, newest first; the one the journey last used is selected."""
-        if not thread_id:
-            return gr.update(choices=[], value=None)
-        names = [v["name"] for v in self.session.studio.versions(thread_id)]
-        used = self.session.view(thread_id).dataset_dir
-        current = next((n for n in names if used and used.endswith(n)), names[0] if names else None)
-        return gr.update(choices=names, value=current)
+        """The conversation's dataset versions, newest first (the choice in the picker stays: the poll preselects)."""
+        return gr.update(choices=self.version_names(thread_id))
 
     # --- the built-in example -------------------------------------------------------------------------------
     def start_example(self) -> str:
@@ -139,7 +141,7 @@ class TrainingTab:
         lines = "\n".join(example.lines[-8:])
         text = f"Example in `{example.folder}`\n\n```\n{lines}\n```"
         if example.error:
-            return f"{text}\n\n⚠️ {example.error}"
+            return f"{text}\n\n{self.runs.PROBLEM} {example.error}"
         if example.summary:
             done = example.summary
             text += (f"\n\n**Exact match on 20 held-out rows: base {done['base_exact_match']:.0%} → tuned "
@@ -153,48 +155,45 @@ class TrainingTab:
         example = self.runs.example
         if example is None:
             return gr.skip(), gr.skip()
-        events = self.runs.progress(str(example.run_dir)).events if example.run_dir.is_dir() else []
-        losses = [{"step": e["step"], "loss": e["loss"]} for e in events
-                  if e.get("event") == "log" and e.get("loss") is not None]
-        return self.example_markdown(), pd.DataFrame(losses or [{"step": 0, "loss": None}])
+        return self.example_markdown(), loss_frame(self.runs.progress(str(example.run_dir)))
 
     # --- progress -------------------------------------------------------------------------------------------
-    def run_signature(self, view: ConversationView | None) -> list:
+    def run_signature(self, view: ConversationView | None, versions: list[str] | None = None) -> dict:
         """What the panel shows depends on only these; equal signatures mean nothing to redraw."""
         if view is None:
-            return [None]
-        return [*self.runs.signature(view.run_dir), view.stage, view.run_phase, plan_key(view), len(view.messages)]
+            return {}
+        return {"run": self.runs.signature(view.run_dir), "stage": view.stage, "phase": view.run_phase,
+                "plan": plan_key(view), "messages": len(view.messages), "versions": versions or []}
 
-    def poll(self, thread_id: str, shown: list | None) -> dict:
+    def poll(self, thread_id: str, shown: dict | None) -> dict:
         """Runs every second and only reads: the server's run watcher records the run's end and evaluates it;
-        this redraws the panel (and the chat, which the watcher may have written to) when something changed, and
-        the plan with its dataset and earlier run when a new one was proposed elsewhere (e.g. after Improve)."""
+        this redraws the panel (and the chat, which the watcher may have written to) when something changed, the
+        plan with its dataset and earlier run when a new one was proposed elsewhere (e.g. after Improve), and
+        preselects the newest dataset version when there is no plan or a new version was built."""
         view = self.session.view(thread_id) if thread_id else None
-        signature = self.run_signature(view)
+        versions = self.version_names(thread_id)
+        signature = self.run_signature(view, versions)
         if signature == shown:
             return {}
-        panel = self.panel
+        shown, panel = shown or {}, self.panel
         update = {panel["shown"]: signature, panel["evaluation"]: self.evaluation_markdown(view),
                   panel["verdict"]: evaluation_words(view.evaluation) if view and view.evaluation else "",
                   panel["improve"]: gr.update(visible=bool(view and view.can_improve))}
-        if view and shown and shown[-1] != len(view.messages):
+        if view and shown and shown.get("messages") != len(view.messages):
             update |= dict(zip(self.chat_outputs, self.chat_outputs_fn(thread_id)))
-        if view and view.training_plan and (not shown or len(shown) < 2 or shown[-2] != signature[-2]):
+        if view and view.training_plan and shown.get("plan") != signature["plan"]:
             update |= {panel["plan"]: self.plan_markdown(view), **self.plan_choices(thread_id, view)}
-        if not view or not view.run_dir:
-            return update | {panel["progress"]: progress_html([], "not started"),
-                             panel["loss"]: pd.DataFrame({"step": [], "loss": []}), panel["log"]: ""}
-        run = self.runs.progress(view.run_dir)
-        losses = pd.DataFrame([{"step": e["step"], "loss": e["loss"]} for e in run.events
-                               if e.get("event") == "log" and e.get("loss") is not None] or [{"step": 0, "loss": None}])
-        return update | {panel["progress"]: progress_html(run.events, run.status), panel["loss"]: losses,
-                         panel["log"]: run.log,
-                         panel["evaluation"]: self.evaluation_markdown(view, run.evaluation_note)}
+        elif shown.get("versions") != versions:
+            update[panel["dataset"]] = gr.update(choices=versions, value=versions[0] if versions else None)
+        run = self.runs.progress(view.run_dir if view else None)
+        return update | {panel["progress"]: progress_html(run), panel["loss"]: loss_frame(run),
+                         panel["log"]: run.log_tail() if run else "",
+                         panel["evaluation"]: self.evaluation_markdown(view, run.evaluation.note if run else "")}
 
     def plan_choices(self, thread_id: str, view: ConversationView) -> dict:
         """The dataset version and earlier run the shown plan uses, selected in their pickers."""
         config = view.training_plan["config"]
-        versions = [v["name"] for v in self.session.studio.versions(thread_id)]
+        versions = self.version_names(thread_id)
         runs = [""] + self.session.finished_adapter_runs(thread_id)
         parent = Path(config["parent_run"]).name if config.get("parent_run") else ""
         data = Path(config["data_dir"]).name
@@ -239,14 +238,13 @@ class TrainingTab:
     def export(self, thread_id: str, merge: bool):
         run_dir = self.run_dir(thread_id)
         if not run_dir:
-            return "⚠️ No finished run to export.", None
+            return f"{self.runs.PROBLEM} No finished run to export.", None
         return self.runs.export(run_dir, merge)
 
     # --- layout ---------------------------------------------------------------------------------------------
     def build(self, thread: gr.State, chat_outputs: list) -> None:
         self.chat_outputs = chat_outputs
-        (_, _, base_model_why), *parameters = self.runs.parameters()
-        self.parameter_names = [name for name, _, _ in parameters]
+        base_model_parameter, *self.parameters = self.runs.parameters()
         with gr.Accordion("New here? Try an example: the built-in model learns a task on this machine in minutes",
                           open=False, elem_id="ts-example"):
             gr.Markdown(EXAMPLE_INTRO)
@@ -259,11 +257,12 @@ class TrainingTab:
         with gr.Row():
             with gr.Column(scale=2):
                 gr.Markdown("#### 1 · Base model and settings")
-                base_model = gr.Textbox(value=BUILTIN_NAME, label=BASE_MODEL_LABEL, info=base_model_why,
+                base_model = gr.Textbox(value=BUILTIN_NAME, label=BASE_MODEL_LABEL, info=base_model_parameter.why,
                                         elem_id="ts-base-model")
                 with gr.Accordion("Which base model? Suggestions by task and GPU", open=False):
                     task = gr.Textbox(label="Task in a few words")
-                    gpu = gr.Number(label="GPU memory (GB)", value=24)
+                    gpu = gr.Number(label="GPU memory (GB) of the machine you will train on",
+                                    value=24 if self.runs.gpu_here() else None)
                     suggest = gr.Button("Suggest", size="sm")
                     suggestions = gr.Markdown()
                 dataset = gr.Dropdown(label="Dataset version to train on", choices=[], elem_id="ts-dataset-version",
@@ -272,21 +271,22 @@ class TrainingTab:
                                      elem_id="ts-parent-run", info="Its adapter keeps learning on the new data; "
                                      "the evaluation then compares this round with that run.")
                 controls = []
-                for name, default, info in parameters:
-                    if name == "method":
-                        controls.append(gr.Radio(list(METHODS), value=default, label=name, info=info))
-                    elif name in PLANNED_WHEN_EMPTY:  # empty means "planned": a Number box would show 0
+                for p in self.parameters:
+                    if p.choices:
+                        controls.append(gr.Radio(list(p.choices), value=p.default, label=p.name, info=p.why))
+                    elif p.planned:  # empty means "planned": a Number box would show (and send) 0
                         controls.append(gr.Textbox(value="", placeholder="empty: planned from your data and model",
-                                                   label=name, info=info, elem_id=f"ts-param-{name}"))
+                                                   label=p.name, info=p.why, elem_id=f"ts-param-{p.name}"))
                     else:
-                        controls.append(gr.Number(value=default, label=name, info=info, elem_id=f"ts-param-{name}"))
+                        controls.append(gr.Number(value=p.default, label=p.name, info=p.why,
+                                                  elem_id=f"ts-param-{p.name}"))
                 propose = gr.Button("Check and propose", variant="primary", elem_id="ts-propose")
             with gr.Column(scale=3):
                 gr.Markdown("#### 2 · Preflight and approval")
                 plan = gr.Markdown(elem_id="ts-plan")
                 start = gr.Button("Start training", variant="primary", elem_id="ts-start-training")
                 gr.Markdown("#### 3 · Progress")
-                progress = gr.HTML(progress_html([], "not started"))
+                progress = gr.HTML(progress_html(None))
                 loss = gr.LinePlot(x="step", y="loss", title="Training loss", elem_id="ts-loss")
                 with gr.Row():
                     cancel = gr.Button("Cancel", size="sm", elem_id="ts-cancel")

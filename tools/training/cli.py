@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
 from tools.errors import UserError
 from tools.flags import output_path, positive_int
 from tools.output_files import add_force_option
+from tools.training.methods import METHODS
 
 # CLI flag -> TrainConfig field; flags left out keep the config file's value or the default.
 FLAG_FIELDS = {
@@ -24,8 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base-model", help="gemma-3-270m (built in, offline), a local model folder or a downloaded hub id")
     p.add_argument("--data", help="folder with train.json (and optionally eval.json)")
     p.add_argument("--out", type=output_path, help="run folder for progress, checkpoints, adapter and metrics")
-    p.add_argument("--method", choices=("auto", "qlora", "lora", "full", "freeze", "prompt_tuning", "p_tuning"),
-                   help="auto (default): qlora with a GPU, lora on a CPU; see `tunesmith train --help`")
+    p.add_argument("--method", choices=METHODS, help="auto (default): qlora with a GPU, lora on a CPU")
     p.add_argument("--max-steps", type=positive_int, help="stop after N optimizer steps (overrides --epochs)")
     p.add_argument("--epochs", type=float)
     p.add_argument("--lr", type=float, help="learning rate, e.g. 2e-4")
@@ -48,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def build_config(args: argparse.Namespace):
     """The TrainConfig from --config (or RUN/config.json when resuming) with the flags on top."""
     from tools.training.config import load_config
-    from tools.training.launch import CONFIG_FILE
+    from tools.training.run_folder import CONFIG_FILE
 
     config_file = args.config
     if config_file is None and args.resume and args.out and (Path(args.out) / CONFIG_FILE).is_file():
@@ -76,20 +75,6 @@ def check_runs_named(config, resume: bool, force: bool = False) -> None:
                         "without --resume, or give the --out folder of the run that was interrupted")
 
 
-def preflight_findings(config) -> tuple[bool, list[str]] | None:
-    """(go, a line per warn/fail check with its fix), or None when the preflight module is not installed."""
-    try:
-        preflight = importlib.import_module("tools.training.preflight")
-    except ModuleNotFoundError as exc:
-        if exc.name == "tools.training.preflight":
-            return None
-        raise
-    report = preflight.run_preflight(config)
-    lines = [f"[{check.status}] {check.name}: {check.message}" + (f" (fix: {check.fix})" if check.fix else "")
-             for check in report.checks if check.status != "ok"]
-    return report.ok, lines
-
-
 def format_event(event: dict) -> str:
     """One readable line per progress event."""
     kind = event.get("event", "?")
@@ -113,17 +98,17 @@ def format_event(event: dict) -> str:
 
 def handle_train(args: argparse.Namespace) -> int:
     from tools.training.builtin import resolve_model_source
-    from tools.training.launch import run_status, start_training
+    from tools.training.launch import start_training
+    from tools.training.preflight import run_preflight
+    from tools.training.run_folder import read_run
 
     config = build_config(args)
     check_runs_named(config, args.resume, args.force)
     resolve_model_source(config.base_model)  # unknown model: UserError, exit 2
-    findings = None if args.skip_preflight else preflight_findings(config)
-    if findings:
-        go, lines = findings
-        for line in lines:
-            print(line)
-        if not go:
+    report = None if args.skip_preflight else run_preflight(config)
+    if report is not None and any(check.status != "ok" for check in report.checks):
+        print(report.to_text(problems_only=True))
+        if not report.ok:
             print("preflight failed: fix the checks above, or pass --skip-preflight to train anyway")
             return 1
     if config.plan_note:
@@ -138,6 +123,6 @@ def handle_train(args: argparse.Namespace) -> int:
         print(f"cancelled; continue later with: tunesmith train --out {config.out_dir} --resume")
         return 130
     process.wait()
-    if run_status(config.out_dir) == "done":
+    if read_run(config.out_dir).status == "done":
         return 0
     raise UserError(f"training did not finish; see {process.log_path}", exit_code=1)

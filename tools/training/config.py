@@ -3,43 +3,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tools.errors import BAD_CONTENT, UserError
+from tools.training.methods import ADAPTER_METHODS, VIRTUAL_TOKEN_METHODS, Method, auto_method, has_gpu
 
 LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
                  "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay")
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16", "float16")
 LORA_ONLY_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
 QLORA_ONLY_FIELDS = ("double_quant",)
-ADAPTER_METHODS = ("qlora", "lora", "prompt_tuning", "p_tuning")
-
-
-FEW_FOR_ADAPTERS = 30  # below this many samples, prompt tuning (a few learned tokens) over-fits less than LoRA
-
-
-def choose_method(sample_count: int, gpu: bool | None = None) -> tuple[str, str]:
-    """The method that fits the data and the machine, and why, in one line (what 'auto' means in a proposal)."""
-    gpu = has_gpu() if gpu is None else gpu
-    if sample_count < FEW_FOR_ADAPTERS:
-        return "prompt_tuning", (f"only {sample_count} samples: prompt tuning learns a few virtual prompt tokens, "
-                                 "which has far less to over-fit than adapters")
-    if gpu:
-        return "qlora", "a GPU is here: QLoRA keeps the base in 4-bit, the least memory for the same quality"
-    return "lora", ("no GPU: LoRA in float32 is the fast path on a CPU (4-bit weights would be de-quantised at "
-                    "every step, and bf16 is emulated)")
-
-
-def has_gpu() -> bool:
-    """A CUDA GPU is visible, judged without importing torch (the CLI and UI stay quick to start)."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False
-    gpus = Path("/proc/driver/nvidia/gpus")
-    return gpus.is_dir() and any(gpus.iterdir())
 
 
 class TrainConfig(BaseModel):
@@ -53,7 +29,7 @@ class TrainConfig(BaseModel):
         "Folder with train.json (and optionally eval.json) from the dataset tool: Alpaca, ShareGPT or OpenAI JSONL."))
     out_dir: Path = Field(description=(
         "Run folder where progress, checkpoints, the adapter and metrics are written."))
-    method: Literal["auto", "qlora", "lora", "full", "freeze", "prompt_tuning", "p_tuning"] = Field(
+    method: Method = Field(
         "auto", description=(
             "auto: qlora on a GPU, lora on a CPU (4-bit weights are de-quantised at every step there); "
             "qlora: small adapters on a 4-bit base (least GPU memory); lora: adapters on a full-precision "
@@ -131,7 +107,7 @@ class TrainConfig(BaseModel):
         if isinstance(data, dict):
             data = dict(data)
             if data.get("method", "auto") == "auto":
-                data["method"] = "qlora" if has_gpu() else "lora"
+                data["method"] = auto_method(has_gpu())[0]
             if data.get("gradient_checkpointing") is None:
                 data["gradient_checkpointing"] = has_gpu()
             _fill_planned(data)
@@ -263,10 +239,10 @@ def _method_problems(c: TrainConfig) -> list[str]:
     if c.method == "full" and (changed := _changed(c, LORA_ONLY_FIELDS + QLORA_ONLY_FIELDS)):
         problems.append(f"method 'full' trains no adapters, so {', '.join(changed)} cannot be used; remove "
                         "them or choose method 'qlora'")
-    if c.method in ("lora", "prompt_tuning", "p_tuning", "freeze") and (changed := _changed(c, QLORA_ONLY_FIELDS)):
+    if c.method in ("lora", *VIRTUAL_TOKEN_METHODS, "freeze") and (changed := _changed(c, QLORA_ONLY_FIELDS)):
         problems.append(f"method {c.method!r} loads no 4-bit base, so {', '.join(changed)} cannot be used; remove "
                         "it or choose method 'qlora'")
-    if c.method in ("prompt_tuning", "p_tuning", "freeze") and (changed := _changed(c, LORA_ONLY_FIELDS)):
+    if c.method in (*VIRTUAL_TOKEN_METHODS, "freeze") and (changed := _changed(c, LORA_ONLY_FIELDS)):
         problems.append(f"method {c.method!r} trains no LoRA adapters, so {', '.join(changed)} cannot be used; "
                         "remove them or choose method 'lora'")
     if c.parent_run is not None and c.method not in ("lora", "qlora"):

@@ -45,7 +45,7 @@ from typing import Any
 from tools.errors import UserError
 
 GB = 1024**3
-METHODS = ("qlora", "lora", "full")
+FORMULA_METHODS = ("qlora", "lora", "full")  # the others are estimated as one of these (ESTIMATED_AS)
 DEVICES = ("gpu", "cpu")
 NF4_BYTES_PER_PARAM = 0.5
 QUANT_CONSTANT_BITS = {True: 0.127, False: 0.5}  # per parameter, with/without double quantisation
@@ -192,8 +192,8 @@ def estimate_training_memory(
     fields (optional). gpu_gb: the device's memory to check against (the RAM on a CPU). tokens: tokens in one
     step's batch (default seq_len × batch_size); logit_tokens: the positions whose logits are computed (default
     all of them)."""
-    if method not in METHODS:
-        raise UserError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if method not in FORMULA_METHODS:
+        raise UserError(f"unknown method {method!r}: choose one of {', '.join(FORMULA_METHODS)}")
     if device not in DEVICES:
         raise UserError(f"unknown device {device!r}: choose gpu or cpu")
     for name, value in (("params", params_b), ("seq_len", seq_len), ("batch_size", batch_size)):

@@ -50,7 +50,8 @@ def run_example(folder: Path, max_steps: int | None = None, say: Callable[[str],
     from tools.training.evaluate import evaluate_run
     from tools.training.example import EXAMPLE_TASK, EXAMPLE_TRAINING
     from tools.training.inference import clear_cache
-    from tools.training.launch import run_status, start_training
+    from tools.training.launch import start_training
+    from tools.training.run_folder import read_run
 
     if folder.exists() and any(folder.iterdir()):
         raise UserError(f"{folder} already exists and is not empty; choose a new --out folder")
@@ -65,7 +66,7 @@ def run_example(folder: Path, max_steps: int | None = None, say: Callable[[str],
     for event in process.follow():
         say(format_event(event))
     process.wait()
-    if run_status(config.out_dir) != "done":
+    if read_run(config.out_dir).status != "done":
         raise UserError(f"training did not finish; see {process.log_path}", exit_code=1)
     trained = time.monotonic()
     say("Comparing the base model with the tuned one on the 20 held-out rows...")

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tools.flags import output_path, positive_float, positive_int
+from tools.training.methods import METHODS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     size.add_argument("--base-model", help="gemma-3-270m or a local model folder: its own shapes are used, as "
                       "preflight does")
     p.add_argument("--data", help="with --base-model: folder with train.json; its longest rows make the batch")
-    p.add_argument("--method", choices=("auto", "qlora", "lora", "full", "freeze", "prompt_tuning", "p_tuning"),
-                   default="auto", help="auto: qlora on a GPU, lora on a CPU (as training does)")
+    p.add_argument("--method", choices=METHODS, default="auto", help="auto: qlora on a GPU, lora on a CPU (as "
+                   "training does)")
     p.add_argument("--seq-len", type=positive_int, default=1024,
                    help="tokens per row (with --data: where rows are cut)")
     p.add_argument("--answer-len", type=positive_int,
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="folder with train.json (and eval.json)")
     p.add_argument("--config", help="YAML/JSON training config; flags override it")
     p.add_argument("--max-seq-len", type=int)
-    p.add_argument("--method", choices=("qlora", "lora", "full"))
+    p.add_argument("--method", choices=METHODS)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lora-r", type=int)
     p.add_argument("--gpu-gb", type=positive_float, help="GPU memory to check against instead of the detected device")
@@ -85,11 +86,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle_estimate(args: argparse.Namespace) -> int:
     from tools.errors import UserError
     from tools.training.estimate import ESTIMATED_AS, estimate_training_memory, parse_params, synthetic_workload
+    from tools.training.methods import auto_method
 
     if args.data and not args.base_model:
         raise UserError("--data needs --base-model (the rows are measured with that model's tokenizer)")
     device, memory_gb = _estimate_device(args)
-    method = args.method if args.method != "auto" else ("qlora" if device == "gpu" else "lora")
+    method = args.method if args.method != "auto" else auto_method(gpu=device == "gpu")[0]
     checkpointing = args.gradient_checkpointing if args.gradient_checkpointing is not None else device == "gpu"
     if args.base_model:
         estimate, workload = _estimate_base_model(args, method, checkpointing, device, memory_gb)
@@ -116,7 +118,7 @@ def handle_estimate(args: argparse.Namespace) -> int:
 
 def _estimate_device(args: argparse.Namespace) -> tuple[str, float | None]:
     """gpu|cpu and the memory to check against: --gpu-gb means a GPU; auto looks for one as training does."""
-    from tools.training.config import has_gpu
+    from tools.training.methods import has_gpu
 
     if args.device == "cpu" or (args.device == "auto" and args.gpu_gb is None and not has_gpu()):
         return "cpu", args.gpu_gb

@@ -20,11 +20,14 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.training.methods import VIRTUAL_TOKEN_METHODS
+
 MIN_UPDATES = 60  # optimizer steps a small dataset gets at least: below this the suite's answers did not stop
 MAX_EPOCHS = 8  # beyond this many passes a small model memorises rows instead of learning the task
 SMALL_DATA, MEDIUM_DATA = 200, 2000  # rows: effective batch 8 below, 16 up to MEDIUM_DATA, then 32
 BUILTIN_PARAMETERS = 268_000_000
 PLANNED_FIELDS = ("learning_rate", "epochs", "batch_size", "grad_accum", "warmup_steps")
+# a size in a model's name ("Qwen2.5-7B", "SmolLM-360M"); only B and M: "8k" in a name is a context length
 _SIZE_IN_NAME = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 COMPUTED_SHARE = 0.5  # share of rows whose answer holds a number the question does not: a computing task
@@ -77,7 +80,7 @@ def plan_training(method: str, facts: DataFacts, parameters: int | None, gpu: bo
 
 def learning_rate_for(method: str, parameters: int | None) -> tuple[float, str]:
     """(learning rate, the model size in words): smaller models take larger steps, adapters larger than full."""
-    if method in ("prompt_tuning", "p_tuning"):
+    if method in VIRTUAL_TOKEN_METHODS:
         return 3e-2, "learned prompt tokens (they need a far larger step than weights)"
     size = "a model of unknown size" if parameters is None else f"a {_size_words(parameters)} model"
     billions = 3.0 if parameters is None else parameters / 1e9
@@ -168,7 +171,9 @@ def model_parameters(base_model: str) -> int | None:
             pass
     match = _SIZE_IN_NAME.search(Path(base_model).name)
     if match:
-        return int(float(match.group(1)) * (1e9 if match.group(2).lower() == "b" else 1e6))
+        from tools.training.estimate import parse_params  # its unit table reads "7B" and "350M"
+
+        return int(parse_params(match.group(1) + match.group(2)) * 1e9)
     return None
 
 

@@ -5,6 +5,7 @@ Each check says what it found and, when it is not ok, the fix. Nothing here load
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,14 +15,14 @@ from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
 from tools.training.config import TrainConfig
 from tools.training.estimate import HEADROOM, estimate_for_model, measure_workload, training_device
-from tools.training.template import has_generation_tags, template_name
+from tools.training.template import has_generation_tags, template_name, text_after_answer
 
 Status = Literal["ok", "warn", "fail"]
 MIN_SAMPLES = 10
 FEW_SAMPLES = 50
+FEW_FOR_ADAPTERS = 30  # below this, prompt tuning (a few learned tokens) over-fits less than LoRA
 MAX_BAD_ROWS_SHOWN = 10
 MAX_BAD_ROWS_KEPT = 1000  # described in the check's details; the rest are counted
-ANSWER_PROBE = "PREFLIGHT-ANSWER-7f3a"
 
 
 @dataclass
@@ -45,13 +46,35 @@ class PreflightReport:
     def to_dict(self) -> dict:
         return {"ok": self.ok, "checks": [asdict(check) for check in self.checks]}
 
-    def to_text(self) -> str:
-        lines = [
-            f"[{c.status.upper():4}] {c.name}: {c.message}" + (f"\n       fix: {c.fix}" if c.fix else "")
-            for c in self.checks
-        ]
-        lines.append("GO: ready to train" if self.ok else "NO-GO: fix the failed checks first")
-        return "\n".join(lines)
+    @property
+    def verdict(self) -> str:
+        return "GO: ready to train." if self.ok else "NO-GO: fix the failed checks first."
+
+    def to_text(self, problems_only: bool = False) -> str:
+        """For a terminal: one line per check (only warnings and failures when problems_only), then the verdict."""
+        shown = [c for c in self.checks if c.status != "ok" or not problems_only]
+        return "\n".join([check_line(c) for c in shown] + [self.verdict])
+
+    def to_markdown(self) -> str:
+        """For the proposal in the app: the verdict, then one line per check (escaped: templates such as
+        <start_of_turn> and the data's own text show as text, not as HTML)."""
+        return "\n".join([f"**Preflight** — {self.verdict}"] + [check_line(c, markdown=True) for c in self.checks])
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PreflightReport:
+        return cls(data["ok"], [Check(**check) for check in data["checks"]])
+
+
+BADGES = {"ok": "OK", "warn": "WARN", "fail": "FAIL"}  # words, not emoji: readable without an emoji font
+
+
+def check_line(check: Check, markdown: bool = False) -> str:
+    """One check as a person reads it, with its fix: the one format of the CLI, `tunesmith preflight` and the app."""
+    if not markdown:
+        return f"[{BADGES[check.status]:4}] {check.name}: {check.message}" + (
+            f"\n       fix: {check.fix}" if check.fix else "")
+    return (f"- `{BADGES[check.status]}` **{check.name}**: {html.escape(check.message)}"
+            + (f" _Fix: {html.escape(check.fix)}_" if check.fix else ""))
 
 
 @dataclass
@@ -196,11 +219,13 @@ def check_sample_count(count: int) -> Check:
             f"add samples (generate batches with `tunesmith generate`): {reason}",
         )
     if count < FEW_SAMPLES:
+        few = (f"; with under {FEW_FOR_ADAPTERS}, method prompt_tuning (a few learned prompt tokens) has less to "
+               "over-fit than adapters" if count < FEW_FOR_ADAPTERS else "")
         return Check(
             "sample count",
             "warn",
             f"{count} training samples is few",
-            f"aim for at least {FEW_SAMPLES}: {reason}",
+            f"aim for at least {FEW_SAMPLES}: {reason}{few}",
         )
     return Check("sample count", "ok", f"{count} training samples")
 
@@ -259,13 +284,11 @@ def check_chat_template(tokenizer: Any, generation_eos_ids: list[int]) -> Check:
             "use the instruct/chat variant of the model, or copy its chat_template into "
             "tokenizer_config.json (its assistant turn must end with the EOS token)",
         )
-    conversation = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": ANSWER_PROBE}]
     try:
-        rendered = tokenizer.apply_chat_template(conversation, tokenize=False)
+        after = text_after_answer(tokenizer)
     except Exception as exc:  # noqa: BLE001 - a broken Jinja template can raise anything; report it
         return Check(name, "fail", f"the chat template does not render: {exc}", "fix or replace the template")
     eos = tokenizer.eos_token
-    after = rendered.split(ANSWER_PROBE, 1)[1] if ANSWER_PROBE in rendered else ""
     if not eos or not after.startswith(eos):
         found = after[:20] or "nothing"
         return Check(

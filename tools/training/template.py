@@ -151,13 +151,21 @@ def _answer_start(tokenizer: Any, messages: list[dict[str, str]], full: list[int
     return len(prompt)
 
 
+ANSWER_PROBE = "\x00ANSWER\x00"  # an answer no real text contains, to find what the template writes after it
+
+
+def text_after_answer(tokenizer: Any) -> str:
+    """What the chat template writes right after an assistant answer (the end-of-turn probe of preflight and
+    inference); a broken template raises what Jinja raised."""
+    rendered = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": ANSWER_PROBE}], tokenize=False)
+    return rendered.split(ANSWER_PROBE, 1)[1] if ANSWER_PROBE in rendered else ""
+
+
 def end_of_turn_token(tokenizer: Any) -> str:
     """The token the chat template writes right after an answer (what the model learned to emit and stop on)."""
-    marker = "\x00ANSWER\x00"
     if tokenizer.chat_template:
-        rendered = tokenizer.apply_chat_template(
-            [{"role": "user", "content": "q"}, {"role": "assistant", "content": marker}], tokenize=False)
-        after = rendered.split(marker, 1)[-1]
+        after = text_after_answer(tokenizer)
         for token in tokenizer.all_special_tokens:
             if token and after.startswith(token):
                 return token

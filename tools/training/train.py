@@ -21,6 +21,7 @@ from tools.errors import BAD_CONTENT, UserError
 from tools.training.builtin import resolve_model_source
 from tools.training.config import TrainConfig, has_gpu, load_config
 from tools.training.launch import append_event
+from tools.training.methods import VIRTUAL_TOKEN_METHODS
 from tools.training.template import (
     IGNORE_INDEX,
     encode_sample,
@@ -93,7 +94,7 @@ class PackedBatch:
 
 def packs_batches(method: str, packing: bool = True) -> bool:
     """Whether training uses PackedBatch: PEFT prepends virtual tokens to padded rows, so prompt/p-tuning cannot."""
-    return packing and method not in ("prompt_tuning", "p_tuning")
+    return packing and method not in VIRTUAL_TOKEN_METHODS
 
 
 class PaddedBatch:
@@ -199,7 +200,7 @@ def prepare_model(config: TrainConfig, model, model_path: str):
         return PeftModel.from_pretrained(model, str(parent_adapter_dir(config.parent_run)), is_trainable=True)
     if config.method in ("qlora", "lora"):
         return get_peft_model(model, lora_config(config))
-    if config.method in ("prompt_tuning", "p_tuning"):
+    if config.method in VIRTUAL_TOKEN_METHODS:
         return get_peft_model(model, prompt_learning_config(config, model_path))
     if config.method == "freeze":
         freeze_below_top_layers(model, config.train_top_layers)
