@@ -111,19 +111,22 @@ def test_preflight_says_the_task_is_beyond_the_model(tmp_path):
 def test_the_training_tab_reads_a_typed_setting_or_says_what_is_wrong():
     from ui.training_tab import _number
 
-    assert _number("learning_rate", " 2e-4 ") == 2e-4 and _number("batch_size", "8") == 8
+    assert _number("learning_rate", " 2e-4 ", False) == 2e-4 and _number("batch_size", "8", True) == 8
     with pytest.raises(ValueError, match="learning_rate: 'fast' is not a number; type one .* or leave the box empty"):
-        _number("learning_rate", "fast")
+        _number("learning_rate", "fast", False)
     with pytest.raises(ValueError, match="batch_size: 2.5 must be a whole number"):
-        _number("batch_size", "2.5")
+        _number("batch_size", "2.5", True)
 
 
 def test_the_proposal_shows_template_tokens_and_the_datas_text_as_text():
     from agent.training_nodes import render_plan_markdown
+    from tools.training.preflight import PreflightReport
 
     preflight = {"ok": True, "checks": [
         {"name": "chat template / EOS", "status": "ok", "message": "Gemma turns (<start_of_turn>user / model)"},
         {"name": "task fit", "status": "warn", "message": "e.g. '<img src=x onerror=alert(1)>'", "fix": "<b>x</b>"}]}
-    text = render_plan_markdown({"plan_note": "80 rows <in batches>"}, preflight, [])
+    text = render_plan_markdown({"plan_note": "80 rows <in batches>"}, PreflightReport.from_dict(preflight), [])
     assert "Gemma turns (&lt;start_of_turn&gt;user / model)" in text and "<img" not in text
     assert "&lt;b&gt;x&lt;/b&gt;" in text and "80 rows &lt;in batches&gt;" in text
+    # badges in words, readable without an emoji font
+    assert "- `OK` **chat template / EOS**" in text and "- `WARN` **task fit**" in text and "✅" not in text

@@ -20,15 +20,14 @@ EXAMPLE_INTRO = ("Trains the built-in **gemma-3-270m** base model to rewrite dat
 NO_PLAN = "_Choose a base model and press **Check and propose**._"
 
 
-def _number(parameter, value) -> int | float:
+def _number(name: str, value, integer: bool) -> int | float:
     """A setting typed in a box as the number the config takes; ValueError says what is wrong and the fix."""
-    name = parameter.name
     try:
         number = float(str(value).strip())
     except ValueError:
         raise ValueError(f"{name}: {str(value)[:40]!r} is not a number; type one (e.g. 2e-4 or 3), or leave the box "
                          "empty to have it planned") from None
-    if parameter.integer:
+    if integer:
         if not number.is_integer():
             raise ValueError(f"{name}: {value} must be a whole number")
         return int(number)
@@ -93,9 +92,9 @@ class TrainingTab:
         choices = {"base_model": (base_model or "").strip(), "dataset_version": dataset_version,
                    "parent_run": parent_run or None,
                    **dict(zip((p.name for p in self.parameters), values))}
-        numbers = {p.name: p for p in self.parameters if p.integer or p.planned}
+        numbers = {p.name: p.integer for p in self.parameters if p.integer or p.planned}
         try:
-            choices = {k: _number(numbers[k], v) if k in numbers else v
+            choices = {k: _number(k, v, numbers[k]) if k in numbers else v
                        for k, v in choices.items() if str(v if v is not None else "").strip()}
         except ValueError as exc:
             return self.chat_outputs_fn(thread_id) + [f"{self.runs.PROBLEM} {exc}"]
