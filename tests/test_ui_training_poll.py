@@ -1,4 +1,6 @@
 """The training panel's once-a-second poll only reads, and redraws only when the run, the stage or the chat changed."""
+from types import SimpleNamespace
+
 from agent.run_desk import RunDesk
 from agent.session import ConversationView
 from ui.training_tab import TrainingTab
@@ -28,3 +30,20 @@ def test_the_run_signature_changes_only_with_the_run(tmp_path):
     assert signature(phase="evaluating") != signature()
     assert signature(messages=4) != signature()  # the watcher wrote to the chat: redraw it
     assert tab.run_signature(None) == {}
+
+
+def test_a_tick_with_nothing_new_sends_gradios_skip_not_an_empty_dict(tmp_path):
+    """An empty dict is read by Gradio as one value for all the panel's outputs: a ValueError every second."""
+    import gradio as gr
+
+    view = ConversationView("t", messages=[], stage="training")
+    tab = TrainingTab.__new__(TrainingTab)
+    tab.runs = RunDesk()
+    tab.session = SimpleNamespace(view=lambda thread_id: view,
+                                  studio=SimpleNamespace(versions=lambda thread_id: [{"name": "v001-file"}]))
+    tab.chat_outputs, tab.chat_outputs_fn = [], lambda thread_id: []
+    tab.panel = {name: name for name in ("progress", "loss", "log", "verdict", "evaluation", "improve", "plan",
+                                         "dataset", "parent", "shown")}
+    first = tab.poll("t", None)
+    assert first["dataset"]["value"] == "v001-file", "the newest version is preselected"
+    assert tab.poll("t", first["shown"]) == gr.skip()

@@ -164,7 +164,7 @@ class TrainingTab:
         return {"run": self.runs.signature(view.run_dir), "stage": view.stage, "phase": view.run_phase,
                 "plan": plan_key(view), "messages": len(view.messages), "versions": versions or []}
 
-    def poll(self, thread_id: str, shown: dict | None) -> dict:
+    def poll(self, thread_id: str, shown: dict | None):
         """Runs every second and only reads: the server's run watcher records the run's end and evaluates it;
         this redraws the panel (and the chat, which the watcher may have written to) when something changed, the
         plan with its dataset and earlier run when a new one was proposed elsewhere (e.g. after Improve), and
@@ -173,7 +173,7 @@ class TrainingTab:
         versions = self.version_names(thread_id)
         signature = self.run_signature(view, versions)
         if signature == shown:
-            return {}
+            return gr.skip()  # an empty dict would be read as one value for all the outputs (a ValueError a tick)
         shown, panel = shown or {}, self.panel
         update = {panel["shown"]: signature, panel["evaluation"]: self.evaluation_markdown(view),
                   panel["verdict"]: evaluation_words(view.evaluation) if view and view.evaluation else "",
