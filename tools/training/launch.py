@@ -29,7 +29,6 @@ from tools.training.run_folder import (
     PROGRESS_FILE,
     TERMINAL_EVENTS,
     read_events,
-    read_progress,
     read_run,
     tail_log,
     trainer_alive,
@@ -113,8 +112,7 @@ class TrainingProcess:
         except subprocess.TimeoutExpired:
             _signal_group(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
-        last = _last_step(read_progress(self.run_dir))
-        append_event(self.run_dir, "cancelled", step=last,
+        append_event(self.run_dir, "cancelled", step=read_run(self.run_dir).step or None,
                      message="cancelled; resume continues from the last saved checkpoint")
 
 
@@ -130,7 +128,7 @@ def cancel_run(run_dir: str | Path, grace_s: float = 10.0) -> str:
         time.sleep(0.2)
     if trainer_alive(run_dir):
         _signal_group(pid, signal.SIGKILL)
-    append_event(run_dir, "cancelled", step=_last_step(read_progress(run_dir)),
+    append_event(run_dir, "cancelled", step=read_run(run_dir).step or None,
                  message="cancelled; resume continues from the last saved checkpoint")
     return "Cancelled; Resume continues from the last saved checkpoint."
 
@@ -140,11 +138,6 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)  # the trainer leads its own group, so accelerate's workers get the signal too
     except ProcessLookupError:
         pass
-
-
-def _last_step(events: list[dict]) -> int | None:
-    steps = [e["step"] for e in events if isinstance(e.get("step"), int)]
-    return steps[-1] if steps else None
 
 
 def trainer_command(config_path: Path, resume: bool = False, num_processes: int = 1) -> list[str]:
