@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from tools.training.preflight import PreflightReport
 
 
-def render_plan_markdown(config: dict, preflight: PreflightReport, explanations: list) -> str:
-    lines = [preflight.to_markdown()]
+def render_plan_markdown(config: dict, preflight: PreflightReport, explanations: list, method_note: str = "") -> str:
+    """The verdict and the checks first, then what "auto" chose (method_note), the plan's why and every setting."""
+    lines = [preflight.to_markdown()] + (["", method_note] if method_note else [])
     if config.get("plan_note"):  # escaped: it quotes the data's own text
         lines += ["", f"**Plan**: {html.escape(config['plan_note'])}"]
     lines += ["", "**Settings** (each with why):"]
@@ -136,7 +137,7 @@ class TrainingNodes:
         method_note = ""
         if choices.get("method", "auto") == "auto":  # what auto means is the config's, as in the CLI
             method, why = auto_method(has_gpu())
-            method_note = f"**Method: {method}** ({why}).\n\n"
+            method_note = f"**Method: {method}** ({why})."
         try:
             train_config = TrainConfig(**choices, data_dir=data_dir, out_dir=self.workspace.next_run_dir(thread_id))
             report = run_preflight(train_config)
@@ -146,8 +147,8 @@ class TrainingNodes:
         round_note = (f"**A new round**: continues `{Path(parent).name}` on `{Path(data_dir).name}`; its evaluation "
                       "compares the two.\n\n" if parent else "")
         plan = {"config": settings, "preflight": report.to_dict(), "choices": person_chose,
-                "markdown": round_note + method_note + render_plan_markdown(settings, report,
-                                                                            explain_parameters(train_config))}
+                "markdown": round_note + render_plan_markdown(settings, report, explain_parameters(train_config),
+                                                              method_note)}
         return {"messages": [say(plan["markdown"])], "training_plan": plan, "stage": "training", "run_dir": None,
                 "dataset_dir": str(data_dir), "run_phase": None, "evaluation": None}
 
