@@ -73,3 +73,21 @@ def test_an_evaluation_that_dies_is_reported_with_its_log(session_with_finished_
     said = session.view(tid).messages[-1]
     assert said["role"] == "system" and "Evaluating `run-1` failed" in said["content"]
     assert "No module named tests.no_such_module" in said["content"]
+
+
+def test_an_evaluation_claimed_but_never_started_is_reported_not_evaluating_forever(session_with_finished_run):
+    """The app stopped between claiming the evaluation and starting its process: once the grace has passed the
+    conversation says so, with how to evaluate, instead of "evaluating" for ever."""
+    from datetime import UTC, datetime, timedelta
+
+    session, tid, run = session_with_finished_run
+    long_ago = datetime.now(UTC) - timedelta(seconds=run_folder.STARTING_GRACE_S + 5)
+    (run / run_folder.EVALUATION_PROGRESS_FILE).write_text(json.dumps({"event": "queued",
+                                                                       "time": long_ago.isoformat()}) + "\n")
+    session.watch_runs_once()  # records the end; the evaluation was claimed already, so none is started
+    assert session.view(tid).run_phase == "evaluating"
+    session.watch_runs_once()
+    view = session.view(tid)
+    assert view.run_phase == "finished" and "Evaluating `run-1` failed" in view.messages[-1]["content"]
+    assert "was never started" in view.messages[-1]["content"]
+    assert f"tunesmith evaluate --run {run}" in view.messages[-1]["content"]

@@ -47,3 +47,13 @@ def test_a_tick_with_nothing_new_sends_gradios_skip_not_an_empty_dict(tmp_path):
     first = tab.poll("t", None)
     assert first["dataset"]["value"] == "v001-file", "the newest version is preselected"
     assert tab.poll("t", first["shown"]) == gr.skip()
+
+
+def test_base_model_suggestions_say_when_the_qlora_memory_is_for_a_gpu_elsewhere(monkeypatch):
+    """Issue 18: "QLoRA … on one GPU" was said on a machine with none."""
+    from tools.training import methods
+
+    monkeypatch.setattr(methods, "has_gpu", lambda: False)
+    said = RunDesk.suggest_base_models("classification", None)
+    assert said.startswith("No GPU on this machine: the memory below is for QLoRA on a GPU elsewhere")
+    assert not RunDesk.suggest_base_models("classification", 24).startswith("No GPU")  # the person named one
