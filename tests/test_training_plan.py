@@ -108,6 +108,28 @@ def test_preflight_says_the_task_is_beyond_the_model(tmp_path):
     assert check_task_fit(TrainConfig(base_model="gemma-3-270m", data_dir=data, out_dir=tmp_path / "r")).status == "ok"
 
 
+def test_a_proposal_reads_the_training_split_once_and_again_when_it_changes(tmp_path, monkeypatch):
+    import tools.dataset.readers as readers
+    from tools.training.preflight import check_task_fit, survey_split
+
+    opened = []
+    real = readers.SampleStream
+
+    class CountingStream(real):
+        def __init__(self, path, *args, **kwargs):
+            opened.append(path)
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(readers, "SampleStream", CountingStream)
+    data = rows_file(tmp_path / "data", label_rows(40))
+    survey_split(data / "train.json")  # preflight's own pass
+    config = TrainConfig(base_model="gemma-3-270m", data_dir=data, out_dir=tmp_path / "run")
+    assert check_task_fit(config).status == "ok" and config.epochs is not None
+    assert len(opened) == 1  # the plan and the task-fit check used the survey's pass
+    rows_file(data, distance_rows(41))  # the person rebuilt the version: read afresh
+    assert check_task_fit(config).status == "warn" and len(opened) == 2
+
+
 def test_the_training_tab_reads_a_typed_setting_or_says_what_is_wrong():
     from ui.training_tab import _number
 

@@ -116,18 +116,51 @@ def data_warnings(facts: DataFacts, parameters: int | None) -> list[str]:
     return warnings
 
 
-def read_data_facts(train_file: Path, limit: int = 5000) -> DataFacts:
-    """Counts the rows of a split (streamed, any size) and reads the first `limit` for the answers' shape."""
+class DataFactsTally:
+    """Gathers DataFacts a row at a time, so the pass that reads a split for another reason (preflight's
+    survey) also serves the plan and the task-fit check."""
+
+    def __init__(self, limit: int = 5000):
+        self.rows, self.pairs, self.limit = 0, [], limit
+
+    def add(self, sample) -> None:
+        self.rows += 1
+        if len(self.pairs) < self.limit:
+            self.pairs.append((sample.prompt_text(), sample.output))
+
+    def facts(self) -> DataFacts:
+        return DataFacts(self.rows, *answer_shape(self.pairs))
+
+
+_FACTS_READ: dict[tuple, DataFacts] = {}  # (path, size, mtime) -> facts: a proposal reads its split once
+
+
+def read_data_facts(train_file: Path) -> DataFacts:
+    """Counts the rows of a split (streamed, any size) and reads the first rows for the answers' shape; a file
+    read before and unchanged since is not read again."""
     from tools.dataset.readers import RowProblem, SampleStream
 
-    rows, pairs = 0, []
+    key = _file_key(train_file)
+    if key in _FACTS_READ:
+        return _FACTS_READ[key]
+    tally = DataFactsTally()
     for _, item in SampleStream(train_file, max_bytes=None):
-        if isinstance(item, RowProblem):
-            continue
-        rows += 1
-        if len(pairs) < limit:
-            pairs.append((item.prompt_text(), item.output))
-    return DataFacts(rows, *answer_shape(pairs))
+        if not isinstance(item, RowProblem):
+            tally.add(item)
+    return remember_data_facts(train_file, tally.facts(), key)
+
+
+def remember_data_facts(train_file: Path, facts: DataFacts, key: tuple | None = None) -> DataFacts:
+    """Keeps what a pass over this file found, for the next reader of the same unchanged file."""
+    if len(_FACTS_READ) > 32:  # a long-lived app sees many versions; a few recent ones are enough
+        _FACTS_READ.clear()
+    _FACTS_READ[key or _file_key(train_file)] = facts
+    return facts
+
+
+def _file_key(path: Path) -> tuple:
+    stat = Path(path).stat()
+    return str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns
 
 
 def answer_shape(pairs: list[tuple[str, str]]) -> tuple[float, float, tuple[str, str] | None]:

@@ -127,7 +127,9 @@ def survey_split(path: str | Path) -> SplitSurvey:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path} not found; export the dataset into that folder (train.json / eval.json)")
-    count, bad, bad_count, lengths = 0, [], 0, LengthSample()
+    from tools.training.plan import DataFactsTally, remember_data_facts
+
+    count, bad, bad_count, lengths, facts = 0, [], 0, LengthSample(), DataFactsTally()
     for _, item in SampleStream(path, max_bytes=None):  # streamed: any size fits in memory
         if isinstance(item, RowProblem):
             bad_count += 1
@@ -136,6 +138,8 @@ def survey_split(path: str | Path) -> SplitSurvey:
         else:
             count += 1
             lengths.add(item)
+            facts.add(item)
+    remember_data_facts(path, facts.facts())  # the same pass serves the plan and the task-fit check
     return SplitSurvey(count, bad_count, bad, lengths.samples())
 
 
