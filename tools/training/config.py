@@ -36,10 +36,11 @@ class TrainConfig(BaseModel):
             "base; full: update every weight (most memory, risks forgetting); freeze: update only the top "
             "layers (train_top_layers); prompt_tuning / p_tuning: learn a few virtual prompt tokens, for very "
             "small data (tens of examples)."))
-    lora_r: int = Field(16, description=(
-        "Adapter rank: how much the adapters can learn. 8-64 is typical; higher = more memory."))
-    lora_alpha: float = Field(32, description=(
-        "Adapter scaling; the update is scaled by alpha/r. Usually twice the rank."))
+    lora_r: int | None = Field(None, description=(
+        "Adapter rank: how much the adapters can learn. 8-64 is typical; higher = more memory. Empty: planned "
+        "(16 below 2,000 rows, 32 up to 20,000, then 64)."))
+    lora_alpha: float | None = Field(None, description=(
+        "Adapter scaling; the update is scaled by alpha/r. Empty: twice the rank."))
     lora_dropout: float = Field(0.05, description=(
         "Share of adapter inputs randomly dropped while training, against over-fitting (0-0.1)."))
     target_modules: str | list[str] = Field("all-linear", description=(
@@ -153,7 +154,7 @@ class TrainConfig(BaseModel):
 
 def _fill_planned(data: dict[str, Any]) -> None:
     """Settings the person left empty take the training plan's values (tools/training/plan.py), with its reason."""
-    from tools.training.plan import PLANNED_FIELDS, model_parameters, plan_training, read_data_facts
+    from tools.training.plan import LORA_METHODS, PLANNED_FIELDS, model_parameters, plan_training, read_data_facts
 
     empty = [name for name in PLANNED_FIELDS if data.get(name) is None]
     if not empty:
@@ -166,8 +167,12 @@ def _fill_planned(data: dict[str, Any]) -> None:
     except (KeyError, TypeError, OSError, UserError):
         plan = None  # unreadable data or no data_dir: validation says why; these stand in meanwhile
     planned = plan.settings() if plan else dict(FALLBACK_SETTINGS)
+    if data["method"] not in LORA_METHODS:
+        planned.update(lora_r=None, lora_alpha=None)  # nothing to plan: no LoRA adapters
     if "grad_accum" in empty and data.get("batch_size") is not None and plan is not None:
         planned["grad_accum"] = max(1, (plan.batch_size * plan.grad_accum) // max(1, int(data["batch_size"])))
+    if "lora_alpha" in empty and data.get("lora_r") is not None and planned["lora_alpha"] is not None:
+        planned["lora_alpha"] = 2.0 * float(data["lora_r"])  # twice the person's own rank
     for name in empty:
         data[name] = planned[name]
     if plan is not None and not data.get("plan_note"):
@@ -176,15 +181,17 @@ def _fill_planned(data: dict[str, Any]) -> None:
 
 
 # What an empty setting becomes when the data cannot be read to plan (validation then reports the data).
-FALLBACK_SETTINGS = {"learning_rate": 2e-4, "epochs": 3.0, "batch_size": 4, "grad_accum": 4, "warmup_steps": 0}
+FALLBACK_SETTINGS = {"learning_rate": 2e-4, "epochs": 3.0, "batch_size": 4, "grad_accum": 4, "warmup_steps": 0,
+                     "lora_r": 16, "lora_alpha": 32.0}
 
 
 def _value_problems(c: TrainConfig) -> list[str]:
     """Out-of-range numbers, each with the value to use instead."""
     checks = [
         (not c.base_model.strip(), "base_model is empty; give a local model folder or a downloaded model id"),
-        (c.lora_r < 1, f"lora_r={c.lora_r} must be at least 1; 8-64 is typical"),
-        (c.lora_alpha <= 0, f"lora_alpha={c.lora_alpha} must be above 0; use about twice lora_r"),
+        (c.lora_r is not None and c.lora_r < 1, f"lora_r={c.lora_r} must be at least 1; 8-64 is typical"),
+        (c.lora_alpha is not None and c.lora_alpha <= 0,
+         f"lora_alpha={c.lora_alpha} must be above 0; use about twice lora_r"),
         (not 0 <= c.lora_dropout < 1, f"lora_dropout={c.lora_dropout} must be in [0, 1); 0.05 is typical"),
         (c.learning_rate <= 0, f"learning_rate={c.learning_rate} must be above 0; try 2e-4"),
         (c.learning_rate > 0.1, f"learning_rate={c.learning_rate} is far too high; try 2e-4"),
@@ -222,7 +229,7 @@ def _absurd_values(c: TrainConfig) -> list[str]:
                 if isinstance(value := getattr(c, name), float) and not math.isfinite(value)]
     problems += [f"{name}={getattr(c, name)} is absurdly large (over {limit:,}); check for a typo"
                  for name, limit in ABSURD_LIMITS.items()
-                 if math.isfinite(getattr(c, name)) and getattr(c, name) > limit]
+                 if getattr(c, name) is not None and math.isfinite(getattr(c, name)) and getattr(c, name) > limit]
     if math.isfinite(c.learning_rate) and 0 < c.learning_rate < 1e-8:
         problems.append(f"learning_rate={c.learning_rate} is too small to change the model; try 2e-4")
     return problems

@@ -26,7 +26,8 @@ MIN_UPDATES = 60  # optimizer steps a small dataset gets at least: below this th
 MAX_EPOCHS = 8  # beyond this many passes a small model memorises rows instead of learning the task
 SMALL_DATA, MEDIUM_DATA = 200, 2000  # rows: effective batch 8 below, 16 up to MEDIUM_DATA, then 32
 BUILTIN_PARAMETERS = 268_000_000
-PLANNED_FIELDS = ("learning_rate", "epochs", "batch_size", "grad_accum", "warmup_steps")
+PLANNED_FIELDS = ("learning_rate", "epochs", "batch_size", "grad_accum", "warmup_steps", "lora_r", "lora_alpha")
+LORA_METHODS = ("lora", "qlora")  # the methods that have a rank to plan
 # a size in a model's name ("Qwen2.5-7B", "SmolLM-360M"); only B and M: "8k" in a name is a context length
 _SIZE_IN_NAME = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -53,6 +54,8 @@ class TrainingPlan:
     warmup_steps: int
     updates: int  # optimizer steps the plan amounts to
     why: str
+    lora_r: int | None = None  # None for methods without LoRA adapters
+    lora_alpha: float | None = None
 
     def settings(self) -> dict:
         return {name: getattr(self, name) for name in PLANNED_FIELDS}
@@ -72,10 +75,19 @@ def plan_training(method: str, facts: DataFacts, parameters: int | None, gpu: bo
            + (f" (at least {MIN_UPDATES}, so a small dataset is learned and answers stop)"
               if epochs > base_epochs else "")
            + f"; learning rate {rate:g} for {size_words} with {method}")
+    rank = rank_for(rows) if method in LORA_METHODS else None
+    if rank:
+        why += f", rank {rank}"
     if facts.median_answer_words > 60:
         why += f"; answers are long (median {facts.median_answer_words:.0f} words), each row teaches many tokens"
     return TrainingPlan(rate, float(epochs), per_device, effective // per_device, max(2, updates // 20), updates,
-                        why + ".")
+                        why + ".", rank, rank and 2.0 * rank)
+
+
+def rank_for(rows: int) -> int:
+    """LoRA rank from the data: a few thousand rows fit in rank 16; more data can use more capacity (LoRA
+    matches full fine-tuning until the data outgrows the adapter's capacity)."""
+    return 16 if rows < MEDIUM_DATA else 32 if rows < 10 * MEDIUM_DATA else 64
 
 
 def learning_rate_for(method: str, parameters: int | None) -> tuple[float, str]:

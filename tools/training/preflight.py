@@ -442,7 +442,8 @@ def check_memory(config: TrainConfig, model_config: Any, gpu_gb: float | None, t
                                 packs_batches(config.method, config.packing))
     estimate, params = estimate_for_model(
         model_config, config.method, workload, batch_size=config.batch_size, seq_len=config.max_seq_len,
-        lora_r=config.lora_r, gradient_checkpointing=config.activation_checkpointing,
+        lora_r=config.lora_r or 16,  # prompt tuning is estimated as a rank-16 LoRA (an upper bound)
+        gradient_checkpointing=config.activation_checkpointing,
         double_quant=config.double_quant, device=device, device_gb=device_gb)
     details = {
         "params": params,

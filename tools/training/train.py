@@ -330,7 +330,7 @@ def out_of_memory_advice(config: TrainConfig) -> str:
         steps.append(f"max_seq_len {config.max_seq_len} -> {config.max_seq_len // 2}")
     if not config.gradient_checkpointing:
         steps.append("gradient_checkpointing off -> on")
-    if config.uses_adapters and config.lora_r > 4:
+    if config.lora_r is not None and config.lora_r > 4:
         steps.append(f"lora_r {config.lora_r} -> {config.lora_r // 2}")
     if config.method != "qlora" and has_gpu():  # on a CPU 4-bit weights are de-quantised at every step
         steps.append(f"method {config.method} -> qlora (4-bit base)")
