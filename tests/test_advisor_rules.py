@@ -168,3 +168,11 @@ def test_every_rule_has_a_source_and_fires_in_some_scenario():
 def test_deterministic():
     profile = validate_profile({"custom_tone_behavior_style": True, "data_dynamics": "dynamic"})
     assert recommend(profile).to_dict() == recommend(profile).to_dict()
+
+
+def test_the_method_is_explained_for_the_machine_it_runs_on():
+    from tools.advisor.recommend import method_sentence
+
+    assert "GPU" in method_sentence(True) and "QLoRA: LoRA on a 4-bit base" in method_sentence(True)
+    cpu = method_sentence(False)
+    assert "no GPU here" in cpu and "on the CPU" in cpu and "on one GPU" not in cpu

@@ -18,6 +18,7 @@ from tools.advisor.rules import (
     supports,
 )
 from tools.advisor.wording import answers_sentence, clause
+from tools.training.methods import has_gpu
 
 NEXT_STEPS = {
     "icl": [
@@ -166,8 +167,7 @@ def recommend(profile: TaskProfile, baseline: dict | None = None) -> Recommendat
                        "cheapest option (Meta's cost ladder: prompting < RAG < parameter-efficient fine-tuning < "
                        "full fine-tuning).")
     if "fine-tune" in approach:
-        reasons.append("Parameter-efficient fine-tuning (QLoRA: LoRA on a 4-bit base) trains 1-6% of the weights on "
-                       "one GPU; full fine-tuning costs far more and risks catastrophic forgetting.")
+        reasons.append(method_sentence(has_gpu()))
     warnings, caution_sources = _warnings(profile, answers, approach)
     return Recommendation(
         approach=approach, reasons=reasons, warnings=warnings, next_steps=list(NEXT_STEPS[approach]),
@@ -175,6 +175,16 @@ def recommend(profile: TaskProfile, baseline: dict | None = None) -> Recommendat
         sources=sorted({r.source for r in backing} | caution_sources),
         changes=what_would_change(answers, assumed, approach),
     )
+
+
+def method_sentence(gpu: bool) -> str:
+    """Why parameter-efficient fine-tuning, said for the machine it will run on."""
+    common = "full fine-tuning costs far more and risks catastrophic forgetting."
+    if gpu:
+        return ("Parameter-efficient fine-tuning (QLoRA: LoRA on a 4-bit base) trains 1-6% of the weights on this "
+                f"machine's GPU; {common}")
+    return ("Parameter-efficient fine-tuning trains 1-6% of the weights: with no GPU here, LoRA trains the built-in "
+            "270M model on the CPU (QLoRA needs a GPU, for bigger models); " + common)
 
 
 def _warnings(profile: TaskProfile, answers: dict[str, Any], approach: str) -> tuple[list[str], set[str]]:
@@ -203,8 +213,9 @@ def _warnings(profile: TaskProfile, answers: dict[str, Any], approach: str) -> t
         warnings.append("Without search-system experience, start with Tunesmith's built-in index and check what it "
                         "retrieves by hand before trusting the answers.")
     if answers["cost_complexity_expertise.budget"] == "low" and "fine-tune" in approach:
-        warnings.append("Low budget: QLoRA on a 0.5B-3B model fits a single consumer GPU; try prompting first to see "
-                        "whether fine-tuning is needed at all.")
+        warnings.append("Low budget: LoRA on the built-in 270M model trains on a CPU in minutes, and QLoRA on a "
+                        "0.5B-3B model fits a single consumer GPU; try prompting first to see whether fine-tuning is "
+                        "needed at all.")
     warnings.append(NOT_FOR_SMALL_TEAMS)
     return warnings, sources
 
