@@ -12,6 +12,7 @@ from agent.nodes import AgentDeps
 from agent.routes import route_from_approval, route_from_review, route_from_wait
 from agent.session import Session
 from tools.dataset.schema import AlpacaSample
+from tools.dataset.versions import list_versions, versions_root
 from tools.settings import Settings
 from tools.training.config import TrainConfig
 
@@ -99,60 +100,233 @@ POSITIONS = {"interview": ("wait_for_user", "chat"), "recommended": ("wait_for_u
              "dataset": ("wait_for_user", "chat"), "approval": ("approve_training", "approve_training"),
              "training": ("wait_for_user", "chat"), "evaluated": ("wait_for_user", "chat")}
 # a finished run's evaluation with one held-out row wrong (the rest of eval.json does not matter here)
-EVALUATION = {"eval_file": "eval.json", "samples": 2, "cases": [
+EVALUATION = {"eval_file": "eval.json", "samples": 2, "base": {"exact_match": 0.0}, "tuned": {"exact_match": 0.5},
+              "cases": [
     {"index": 0, "instruction": "Tagline for the cedar line", "input": "", "prompt": "Tagline for the cedar line",
      "reference": "Cedar: built right.", "answer": "Cedar: built right.", "correct": True, "kinds": []},
     {"index": 1, "instruction": "Tagline for the maple line", "input": "", "prompt": "Tagline for the maple line",
      "reference": "Maple: built right.", "answer": "Cedar: built right.", "correct": False,
      "kinds": ["wrong_content"]}]}
 
-# What each action must lead to, where it is not "done as asked": (pause kind after, words in the last message).
-REFUSED = {
-    ("review", Action.GENERATE): ("review", "Batch 1 is still open for review"),
-    ("review", Action.BUILD_DATASET): ("review", "then build the dataset"),
-    ("review", Action.PREPARE_TRAINING): ("review", "Submit batch"),
-    ("review", Action.APPROVE): ("review", "Submit batch"),
-    ("review", Action.RECOMMEND): ("review", "Submit batch"),
-    ("seeds", Action.APPROVE): ("chat", "build the dataset in the **Data studio** first"),
-    ("dataset", Action.APPROVE): ("chat", "press **Check and propose** first"),
-    ("recommended", Action.APPROVE): ("chat", "build the dataset"),
-    ("training", Action.APPROVE): ("chat", "run-1"),
-    ("seeds", Action.SUBMIT): ("chat", "No batch is waiting for review"),
-    ("approval", Action.REVISE): ("approve_training", "Until then, **Start training** uses the plan above"),
-    ("training", Action.PREPARE_TRAINING): ("chat", "wait for its report"),
-    # Improve needs an evaluation with failing rows: before one, it changes nothing and says so
-    **{(position, Action.IMPROVE): (pause, "There is no evaluated model to improve yet")
-       for position, pause in (("interview", "chat"), ("recommended", "chat"), ("seeds", "chat"),
-                               ("dataset", "chat"), ("approval", "approve_training"))},
-    ("review", Action.IMPROVE): ("review", "then **Improve** drafts the next batch"),
-    ("training", Action.IMPROVE): ("chat", "`run-1` is still training"),
-    ("evaluated", Action.IMPROVE): ("chat", "none is configured"),  # no LLM here to draft the batch
-    ("evaluated", Action.RESUME_RUN): ("chat", "`run-1` has finished: there is nothing to resume"),
-    ("evaluated", Action.APPROVE): ("chat", "press **Check and propose** first"),
+# What each action leads to at each position: what changed (facts() before vs after; nothing else may change) and
+# words of the last message (None: no message, as when the app's own news finds nothing to record).
+# Without an LLM here: drafting a batch and Improve say that they need one.
+OUTCOMES = {
+    ('interview', Action.TEXT): ({}, 'Answer: What is LoRA?'),
+    ('interview', Action.ANSWER): ({'profile': 1}, 'Yes'),
+    ('interview', Action.SKIP): ({}, 'How often does that knowledge change?'),
+    ('interview', Action.RECOMMEND): ({'stage': 'recommended', 'approach': 'icl'}, '**My recommendation: In-context learning (promptin'),
+    ('interview', Action.START_PATH): ({'stage': 'recommended', 'approach': 'icl'}, '**My recommendation: In-context learning (promptin'),
+    ('interview', Action.START_FINETUNE): ({'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('interview', Action.GENERATE): ({}, 'Add your task and a few seed examples in the **Dat'),
+    ('interview', Action.SUBMIT): ({}, 'No batch is waiting for review: press **Generate a'),
+    ('interview', Action.BUILD_DATASET): ({}, 'There are no accepted samples yet: review a batch '),
+    ('interview', Action.IMPROVE): ({}, 'There is no evaluated model to improve yet: train '),
+    ('interview', Action.PREPARE_TRAINING): ({}, 'Build the dataset first (Data studio → Build), the'),
+    ('interview', Action.APPROVE): ({}, 'There is nothing to train on yet: build the datase'),
+    ('interview', Action.REVISE): ({}, 'Change the settings in the **Training** tab and pr'),
+    ('interview', Action.BASELINE): ({'stage': 'recommended', 'approach': 'icl', 'baseline': True}, '**My recommendation: In-context learning (promptin'),
+    ('interview', Action.RESUME_RUN): ({}, 'There is no run yet: there is nothing to resume.'),
+    ('interview', Action.CANCEL_RUN): ({}, 'Nothing is training right now.'),
+    ('interview', Action.RUN_ENDED): ({}, None),
+    ('interview', Action.EVALUATED): ({}, None),
+    ('interview', Action.EVALUATE): ({}, 'There is no trained model yet: build the dataset, '),
+    ('interview', Action.TRY): ({}, 'There is no trained model yet: build the dataset, '),
+    ('interview', Action.EXPORT): ({}, 'There is no trained model yet: build the dataset, '),
+    ('recommended', Action.TEXT): ({}, 'Answer: What is LoRA?'),
+    ('recommended', Action.ANSWER): ({}, 'That is what I already had, so the advice stands. '),
+    ('recommended', Action.SKIP): ({}, 'There is no question waiting for an answer right n'),
+    ('recommended', Action.RECOMMEND): ({}, '**My recommendation: Parameter-efficient fine-tuni'),
+    ('recommended', Action.START_PATH): ({'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('recommended', Action.START_FINETUNE): ({'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('recommended', Action.GENERATE): ({}, 'Add your task and a few seed examples in the **Dat'),
+    ('recommended', Action.SUBMIT): ({}, 'No batch is waiting for review: press **Generate a'),
+    ('recommended', Action.BUILD_DATASET): ({}, 'There are no accepted samples yet: review a batch '),
+    ('recommended', Action.IMPROVE): ({}, 'There is no evaluated model to improve yet: train '),
+    ('recommended', Action.PREPARE_TRAINING): ({}, 'Build the dataset first (Data studio → Build), the'),
+    ('recommended', Action.APPROVE): ({}, 'There is nothing to train on yet: build the datase'),
+    ('recommended', Action.REVISE): ({}, 'Change the settings in the **Training** tab and pr'),
+    ('recommended', Action.BASELINE): ({'approach': 'icl', 'baseline': True}, '**My recommendation: In-context learning (promptin'),
+    ('recommended', Action.RESUME_RUN): ({}, 'There is no run yet: there is nothing to resume.'),
+    ('recommended', Action.CANCEL_RUN): ({}, 'Nothing is training right now.'),
+    ('recommended', Action.RUN_ENDED): ({}, None),
+    ('recommended', Action.EVALUATED): ({}, None),
+    ('recommended', Action.EVALUATE): ({}, 'There is no trained model yet: build the dataset, '),
+    ('recommended', Action.TRY): ({}, 'There is no trained model yet: build the dataset, '),
+    ('recommended', Action.EXPORT): ({}, 'There is no trained model yet: build the dataset, '),
+    ('seeds', Action.TEXT): ({}, 'Answer: What is LoRA?'),
+    ('seeds', Action.ANSWER): ({}, 'There is no question waiting for an answer right n'),
+    ('seeds', Action.SKIP): ({}, 'There is no question waiting for an answer right n'),
+    ('seeds', Action.RECOMMEND): ({'stage': 'recommended'}, '**My recommendation: Parameter-efficient fine-tuni'),
+    ('seeds', Action.START_PATH): ({}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('seeds', Action.START_FINETUNE): ({}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('seeds', Action.GENERATE): ({}, 'Drafting samples needs an LLM endpoint. Set OPENAI'),
+    ('seeds', Action.SUBMIT): ({}, 'No batch is waiting for review: press **Generate a'),
+    ('seeds', Action.BUILD_DATASET): ({'stage': 'dataset', 'versions': 1}, 'Dataset version **v001-reviewed** built (alpaca): '),
+    ('seeds', Action.IMPROVE): ({}, 'There is no evaluated model to improve yet: train '),
+    ('seeds', Action.PREPARE_TRAINING): ({}, 'Build the dataset first (Data studio → Build), the'),
+    ('seeds', Action.APPROVE): ({}, 'There is nothing to train on yet: build the datase'),
+    ('seeds', Action.REVISE): ({}, 'Change the settings in the **Training** tab and pr'),
+    ('seeds', Action.BASELINE): ({'approach': 'icl', 'baseline': True}, 'Measured zero-shot vs few-shot: prompting is **goo'),
+    ('seeds', Action.RESUME_RUN): ({}, 'There is no run yet: there is nothing to resume.'),
+    ('seeds', Action.CANCEL_RUN): ({}, 'Nothing is training right now.'),
+    ('seeds', Action.RUN_ENDED): ({}, None),
+    ('seeds', Action.EVALUATED): ({}, None),
+    ('seeds', Action.EVALUATE): ({}, 'There is no trained model yet: build the dataset, '),
+    ('seeds', Action.TRY): ({}, 'There is no trained model yet: build the dataset, '),
+    ('seeds', Action.EXPORT): ({}, 'There is no trained model yet: build the dataset, '),
+    ('review', Action.TEXT): ({}, 'Answer: What is LoRA?'),
+    ('review', Action.ANSWER): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.SKIP): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.RECOMMEND): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.START_PATH): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.START_FINETUNE): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.GENERATE): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.SUBMIT): ({}, '4 sample(s) still need a decision; review them, th'),
+    ('review', Action.BUILD_DATASET): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.IMPROVE): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.PREPARE_TRAINING): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.APPROVE): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.REVISE): ({}, 'Batch 1 is still open for review: decide each samp'),
+    ('review', Action.BASELINE): ({'approach': 'icl', 'baseline': True}, 'Measured zero-shot vs few-shot: prompting is **goo'),
+    ('review', Action.RESUME_RUN): ({}, 'There is no run yet: there is nothing to resume.'),
+    ('review', Action.CANCEL_RUN): ({}, 'Nothing is training right now.'),
+    ('review', Action.RUN_ENDED): ({}, None),
+    ('review', Action.EVALUATED): ({}, None),
+    ('review', Action.EVALUATE): ({}, 'There is no trained model yet: build the dataset, '),
+    ('review', Action.TRY): ({}, 'There is no trained model yet: build the dataset, '),
+    ('review', Action.EXPORT): ({}, 'There is no trained model yet: build the dataset, '),
+    ('dataset', Action.TEXT): ({}, 'Answer: What is LoRA?'),
+    ('dataset', Action.ANSWER): ({}, 'There is no question waiting for an answer right n'),
+    ('dataset', Action.SKIP): ({}, 'There is no question waiting for an answer right n'),
+    ('dataset', Action.RECOMMEND): ({'stage': 'recommended'}, '**My recommendation: Parameter-efficient fine-tuni'),
+    ('dataset', Action.START_PATH): ({'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('dataset', Action.START_FINETUNE): ({'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('dataset', Action.GENERATE): ({}, 'Drafting samples needs an LLM endpoint. Set OPENAI'),
+    ('dataset', Action.SUBMIT): ({}, 'No batch is waiting for review: press **Generate a'),
+    ('dataset', Action.BUILD_DATASET): ({'versions': 2}, 'Dataset version **v002-reviewed** built (alpaca): '),
+    ('dataset', Action.IMPROVE): ({}, 'There is no evaluated model to improve yet: train '),
+    ('dataset', Action.PREPARE_TRAINING): ({'pause': 'approve_training', 'stage': 'training', 'plan': 'gemma-3-270m'}, '**Method: prompt_tuning** (only 6 samples: prompt '),
+    ('dataset', Action.APPROVE): ({}, 'There is no checked plan to start yet: choose a ba'),
+    ('dataset', Action.REVISE): ({}, 'Change the settings in the **Training** tab and pr'),
+    ('dataset', Action.BASELINE): ({'approach': 'icl', 'baseline': True}, 'Measured zero-shot vs few-shot: prompting is **goo'),
+    ('dataset', Action.RESUME_RUN): ({}, 'There is no run yet: there is nothing to resume.'),
+    ('dataset', Action.CANCEL_RUN): ({}, 'Nothing is training right now.'),
+    ('dataset', Action.RUN_ENDED): ({}, None),
+    ('dataset', Action.EVALUATED): ({}, None),
+    ('dataset', Action.EVALUATE): ({}, 'There is no trained model yet: build the dataset, '),
+    ('dataset', Action.TRY): ({}, 'There is no trained model yet: build the dataset, '),
+    ('dataset', Action.EXPORT): ({}, 'There is no trained model yet: build the dataset, '),
+    ('approval', Action.TEXT): ({}, 'Answer: What is LoRA?'),
+    ('approval', Action.ANSWER): ({}, 'There is no question waiting for an answer right n'),
+    ('approval', Action.SKIP): ({}, 'There is no question waiting for an answer right n'),
+    ('approval', Action.RECOMMEND): ({'pause': 'chat', 'stage': 'recommended'}, '**My recommendation: Parameter-efficient fine-tuni'),
+    ('approval', Action.START_PATH): ({'pause': 'chat', 'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('approval', Action.START_FINETUNE): ({'pause': 'chat', 'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('approval', Action.GENERATE): ({}, 'Drafting samples needs an LLM endpoint. Set OPENAI'),
+    ('approval', Action.SUBMIT): ({}, 'No batch is waiting for review: press **Generate a'),
+    ('approval', Action.BUILD_DATASET): ({'pause': 'chat', 'stage': 'dataset', 'versions': 2, 'plan': None}, 'Dataset version **v002-reviewed** built (alpaca): '),
+    ('approval', Action.IMPROVE): ({}, 'There is no evaluated model to improve yet: train '),
+    ('approval', Action.PREPARE_TRAINING): ({'plan': 'gemma-3-270m'}, '**Method: prompt_tuning** (only 6 samples: prompt '),
+    ('approval', Action.APPROVE): ({'pause': 'chat', 'run_phase': 'training', 'launched': 1}, 'Training started (process 4242)'),
+    ('approval', Action.REVISE): ({}, 'Change the settings in the **Training** tab and pr'),
+    ('approval', Action.BASELINE): ({'approach': 'icl', 'baseline': True}, 'Measured zero-shot vs few-shot: prompting is **goo'),
+    ('approval', Action.RESUME_RUN): ({}, 'There is no run yet: there is nothing to resume.'),
+    ('approval', Action.CANCEL_RUN): ({}, 'Nothing is training right now.'),
+    ('approval', Action.RUN_ENDED): ({}, None),
+    ('approval', Action.EVALUATED): ({}, None),
+    ('approval', Action.EVALUATE): ({}, 'There is no trained model yet: build the dataset, '),
+    ('approval', Action.TRY): ({}, 'There is no trained model yet: build the dataset, '),
+    ('approval', Action.EXPORT): ({}, 'There is no trained model yet: build the dataset, '),
+    ('training', Action.TEXT): ({}, 'Answer: What is LoRA?'),
+    ('training', Action.ANSWER): ({}, 'There is no question waiting for an answer right n'),
+    ('training', Action.SKIP): ({}, 'There is no question waiting for an answer right n'),
+    ('training', Action.RECOMMEND): ({'stage': 'recommended'}, '**My recommendation: Parameter-efficient fine-tuni'),
+    ('training', Action.START_PATH): ({'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('training', Action.START_FINETUNE): ({'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('training', Action.GENERATE): ({}, 'Drafting samples needs an LLM endpoint. Set OPENAI'),
+    ('training', Action.SUBMIT): ({}, 'No batch is waiting for review: press **Generate a'),
+    ('training', Action.BUILD_DATASET): ({'stage': 'dataset', 'versions': 2, 'plan': None}, 'Dataset version **v002-reviewed** built (alpaca): '),
+    ('training', Action.IMPROVE): ({}, '`run-1` is still training: **Improve** works from '),
+    ('training', Action.PREPARE_TRAINING): ({}, '`run-1` is still training: wait for its report, or'),
+    ('training', Action.APPROVE): ({}, '`run-1` is already training: follow it in the **Tr'),
+    ('training', Action.REVISE): ({}, 'Change the settings in the **Training** tab and pr'),
+    ('training', Action.BASELINE): ({'approach': 'icl', 'baseline': True}, 'Measured zero-shot vs few-shot: prompting is **goo'),
+    ('training', Action.RESUME_RUN): ({'launched': 1}, 'Resumed `run-1` from step 0: no complete checkpoin'),
+    ('training', Action.CANCEL_RUN): ({'run_phase': 'stopped'}, 'No trainer is running in'),
+    ('training', Action.RUN_ENDED): ({'run_phase': 'stopped'}, 'The trainer of `run-1` stopped without a final rep'),
+    ('training', Action.EVALUATED): ({}, None),
+    ('training', Action.EVALUATE): ({}, '`run-1` is still training: its evaluation starts b'),
+    ('training', Action.TRY): ({}, '`run-1` is still training: its evaluation starts b'),
+    ('training', Action.EXPORT): ({}, '`run-1` is still training: its evaluation starts b'),
+    ('evaluated', Action.TEXT): ({}, 'Answer: What is LoRA?'),
+    ('evaluated', Action.ANSWER): ({}, 'There is no question waiting for an answer right n'),
+    ('evaluated', Action.SKIP): ({}, 'There is no question waiting for an answer right n'),
+    ('evaluated', Action.RECOMMEND): ({'stage': 'recommended'}, '**My recommendation: Parameter-efficient fine-tuni'),
+    ('evaluated', Action.START_PATH): ({'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('evaluated', Action.START_FINETUNE): ({'stage': 'seeds'}, "**Parameter-efficient fine-tuning (QLoRA)**: let's"),
+    ('evaluated', Action.GENERATE): ({}, 'Drafting samples needs an LLM endpoint. Set OPENAI'),
+    ('evaluated', Action.SUBMIT): ({}, 'No batch is waiting for review: press **Generate a'),
+    ('evaluated', Action.BUILD_DATASET): ({'stage': 'dataset', 'versions': 2, 'plan': None}, 'Dataset version **v002-reviewed** built (alpaca): '),
+    ('evaluated', Action.IMPROVE): ({}, '**Improve** drafts the next batch with an LLM, and'),
+    ('evaluated', Action.PREPARE_TRAINING): ({'pause': 'approve_training', 'stage': 'training', 'plan': 'gemma-3-270m', 'run_phase': None, 'evaluation': False}, '**Method: prompt_tuning** (only 6 samples: prompt '),
+    ('evaluated', Action.APPROVE): ({}, 'There is no checked plan to start yet: choose a ba'),
+    ('evaluated', Action.REVISE): ({}, 'Change the settings in the **Training** tab and pr'),
+    ('evaluated', Action.BASELINE): ({'approach': 'icl', 'baseline': True}, 'Measured zero-shot vs few-shot: prompting is **goo'),
+    ('evaluated', Action.RESUME_RUN): ({}, '`run-1` has finished: there is nothing to resume.'),
+    ('evaluated', Action.CANCEL_RUN): ({}, 'Nothing is training right now.'),
+    ('evaluated', Action.RUN_ENDED): ({}, None),
+    ('evaluated', Action.EVALUATED): ({}, None),
+    ('evaluated', Action.EVALUATE): ({}, 'Training of `run-1` finished and was evaluated on '),
+    ('evaluated', Action.TRY): ({}, 'Type the input after **try:** (for example `try: {'),
+    ('evaluated', Action.EXPORT): ({}, 'has no trained output yet'),
 }
 
 
+def facts(session, tid, launched: list) -> dict:
+    """What an action can change: where the conversation waits, the journey's stage, batches, dataset versions,
+    the plan, the run, the advice and what it rests on."""
+    view = session.view(tid)
+    project = session.store.get_project(tid)
+    return {"pause": view.pause, "stage": view.stage, "batches": len(session.store.batches(tid)) if project else 0,
+            "open": bool(project and session.store.open_batch(tid)),
+            "versions": len(list_versions(versions_root(session.workspace.project_dir(tid)))),
+            "plan": (view.training_plan or {}).get("config", {}).get("base_model"), "run_phase": view.run_phase,
+            "launched": len(launched), "approach": (view.recommendation or {}).get("approach"),
+            "profile": len(view.profile), "baseline": bool(view.baseline), "evaluation": bool(view.evaluation)}
+
+
+@pytest.fixture
+def checked_plans(monkeypatch):
+    """Check and propose without loading a model: every preflight passes (its checks are tested on their own)."""
+    import tools.training.preflight as preflight
+
+    monkeypatch.setattr(preflight, "run_preflight", lambda config, **kw: type(
+        "Report", (), {"to_dict": lambda self: {"ok": True, "checks": []}})())
+
+
+def test_the_outcome_table_covers_every_action_at_every_position():
+    assert set(OUTCOMES) == {(position, action) for position in POSITIONS for action in Action}
+
+
 @pytest.mark.parametrize("position", list(POSITIONS))
-def test_every_action_at_every_pause(make, position):
+def test_every_action_at_every_pause(make, checked_plans, position):
     for action in Action:
         session, tid = make(position)
-        before = session.view(tid)
-        assert before.pause == POSITIONS[position][1] and before.waiting
+        before, shown = facts(session, tid, make.launched), len(session.view(tid).messages)
+        assert before["pause"] == POSITIONS[position][1] and session.view(tid).waiting
         if action in APP_ACTIONS:
             assert session._deliver(tid, Reply(action=action))
         else:
             session.send(tid, reply_for(action))
-        after = session.view(tid)
-        assert after.waiting, f"{action} at {position} left the conversation not paused"
-        said = after.messages[-1]["content"]
-        if (position, action) in REFUSED:
-            pause, words = REFUSED[(position, action)]
-            assert after.pause == pause and words in said, (position, action, after.pause, said)
-            assert after.stage == before.stage, f"{action} at {position} moved the journey"
-        if action is Action.TEXT:
-            assert said == "Answer: What is LoRA?" and after.pause == before.pause and after.stage == before.stage
-        if action is Action.BASELINE and position not in ("interview", "recommended"):
-            assert after.stage == before.stage and after.pause == before.pause and "You stay at this step" in said
+        after, view = facts(session, tid, make.launched), session.view(tid)
+        assert view.waiting, f"{action} at {position} left the conversation not paused"
+        changed, words = OUTCOMES[(position, action)]
+        assert {k: v for k, v in after.items() if before[k] != v} == changed, (position, action)
+        if words is None:
+            assert len(view.messages) == shown, (position, action, view.messages[-1])
+        else:
+            assert words in view.messages[-1]["content"], (position, action, view.messages[-1]["content"])
 
 
 def test_check_and_propose_again_at_the_approval_pause_re_proposes(make):
