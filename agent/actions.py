@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
 from enum import StrEnum
 from typing import Any, Literal
 

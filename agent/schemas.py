@@ -5,7 +5,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-
 # The steps a person can ask for in words (agent.actions Action values; a test keeps the two sets equal).
 RequestedStep = Literal["recommend", "start_path", "start_finetune", "generate", "submit", "build_dataset",
                         "prepare_training", "approve", "revise", "cancel_run", "resume_run", "evaluate", "improve",
