@@ -165,8 +165,8 @@ class InterviewNodes:
         if not update.get("reading"):
             update = {**self._understand_without_llm(text, state), **update}
         if update["reading"] == "answer" and not in_interview(state):  # a statement about the task, later on
-            if update["profile"] == (state.get("profile") or {}):
-                update["reading"] = "unclear"
+            if update["profile"] == (state.get("profile") or {}):  # nothing new: a question, else not understood
+                update["reading"] = "question" if looks_like_question(text) else "unclear"
             elif not update.get("messages"):
                 update["messages"] = [say("Noted: *What I know about your task* is updated. Type **recommend now** "
                                           "to see whether the advice changes.")]

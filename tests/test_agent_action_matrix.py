@@ -526,3 +526,9 @@ def test_the_llm_schema_names_exactly_the_steps_the_phrase_table_knows():
     from agent.schemas import RequestedStep
 
     assert set(get_args(RequestedStep)) == {command.action.value for command in TYPED_COMMANDS}
+
+
+def test_a_question_the_llm_reads_as_nothing_is_still_answered(make):
+    session, tid = make("review")
+    send_typed(session, tid, QUESTION, {})  # the extraction found no question and no step: it ends with '?'
+    assert session.view(tid).messages[-1]["content"] == f"Answer: {QUESTION}"
