@@ -106,3 +106,30 @@ def test_the_panel_shows_word_for_word_the_request_the_generator_receives(tmp_pa
         generate_next_batch(store, "t1", model, backoff_s=0)  # 20, as the panel says
     assert openai_stub.user_prompts()[0] == panel
     assert f'output after: "{SHORT}"' in panel
+
+
+def test_within_one_batch_the_edit_made_last_wins(tmp_path):
+    import time
+
+    with ReviewStore(tmp_path / "t.db") as store:
+        store.save_project("t1", "Write taglines.", SEEDS)
+        batch, (first, second) = draft(store, ["Falcon: fast.", LONG])
+        store.edit(second.id, {**second.current.to_record(), "output": SHORT})  # made first
+        time.sleep(1.1)  # decisions are timed to the second
+        store.edit(first.id, {**first.current.to_record(), "output": "Falcon: fast, light and built for speed."})
+        notes = learn_from_batch(store, batch.id)
+    assert not [note for note in notes if note.startswith("Reviewers shortened")]
+    assert [note for note in notes if note.startswith("Reviewers lengthened outputs")][0].endswith(
+        '(replaces the earlier note "Reviewers shortened outputs: keep them shorter and to the point.")')
+
+
+def test_a_missing_word_put_back_is_a_word_lesson_not_a_length_lesson(tmp_path):
+    with ReviewStore(tmp_path / "t.db") as store:
+        store.save_project("t1", "Write taglines.", SEEDS)
+        batch, (first,) = draft(store, ["Orchid: grown with care."])
+        store.edit(first.id, {**first.current.to_record(), "output": "Orchid: grown with great care."})
+        notes = learn_from_batch(store, batch.id)
+        request = next_batch_request(store, "t1")
+    assert [note.split(" (for cases like")[0] for note in notes] == [
+        "In the output, write 'great care' instead of 'care'."]
+    assert "- What was wrong: in the output, 'care' should be 'great care'\n" in request

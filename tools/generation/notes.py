@@ -20,6 +20,7 @@ EDITED_FIELDS = ("instruction", "input", "output")
 MAX_PHRASE_TOKENS = 3  # a longer changed span is a rewrite, not a word choice
 REWRITE_SIMILARITY = 0.5  # below this share of common words the edit is a rewrite
 SHORTER, LONGER = 0.8, 1.25  # word-count ratios that count as shortening / lengthening
+MIN_LENGTH_CHANGE = 3  # words: a missing word put back is a correction of content, not of length
 _IMPERATIVE = re.compile(
     r"^(avoid|do not|don't|never|always|use|keep|write|make|include|add|remove)\b", re.IGNORECASE
 )
@@ -55,12 +56,12 @@ def clean_notes(notes: Iterable[str]) -> list[str]:
 def merge_notes(existing: Sequence[str], new: Iterable[str]) -> list[str]:
     """Existing notes (as the person left them) followed by new ones not already there. A new note that says the
     opposite of an existing one replaces it (newest wins) and says so, so the notes panel shows what was dropped."""
-    kept, added = list(existing), []
+    notes = list(existing)
     for note in clean_notes(new):
-        replaced = [old for old in kept if contradicts(old, note)]
-        kept = [old for old in kept if old not in replaced]
-        added.append(note + "".join(f' (replaces the earlier note "{note_core(old)}")' for old in replaced))
-    return clean_notes([*kept, *added])
+        replaced = [old for old in notes if contradicts(old, note)]
+        notes = [old for old in notes if old not in replaced]
+        notes.append(note + "".join(f' (replaces the earlier note "{note_core(old)}")' for old in replaced))
+    return clean_notes(notes)
 
 
 _LENGTH_NOTE = re.compile(r"^Reviewers (shortened|lengthened) (\w+)s: ")
@@ -163,8 +164,10 @@ def field_changes(original: AlpacaSample, edited: AlpacaSample) -> list[FieldCha
         if " ".join(before.split()) == " ".join(after.split()):
             changes.append(FieldChange(**counts, whitespace_only=True))
             continue
-        length_change = ("shortened" if counts["words_after"] < SHORTER * counts["words_before"] else
-                         "lengthened" if counts["words_after"] > LONGER * max(counts["words_before"], 1) else None)
+        length_change = None
+        if abs(counts["words_after"] - counts["words_before"]) >= MIN_LENGTH_CHANGE:
+            length_change = ("shortened" if counts["words_after"] < SHORTER * counts["words_before"] else
+                             "lengthened" if counts["words_after"] > LONGER * max(counts["words_before"], 1) else None)
         swapped, removed, rewritten = _changed_phrases(before, after)
         changes.append(FieldChange(**counts, length_change=length_change, swapped=tuple(swapped),
                                    removed=tuple(removed), rewritten=rewritten))
@@ -178,7 +181,8 @@ def _edit_notes(edits: Sequence[tuple[AlpacaSample, AlpacaSample]]) -> list[str]
     rewrites: Counter[str] = Counter()
     whitespace: Counter[str] = Counter()
     cases: dict[tuple, list[str]] = {}  # each lesson's key -> the cases it was drawn from
-    for original, edited in edits:
+    latest: dict[tuple, int] = {}  # each lesson's key -> the last edit it was drawn from (edits come in order made)
+    for number, (original, edited) in enumerate(edits):
         before_counts = (dict(replacements), dict(removals), dict(length_changes), dict(rewrites), dict(whitespace))
         for change in field_changes(original, edited):
             name = change.name
@@ -196,9 +200,14 @@ def _edit_notes(edits: Sequence[tuple[AlpacaSample, AlpacaSample]]) -> list[str]
             for key in counter:
                 if counter[key] != earlier.get(key, 0):
                     cases.setdefault((kind, key), []).append(case_label(original))
+                    latest[(kind, key)] = number
+
+    recency: dict[str, int] = {}
 
     def note(kind: int, key, text: str) -> str:
-        return scoped(text, cases.get((kind, key), []))
+        text = scoped(text, cases.get((kind, key), []))
+        recency[text] = latest.get((kind, key), -1)
+        return text
 
     notes = []
     for (name, change), _ in length_changes.most_common():
@@ -216,7 +225,9 @@ def _edit_notes(edits: Sequence[tuple[AlpacaSample, AlpacaSample]]) -> list[str]
         notes.append(f"Trim stray spaces and blank lines in the {name}.")  # tidiness holds everywhere
     for name, _ in rewrites.most_common():
         notes.append(note(3, name, f"Reviewers rewrote {name}s: follow the seed examples more closely."))
-    return notes
+    # two edits of one batch that teach opposite lessons: the later edit's lesson wins (and says what it replaced)
+    reconciled = merge_notes([], sorted(notes, key=lambda text: recency.get(text, -1)))
+    return [kept for text in notes for kept in reconciled if kept == text or kept.startswith(text + " (replaces")]
 
 
 def what_was_wrong(change: FieldChange) -> str:

@@ -67,4 +67,5 @@ def learn_from_batch(store: ReviewStore, batch_id: int) -> list[str]:
     if batch.status == "submitted":
         return store.notes(batch.project_id)
     batch = store.submit_batch(batch_id)
-    return store.add_notes(batch.project_id, notes_from_reviews(store.batch_samples(batch_id)))
+    in_order_made = sorted(store.batch_samples(batch_id), key=lambda sample: sample.updated)  # newest lesson wins
+    return store.add_notes(batch.project_id, notes_from_reviews(in_order_made))
