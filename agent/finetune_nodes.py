@@ -91,6 +91,9 @@ class FinetuneNodes:
                     else f"{accepted} of {target} samples collected.")
         lines = [f"Batch {stats.number}: {stats.approved + stats.edited} of {stats.total} accepted "
                  f"({stats.acceptance_rate:.0%}). {progress}"]
+        if stats.edited:
+            lines.append(f"Your {stats.edited} edit(s) go into the next request as before → after examples with what "
+                         "was wrong (Data studio → **Show the next request**).")
         if notes:
             lines += ["", "Error notes for the next batches (edit them in the Data studio):"]
             lines += [f"- {n}" for n in notes]

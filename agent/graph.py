@@ -1,7 +1,8 @@
 """Wiring only: the journey, readable top to bottom. Compile at the edge with a checkpointer.
 
 Three pauses wait for an Action (agent/actions.py): wait_for_user (the chat), review_batch (a batch is open) and
-approve_training (a checked plan). agent/routes.py says where each action goes from each; nodes that answer,
+approve_training (a checked plan). agent/routes.py says where each action goes from each; typed words go through
+understand_reply, which may read them as a step and send them on as that step's action; nodes that answer,
 refuse or record something return to the pause the action came from (route_back).
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from agent.improve_nodes import ImproveNodes, route_after_improvement
 from agent.nodes import AgentDeps, InterviewNodes, route_after_plan, route_after_reading
 from agent.pause_nodes import PauseNodes, route_after_baseline
 from agent.routes import route_from_approval, route_from_review, route_from_wait
+from agent.run_request_nodes import RunRequestNodes
 from agent.state import AgentState
 from agent.training_nodes import TrainingNodes, route_after_preparation
 
@@ -29,6 +31,7 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     training = TrainingNodes(deps.workspace)
     finetune = FinetuneNodes(deps.store, deps.generation_model or deps.chat_model, deps.workspace)
     improve = ImproveNodes(deps.store, deps.generation_model or deps.chat_model)
+    requests = RunRequestNodes()
     graph = StateGraph(AgentState)
     # the interview and the advice
     graph.add_node("start_conversation", nodes.start_conversation)
@@ -55,6 +58,10 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     graph.add_node("record_evaluation", training.record_evaluation)
     graph.add_node("resume_training", training.resume_training)
     graph.add_node("cancel_training", training.cancel_training)
+    # what the person can ask of the last run in words: its evaluation again, try it, export it
+    graph.add_node("report_evaluation", requests.report_evaluation)
+    graph.add_node("try_model", requests.try_model)
+    graph.add_node("export_model", requests.export_model)
     # a new round from the tuned model's mistakes: notes → the fine-tune path's batch → dataset → proposal
     graph.add_node("start_improvement", improve.start_improvement)
 
@@ -66,7 +73,6 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     graph.add_conditional_edges("review_batch", route_from_review)
     graph.add_conditional_edges("approve_training", route_from_approval)
     graph.add_conditional_edges("understand_reply", route_after_reading)
-    graph.add_edge("clarify", "wait_for_user")
     graph.add_edge("recommend_approach", "explain_recommendation")
     graph.add_edge("explain_recommendation", "wait_for_user")
     graph.add_edge("start_path", "wait_for_user")
@@ -82,7 +88,7 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     graph.add_conditional_edges("start_improvement", route_after_improvement)
     # back to the pause the action came from
     graph.add_conditional_edges("record_baseline", route_after_baseline)
-    for node in ("answer_free_question", "explain_not_now", "record_run_end", "record_evaluation",
-                 "resume_training", "cancel_training"):
+    for node in ("answer_free_question", "clarify", "explain_not_now", "record_run_end", "record_evaluation",
+                 "resume_training", "cancel_training", "report_evaluation", "try_model", "export_model"):
         graph.add_conditional_edges(node, route_back)
     return graph

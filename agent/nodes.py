@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph.types import interrupt
 
-from agent.actions import Action, last_reply, received
-from agent.finetune_nodes import finetune_quick_replies, quick
+from agent.actions import Action, Reply, last_reply, received
+from agent.finetune_nodes import finetune_quick_replies, quick, route_back
+from agent.pause_nodes import options_here
+from agent.routes import route_from_pause
 from agent.schemas import ChatPause, ProfileExtraction, QuickReply
 from agent.state import AgentState, say
 from prompts import advisor as P
@@ -140,22 +142,35 @@ class InterviewNodes:
         return received(raw, "wait_for_user")
 
     def understand_reply(self, state: AgentState) -> dict:
-        """Reads typed text, a quick answer or a skip (the only actions routed here) into a `reading`."""
+        """Reads typed text, a quick answer or a skip into a `reading`: an answer, a question, a step asked for in
+        words (the reply is then that step's action), or nothing it can map. Typed text comes here from every pause;
+        the phrase table (agent.actions.typed_command) has already taken the plain wordings of a step."""
         reply = last_reply(state)
         if reply.action is Action.SKIP:
             return {"reading": "answer"}
         if reply.action is Action.ANSWER:
-            return self._apply({reply.field: reply.value}, state)
+            update = self._apply({reply.field: reply.value}, state)
+            if update["reading"] == "answer" and not in_interview(state):  # the advice stands on the same answers
+                update["messages"] = [say("That is what I already had, so the advice stands. " + options_here(state))]
+            return update
         if reply.action is not Action.TEXT:
             raise ValueError(f"understand_reply reads text and answers only, got {reply.action!r}")
         text = reply.text
+        update: dict[str, Any] = {}
         if self.deps.chat_model is not None:
             try:
-                return self._extract_with_llm(text, state)
+                update = self._extract_with_llm(text, state)
             except Exception as exc:
-                fallback = self._understand_without_llm(text, state)
-                return {**fallback, "notice": describe_llm_error(exc) + " I used the quick-choice reading instead."}
-        return self._understand_without_llm(text, state)
+                update = {"notice": describe_llm_error(exc) + " I used the quick-choice reading instead."}
+        if not update.get("reading"):
+            update = {**self._understand_without_llm(text, state), **update}
+        if update["reading"] == "answer" and not in_interview(state):  # a statement about the task, later on
+            if update["profile"] == (state.get("profile") or {}):  # nothing new: a question, else not understood
+                update["reading"] = "question" if looks_like_question(text) else "unclear"
+            elif not update.get("messages"):
+                update["messages"] = [say("Noted: *What I know about your task* is updated. Type **recommend now** "
+                                          "to see whether the advice changes.")]
+        return update
 
     def _extract_with_llm(self, text: str, state: AgentState) -> dict:
         extractor = self.deps.chat_model.with_structured_output(ProfileExtraction)
@@ -166,15 +181,17 @@ class InterviewNodes:
                                                pending="\n".join(pending) or "(none)", message=text)),
         ])
         update = self._apply(found.profile_fields(), state)
+        step = found.requested_step or ("recommend" if found.wants_recommendation_now else None)
+        if step:
+            value = found.requested_path if step == "start_path" else found.step_input if step == "try" else None
+            return {**update, **as_step(Action(step), text, value)}
         if found.user_question:
             update["reading"] = "question"
-        elif found.wants_recommendation_now:
-            update["reading"] = "recommend"
         return update
 
     def _understand_without_llm(self, text: str, state: AgentState) -> dict:
         pending = state.get("pending_fields") or []
-        if pending:
+        if pending and state.get("pause", "wait_for_user") == "wait_for_user":
             value = match_choice(text, QUESTION_BY_FIELD[pending[0]])
             if value is not None:
                 return self._apply({pending[0]: value}, state)
@@ -184,7 +201,7 @@ class InterviewNodes:
         if hints:
             return {**self._apply({h.field: h.value for h in hints}, state), "messages": [say(describe_hints(hints))]}
         if "recommend" in text.lower():
-            return {"reading": "recommend"}
+            return as_step(Action.RECOMMEND, text)
         return {"reading": "unclear"}
 
     def _apply(self, fields: dict, state: AgentState) -> dict:
@@ -201,6 +218,9 @@ class InterviewNodes:
         return {"profile": flat, "reading": reading, "asked": sorted(set(state.get("asked") or []) | set(fields))}
 
     def clarify(self, state: AgentState) -> dict:
+        """Words it could not map: in the interview, how to answer; later, what it can do from here."""
+        if not in_interview(state):
+            return {"messages": [say("I couldn't map that to a step. " + options_here(state))], "stay": True}
         if self.deps.chat_model is None:
             text = ("I couldn't match that to one of the choices. Pick a quick reply, type its number, or ask me a "
                     f"question ending with '?'. To let me understand free text, configure an LLM: {SETUP_HINT}")
@@ -236,15 +256,22 @@ class InterviewNodes:
         return update
 
     def start_path(self, state: AgentState) -> dict:
-        """Moves to the first actionable step of the recommended path (RAG before fine-tuning in the hybrid)."""
-        approach = (state.get("recommendation") or {}).get("approach", "icl")
-        if last_reply(state).action is Action.START_FINETUNE or approach == "fine-tune":
+        """Moves to the first actionable step of the recommended path (RAG before fine-tuning in the hybrid), or of
+        the path the person named ("switch to RAG")."""
+        reply = last_reply(state)
+        recommended = (state.get("recommendation") or {}).get("approach")
+        approach = reply.value if reply.action is Action.START_PATH and reply.value else recommended or "icl"
+        if reply.action is Action.START_FINETUNE and approach != "rag+fine-tune":
+            approach = "fine-tune"  # asked for without the hybrid advice: fine-tuning on its own
+        if reply.action is Action.START_FINETUNE or approach == "fine-tune":
             stage = "seeds"
         else:
             stage = "icl" if approach == "icl" else "rag"
         intro = {"icl": "let's build a few-shot prompt.", "rag": "let's set up retrieval over your documents.",
                  "seeds": "let's build your training data."}[stage]
-        text = f"**{APPROACH_TITLES[approach]}**: {intro} {PATH_INSTRUCTIONS[stage]}"
+        chosen = f" (your choice; I recommended {APPROACH_TITLES[recommended]})" if (
+            recommended and approach != recommended and reply.action is Action.START_PATH) else ""
+        text = f"**{APPROACH_TITLES[approach]}**{chosen}: {intro} {PATH_INSTRUCTIONS[stage]}"
         if approach == "rag+fine-tune" and stage == "rag":
             text += " When retrieval works, choose **Continue to fine-tuning**."
         return {"messages": [say(text)], "stage": stage}
@@ -287,8 +314,18 @@ def quick_replies_for(state: AgentState) -> list[QuickReply]:
     return replies + finetune_quick_replies(state)
 
 
-def route_after_reading(state: AgentState) -> Literal[
-        "answer_free_question", "recommend_approach", "clarify", "plan_questions", "wait_for_user"]:
+def in_interview(state: AgentState) -> bool:
+    """The person is answering the interview's questions in the chat (not reviewing, approving or further on)."""
+    return state.get("stage", "interview") == "interview" and state.get("pause", "wait_for_user") == "wait_for_user"
+
+
+def as_step(action: Action, text: str, value: Any = None) -> dict:
+    """The state update that turns typed words into the step they ask for: the reply becomes that action."""
+    return {"reading": "step", "last_reply": Reply(action=action, text=text, value=value).model_dump(mode="json")}
+
+
+def route_after_reading(state: AgentState) -> str:
+    """A step asked for in words goes where its button would from this pause; anything else is answered."""
     match state.get("reading"):
         case "question":
             return "answer_free_question"
@@ -296,8 +333,10 @@ def route_after_reading(state: AgentState) -> Literal[
             return "recommend_approach"
         case "unclear":
             return "clarify"
+        case "step":
+            return route_from_pause(state)
         case "answer":
-            return "plan_questions" if state.get("stage", "interview") == "interview" else "wait_for_user"
+            return "plan_questions" if in_interview(state) else route_back(state)
     raise ValueError(f"unknown reading {state.get('reading')!r}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from agent.actions import Action, last_reply
+from agent.actions import Action, last_reply, say_command
 from agent.finetune_nodes import route_back
 from agent.state import AgentState, say
 from tools.advisor.profile import TaskProfile, unflatten
@@ -49,6 +49,38 @@ def why_not_now(state: AgentState, batch_number: int | None) -> str:
         return ("There is no question waiting for an answer right now; to revisit your answers, press "
                 "**Recommend now**.")
     raise ValueError(f"no explanation for {action!r} at {pause!r}")
+
+
+def steps_here(state: AgentState) -> list[Action]:
+    """The steps that can be done from where the person is (what the reply to unmapped words offers)."""
+    from agent.improve_nodes import can_improve
+
+    pause, stage, phase = state.get("pause") or "wait_for_user", state.get("stage", "interview"), state.get("run_phase")
+    if pause == "review_batch":
+        return [Action.SUBMIT]
+    if pause == "approve_training":
+        return [Action.APPROVE, Action.PREPARE_TRAINING]
+    steps = {"interview": [Action.RECOMMEND], "recommended": [Action.START_PATH, Action.RECOMMEND],
+             "rag": [Action.START_PATH], "icl": [Action.START_PATH],
+             "seeds": [Action.GENERATE, Action.BUILD_DATASET], "dataset": [Action.PREPARE_TRAINING, Action.GENERATE],
+             }.get(stage, [])
+    if stage == "rag" and (state.get("recommendation") or {}).get("approach") == "rag+fine-tune":
+        steps.insert(0, Action.START_FINETUNE)
+    if stage in ("training", "done"):
+        steps = {"training": [Action.CANCEL_RUN, Action.EVALUATE], "evaluating": [Action.EVALUATE],
+                 "stopped": [Action.RESUME_RUN, Action.PREPARE_TRAINING],
+                 "finished": [Action.EVALUATE, Action.TRY, Action.EXPORT, Action.GENERATE],
+                 }.get(phase, [Action.PREPARE_TRAINING])
+        if can_improve(state):
+            steps.insert(0, Action.IMPROVE)
+    return steps
+
+
+def options_here(state: AgentState) -> str:
+    """What the person can ask for from here, worded as they can type it."""
+    steps = ", ".join(f"**{say_command(action)}**" for action in steps_here(state))
+    then = f"From here you can type {steps}, " if steps else "From here you can "
+    return then + "or ask me a question about adapting your model (end it with '?')."
 
 
 class PauseNodes:

@@ -12,8 +12,9 @@ class ChatMessage(TypedDict):
     content: str
 
 
-# How understand_reply read typed text or a quick answer (only wait_for_user's TEXT/ANSWER go through it).
-Reading = Literal["answer", "question", "recommend", "unclear"]
+# How understand_reply read typed text (from any pause) or a quick answer: "step" means the words asked for a step,
+# and last_reply is now that step's action.
+Reading = Literal["answer", "question", "recommend", "unclear", "step"]
 # Where the last training run is: training → evaluating → finished, or stopped (failed, cancelled, died).
 RunPhase = Literal["training", "evaluating", "finished", "stopped"]
 

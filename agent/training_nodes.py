@@ -86,6 +86,17 @@ def describe_run_end(run: RunState) -> str:
             "from the last checkpoint.")
 
 
+def asked_choices(state: AgentState) -> dict:
+    """The Training tab's settings sent with Check and propose; asked for in words (no settings sent): those of the
+    last plan, else the tab's defaults (the built-in base model, the rest planned)."""
+    from tools.training.builtin import BUILTIN_NAME
+
+    config = state["last_reply"].get("config")
+    if config is not None:
+        return dict(config)
+    return dict((state.get("training_plan") or {}).get("choices") or {"base_model": BUILTIN_NAME})
+
+
 class TrainingNodes:
     def __init__(self, workspace: Workspace | None):
         self.workspace = workspace
@@ -96,12 +107,12 @@ class TrainingNodes:
         thread_id = config["configurable"]["thread_id"]
         improvement = state.get("improvement")
         if not improvement:
-            return self.propose(state, thread_id, dict(state["last_reply"].get("config") or {}))
+            return self.propose(state, thread_id, asked_choices(state))
         if improvement["step"] == "built":  # a round after Improve: continue the improved run
             choices = {**improvement["choices"], "parent_run": Path(improvement["run_dir"]).name
                        if has_adapter(improvement["run_dir"]) else None}
         else:  # the person proposes a run of their own: the round in the making (no batch drafted yet) is dropped
-            choices = dict(state["last_reply"].get("config") or {})
+            choices = asked_choices(state)
         return {**self.propose(state, thread_id, choices), "improvement": None}
 
     def propose(self, state: AgentState, thread_id: str, choices: dict) -> dict:

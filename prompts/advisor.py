@@ -8,7 +8,9 @@ concrete. Never invent facts about the user's task."""
 EXTRACT_PROFILE = """Read the user's latest message in the conversation and extract what it says about their task.
 Only set a field when the message states or clearly implies it; leave everything else null.
 If the user asks you a question, copy it into user_question. If they ask for the recommendation now, set
-wants_recommendation_now.
+wants_recommendation_now. If they ask you to do a step of the journey now (draft a batch, build the dataset, start
+training, export the model...), set requested_step (and requested_path or step_input when it names them); a question
+about how to do a step is a question, not a request.
 
 <known_profile>
 {profile}

@@ -27,6 +27,12 @@ Reviewers found these mistakes in earlier batches. Avoid every one of them:
 {notes}
 </feedback>
 
+<corrections>
+Samples reviewers corrected: what was wrong, then the draft (before) and the reviewer's version (after). Write new \
+samples the way the "after" versions are written:
+{corrections}
+</corrections>
+
 <rejected>
 Samples reviewers rejected, with the reason. Do not write anything like them:
 {rejected}
@@ -50,3 +56,13 @@ Vary topics, phrasing, difficulty and length across samples. Answer with one JSO
 
 # Used in a slot that has nothing to show, so the model sees the section is deliberately empty.
 EMPTY_SLOT = "(none)"
+
+# One reviewer's correction in <corrections>; fields are JSON strings (quotes and newlines escaped).
+CORRECTION = """\
+- What was wrong: {wrong}
+  Case: {case}"""
+CORRECTION_FIELD = """\
+  {name} before: {before}
+  {name} after: {after}"""
+# After the newest corrections, when there are more than the request carries.
+MORE_CORRECTIONS = "({count} earlier correction(s) not shown; the newest {shown} are above.)"

@@ -34,7 +34,8 @@ def test_training_path_in_the_graph(tmp_path):
     # position the conversation where a built dataset leaves it
     session.graph.update_state(session._config(tid), {"dataset_dir": str(dataset), "stage": "dataset"})
 
-    view = session.send(tid, {"text": "Prepare training", "action": "prepare_training"})
+    # the Training tab with its base-model box emptied (asked for in words, the tab's defaults are used instead)
+    view = session.send(tid, {"text": "Check and propose", "action": "prepare_training", "config": {}})
     assert "Pick a base model" in view.messages[-1]["content"]
     choices = {"base_model": str(base), "method": "qlora", "max_steps": 40, "learning_rate": 3e-3, "batch_size": 4,
                "grad_accum": 1,

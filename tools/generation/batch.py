@@ -15,6 +15,7 @@ from tools import llm
 from tools.dataset.dedup import NearDuplicateIndex
 from tools.dataset.schema import AlpacaSample
 from tools.errors import BAD_CONTENT, LLMUnavailable, UserError
+from tools.generation.notes import Correction
 from tools.generation.parse import UnparseableReply, batch_response_format, items_from_reply
 from tools.generation.prompt import EXAMPLES_PER_PROMPT, build_batch_prompt, choose_seeds
 from tools.llm import describe_llm_error
@@ -141,6 +142,7 @@ def generate_batch(
     backoff_s: float = 1.0,
     examples_per_prompt: int = EXAMPLES_PER_PROMPT,
     deadline_s: float | None = None,
+    corrections: Sequence[Correction] = (),
 ) -> BatchResult:
     """Asks chat_model for n new samples until exactly n are valid and new, or max_attempts calls are spent.
 
@@ -150,7 +152,7 @@ def generate_batch(
     a plain message, keeping what was already valid. A failed call is asked again only within deadline_s of the
     start (default tools.llm.LLM_DEADLINE_S): the client has already retried it, so an endpoint that does not
     answer costs one budget, not max_attempts of them. seed_usage (seed index -> times shown) steers which seeds
-    are shown; result.seed_indices says which were.
+    are shown; result.seed_indices says which were. corrections: reviewers' edits, shown as before -> after pairs.
     """
     if n < 1:
         raise UserError(f"the batch size must be at least 1 (got {n})")
@@ -193,6 +195,7 @@ def generate_batch(
             notes,
             rejected,
             avoid_texts=[*existing_texts, *(dedup_text(sample) for sample in accepted)],
+            corrections=corrections,
         )
         log.info("batch attempt %d: asking for %d samples", attempts, missing)
         try:

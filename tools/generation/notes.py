@@ -10,6 +10,7 @@ import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from tools.dataset.dedup import canonical_text
@@ -19,6 +20,7 @@ EDITED_FIELDS = ("instruction", "input", "output")
 MAX_PHRASE_TOKENS = 3  # a longer changed span is a rewrite, not a word choice
 REWRITE_SIMILARITY = 0.5  # below this share of common words the edit is a rewrite
 SHORTER, LONGER = 0.8, 1.25  # word-count ratios that count as shortening / lengthening
+MIN_LENGTH_CHANGE = 3  # words: a missing word put back is a correction of content, not of length
 _IMPERATIVE = re.compile(
     r"^(avoid|do not|don't|never|always|use|keep|write|make|include|add|remove)\b", re.IGNORECASE
 )
@@ -52,8 +54,43 @@ def clean_notes(notes: Iterable[str]) -> list[str]:
 
 
 def merge_notes(existing: Sequence[str], new: Iterable[str]) -> list[str]:
-    """Existing notes (as the person left them) followed by new ones not already there."""
-    return clean_notes([*existing, *new])
+    """Existing notes (as the person left them) followed by new ones not already there. A new note that says the
+    opposite of an existing one replaces it (newest wins) and says so, so the notes panel shows what was dropped."""
+    notes = list(existing)
+    for note in clean_notes(new):
+        replaced = [old for old in notes if contradicts(old, note)]
+        notes = [old for old in notes if old not in replaced]
+        notes.append(note + "".join(f' (replaces the earlier note "{note_core(old)}")' for old in replaced))
+    return clean_notes(notes)
+
+
+_LENGTH_NOTE = re.compile(r"^Reviewers (shortened|lengthened) (\w+)s: ")
+_SWAP_NOTE = re.compile(r"^In the (\w+), write '(.+?)' instead of '(.+?)'\.")
+_REMOVAL_NOTE = re.compile(r"^Do not write '(.+?)' in the (\w+)\.")
+_NOTE_TAIL = re.compile(r" \((?:for cases like|replaces the earlier note) .*$")
+
+
+def note_core(note: str) -> str:
+    """A note without its scope and replacement remarks."""
+    return _NOTE_TAIL.sub("", note)
+
+
+def _stances(note: str) -> dict[tuple, str]:
+    """What an edit note asks, as {topic: stance}: two notes on one topic with different stances contradict."""
+    if found := _LENGTH_NOTE.match(note):
+        return {("length", found[2]): found[1]}
+    if found := _SWAP_NOTE.match(note):
+        field, new, old = found[1], found[2].lower(), found[3].lower()
+        return {("swap", field, frozenset((new, old))): new, ("word", field, new): "use"}
+    if found := _REMOVAL_NOTE.match(note):
+        return {("word", found[2], found[1].lower()): "avoid"}
+    return {}
+
+
+def contradicts(older: str, newer: str) -> bool:
+    """The newer note asks the opposite of the older one (shorter vs fuller, 'a' for 'b' vs 'b' for 'a', ...)."""
+    old, new = _stances(older), _stances(newer)
+    return any(topic in old and old[topic] != stance for topic, stance in new.items())
 
 
 def case_label(sample: AlpacaSample) -> str:
@@ -102,6 +139,41 @@ def _changed_phrases(before: str, after: str) -> tuple[list[tuple[str, str]], li
     return replacements, removals, False
 
 
+@dataclass(frozen=True)
+class FieldChange:
+    """What a reviewer's edit did to one field of a sample."""
+
+    name: str
+    words_before: int
+    words_after: int
+    length_change: str | None = None  # "shortened" | "lengthened"
+    swapped: tuple[tuple[str, str], ...] = ()  # short word replacements (old, new)
+    removed: tuple[str, ...] = ()  # short removals
+    rewritten: bool = False  # a larger span was rewritten
+    whitespace_only: bool = False
+
+
+def field_changes(original: AlpacaSample, edited: AlpacaSample) -> list[FieldChange]:
+    """Each edited field and what the edit did to it (the one reading of an edit: notes and corrections use it)."""
+    changes = []
+    for name in EDITED_FIELDS:
+        before, after = getattr(original, name), getattr(edited, name)
+        if before == after:
+            continue
+        counts = {"name": name, "words_before": len(before.split()), "words_after": len(after.split())}
+        if " ".join(before.split()) == " ".join(after.split()):
+            changes.append(FieldChange(**counts, whitespace_only=True))
+            continue
+        length_change = None
+        if abs(counts["words_after"] - counts["words_before"]) >= MIN_LENGTH_CHANGE:
+            length_change = ("shortened" if counts["words_after"] < SHORTER * counts["words_before"] else
+                             "lengthened" if counts["words_after"] > LONGER * max(counts["words_before"], 1) else None)
+        swapped, removed, rewritten = _changed_phrases(before, after)
+        changes.append(FieldChange(**counts, length_change=length_change, swapped=tuple(swapped),
+                                   removed=tuple(removed), rewritten=rewritten))
+    return changes
+
+
 def _edit_notes(edits: Sequence[tuple[AlpacaSample, AlpacaSample]]) -> list[str]:
     replacements: Counter[tuple[str, str, str]] = Counter()
     removals: Counter[tuple[str, str]] = Counter()
@@ -109,38 +181,33 @@ def _edit_notes(edits: Sequence[tuple[AlpacaSample, AlpacaSample]]) -> list[str]
     rewrites: Counter[str] = Counter()
     whitespace: Counter[str] = Counter()
     cases: dict[tuple, list[str]] = {}  # each lesson's key -> the cases it was drawn from
-    for original, edited in edits:
+    latest: dict[tuple, int] = {}  # each lesson's key -> the last edit it was drawn from (edits come in order made)
+    for number, (original, edited) in enumerate(edits):
         before_counts = (dict(replacements), dict(removals), dict(length_changes), dict(rewrites), dict(whitespace))
-        for name in EDITED_FIELDS:
-            before, after = getattr(original, name), getattr(edited, name)
-            if before == after:
-                continue
-            if " ".join(before.split()) == " ".join(after.split()):
+        for change in field_changes(original, edited):
+            name = change.name
+            if change.whitespace_only:
                 whitespace[name] += 1
                 continue
-            words_before, words_after = len(before.split()), len(after.split())
-            length_change = (
-                "shortened"
-                if words_after < SHORTER * words_before
-                else "lengthened"
-                if words_after > LONGER * max(words_before, 1)
-                else None
-            )
-            if length_change:
-                length_changes[(name, length_change)] += 1
-            swapped, removed, rewritten = _changed_phrases(before, after)
-            replacements.update((name, old, new) for old, new in swapped)
-            removals.update((name, old) for old in removed)
-            if rewritten and not length_change:  # a length note already says what the rewrite did
+            if change.length_change:
+                length_changes[(name, change.length_change)] += 1
+            replacements.update((name, old, new) for old, new in change.swapped)
+            removals.update((name, old) for old in change.removed)
+            if change.rewritten and not change.length_change:  # a length note already says what the rewrite did
                 rewrites[name] += 1
         for kind, (counter, earlier) in enumerate(zip((replacements, removals, length_changes, rewrites, whitespace),
                                                       before_counts, strict=True)):
             for key in counter:
                 if counter[key] != earlier.get(key, 0):
                     cases.setdefault((kind, key), []).append(case_label(original))
+                    latest[(kind, key)] = number
+
+    recency: dict[str, int] = {}
 
     def note(kind: int, key, text: str) -> str:
-        return scoped(text, cases.get((kind, key), []))
+        text = scoped(text, cases.get((kind, key), []))
+        recency[text] = latest.get((kind, key), -1)
+        return text
 
     notes = []
     for (name, change), _ in length_changes.most_common():
@@ -158,7 +225,46 @@ def _edit_notes(edits: Sequence[tuple[AlpacaSample, AlpacaSample]]) -> list[str]
         notes.append(f"Trim stray spaces and blank lines in the {name}.")  # tidiness holds everywhere
     for name, _ in rewrites.most_common():
         notes.append(note(3, name, f"Reviewers rewrote {name}s: follow the seed examples more closely."))
-    return notes
+    # two edits of one batch that teach opposite lessons: the later edit's lesson wins (and says what it replaced)
+    reconciled = merge_notes([], sorted(notes, key=lambda text: recency.get(text, -1)))
+    return [kept for text in notes for kept in reconciled if kept == text or kept.startswith(text + " (replaces")]
+
+
+def what_was_wrong(change: FieldChange) -> str:
+    """One field's edit as what was wrong with the draft, in words."""
+    name = change.name
+    if change.whitespace_only:
+        return f"stray spaces or blank lines in the {name}"
+    parts = []
+    if change.length_change == "shortened":
+        parts.append(f"the {name} was too long ({change.words_before} words, cut to {change.words_after})")
+    elif change.length_change == "lengthened":
+        parts.append(f"the {name} was too short or incomplete ({change.words_before} words, "
+                     f"{change.words_after} after)")
+    parts += [f"in the {name}, '{old}' should be '{new}'" for old, new in change.swapped]
+    parts += [f"'{old}' did not belong in the {name}" for old in change.removed]
+    if change.rewritten and not change.length_change:
+        parts.append(f"the {name} was rewritten")
+    return "; ".join(parts) or f"the {name} needed a correction"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A reviewer's edit as a worked example for the generator: the draft, the corrected sample, what was wrong."""
+
+    before: AlpacaSample
+    after: AlpacaSample
+    changes: tuple[FieldChange, ...]
+
+    @property
+    def wrong(self) -> str:
+        return "; ".join(what_was_wrong(change) for change in self.changes)
+
+
+def corrections_from_reviews(reviews: Iterable[ReviewedSample]) -> list[Correction]:
+    """The edited samples among the reviews, in the order given, each as a before → after Correction."""
+    return [Correction(r.original, r.current, tuple(field_changes(r.original, r.current)))
+            for r in reviews if r.status == "edited" and r.original != r.current]
 
 
 def notes_from_reviews(reviews: Iterable[ReviewedSample]) -> list[str]:

@@ -6,13 +6,23 @@ import json
 import random
 from collections.abc import Mapping, Sequence
 
-from prompts.generation import EMPTY_SLOT, GENERATION_REQUEST, GENERATION_SYSTEM_PROMPT
+from prompts.generation import (
+    CORRECTION,
+    CORRECTION_FIELD,
+    EMPTY_SLOT,
+    GENERATION_REQUEST,
+    GENERATION_SYSTEM_PROMPT,
+    MORE_CORRECTIONS,
+)
 from tools.dataset.schema import AlpacaSample
+from tools.generation.notes import Correction, case_label
 
 EXAMPLES_PER_PROMPT = 5
 MAX_REJECTED_IN_PROMPT = 5
 MAX_AVOID_IN_PROMPT = 40
 AVOID_TEXT_CHARS = 160
+MAX_CORRECTIONS_IN_PROMPT = 8  # the newest edits, as before -> after pairs (the prompt stays small)
+CORRECTION_CHARS = 400  # each side of a corrected field: whole, unless very long
 
 
 def choose_seeds(
@@ -46,6 +56,24 @@ def _bullets(lines: Sequence[str]) -> str:
     return "\n".join(f"- {line}" for line in lines) if lines else EMPTY_SLOT
 
 
+def corrections_text(corrections: Sequence[Correction]) -> str:
+    """The newest corrections as what was wrong plus each corrected field before and after; how many more exist."""
+    shown = list(corrections)[-MAX_CORRECTIONS_IN_PROMPT:]
+    blocks = []
+    for correction in shown:
+        lines = [CORRECTION.format(wrong=correction.wrong, case=json.dumps(case_label(correction.before),
+                                                                           ensure_ascii=False))]
+        lines += [CORRECTION_FIELD.format(
+            name=change.name, before=json.dumps(_shorten(getattr(correction.before, change.name), CORRECTION_CHARS),
+                                                ensure_ascii=False),
+            after=json.dumps(_shorten(getattr(correction.after, change.name), CORRECTION_CHARS), ensure_ascii=False))
+            for change in correction.changes]
+        blocks.append("\n".join(lines))
+    if len(corrections) > len(shown):
+        blocks.append(MORE_CORRECTIONS.format(count=len(corrections) - len(shown), shown=len(shown)))
+    return "\n".join(blocks) or EMPTY_SLOT
+
+
 def build_batch_prompt(
     task: str,
     examples: Sequence[AlpacaSample],
@@ -54,11 +82,13 @@ def build_batch_prompt(
     notes: Sequence[str] = (),
     rejected: Sequence[tuple[AlpacaSample, str]] = (),
     avoid_texts: Sequence[str] = (),
+    corrections: Sequence[Correction] = (),
 ) -> list[dict[str, str]]:
     """Chat messages (OpenAI-style role/content dicts) asking for `count` new samples.
 
     examples: the seeds to show (see choose_seeds); notes: error notes from earlier reviews; rejected: recent
-    (sample, reason) pairs; avoid_texts: questions already written (only the most recent few are shown).
+    (sample, reason) pairs; avoid_texts: questions already written (only the most recent few are shown);
+    corrections: reviewers' edits, oldest first (the newest few are shown as before -> after pairs).
     """
     rejected_lines = [
         f"{sample_json(sample)}\n  reason: {reason}"
@@ -69,6 +99,7 @@ def build_batch_prompt(
         system=system.strip() or EMPTY_SLOT,
         examples="\n".join(sample_json(sample) for sample in examples) or EMPTY_SLOT,
         notes=_bullets([note.strip() for note in notes if note.strip()]),
+        corrections=corrections_text(corrections),
         rejected=_bullets(rejected_lines),
         avoid=_bullets([_shorten(text) for text in list(avoid_texts)[-MAX_AVOID_IN_PROMPT:]]),
         count=count,

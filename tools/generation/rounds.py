@@ -6,7 +6,7 @@ from typing import Any
 
 from tools.errors import UserError
 from tools.generation.batch import DEFAULT_BATCH_SIZE, BatchResult, generate_batch
-from tools.generation.notes import notes_from_reviews
+from tools.generation.notes import corrections_from_reviews, notes_from_reviews
 from tools.generation.project_dataset import flag_twins
 from tools.generation.prompt import EXAMPLES_PER_PROMPT, build_batch_prompt, choose_seeds
 from tools.generation.store import Batch, ReviewStore
@@ -35,12 +35,16 @@ def generate_next_batch(
 
 
 def _round_inputs(store: ReviewStore, project_id: str) -> dict[str, Any]:
-    """What the next batch is asked with: task, seeds, system, notes, rejected examples, questions to avoid."""
+    """What the next batch is asked with: task, seeds, system, notes, the edits of submitted batches (as
+    corrections), rejected examples, questions to avoid."""
     project = store.project(project_id)
+    batches = store.batches(project_id)
+    submitted = {batch.id for batch in batches if batch.status == "submitted"}
+    edited = [s for s in store.project_samples(project_id, ["edited"]) if s.batch_id in submitted]
     return {"task": project.task, "seeds": project.seeds, "system": project.system,
             "notes": store.notes(project_id), "rejected": store.rejected_examples(project_id),
-            "existing_texts": store.existing_texts(project_id), "seed_usage": project.seed_usage,
-            "rng_seed": len(store.batches(project_id))}
+            "corrections": corrections_from_reviews(edited), "existing_texts": store.existing_texts(project_id),
+            "seed_usage": project.seed_usage, "rng_seed": len(batches)}
 
 
 def next_batch_request(store: ReviewStore, project_id: str, n: int = DEFAULT_BATCH_SIZE) -> str:
@@ -49,7 +53,8 @@ def next_batch_request(store: ReviewStore, project_id: str, n: int = DEFAULT_BAT
     seeds = inputs["seeds"]
     chosen = choose_seeds(len(seeds), EXAMPLES_PER_PROMPT, inputs["seed_usage"], inputs["rng_seed"])
     messages = build_batch_prompt(inputs["task"], [seeds[i] for i in chosen], n, inputs["system"], inputs["notes"],
-                                  inputs["rejected"], avoid_texts=inputs["existing_texts"])
+                                  inputs["rejected"], avoid_texts=inputs["existing_texts"],
+                                  corrections=inputs["corrections"])
     return messages[-1]["content"]
 
 
@@ -62,4 +67,5 @@ def learn_from_batch(store: ReviewStore, batch_id: int) -> list[str]:
     if batch.status == "submitted":
         return store.notes(batch.project_id)
     batch = store.submit_batch(batch_id)
-    return store.add_notes(batch.project_id, notes_from_reviews(store.batch_samples(batch_id)))
+    in_order_made = sorted(store.batch_samples(batch_id), key=lambda sample: sample.updated)  # newest lesson wins
+    return store.add_notes(batch.project_id, notes_from_reviews(in_order_made))
