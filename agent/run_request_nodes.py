@@ -28,14 +28,14 @@ class RunRequestNodes:
     def report_evaluation(self, state: AgentState) -> dict:
         """The last evaluation's report again, or why there is none."""
         from agent.training_nodes import evaluation_report
-        from tools.evaluation_job import evaluation_failure
+        from tools.training.run_folder import read_evaluation
 
         if why := unfinished_run(state):
             return {"messages": [say(why)], "stay": True}
         run_dir = state["run_dir"]
         if not state.get("evaluation"):
-            return {"messages": [say(f"The evaluation of `{Path(run_dir).name}` failed: "
-                                      f"{evaluation_failure(run_dir)}")], "stay": True}
+            why = read_evaluation(Path(run_dir)).failure or "no report was written"
+            return {"messages": [say(f"The evaluation of `{Path(run_dir).name}` failed: {why}")], "stay": True}
         return {"messages": [say(evaluation_report(state["evaluation"], Path(run_dir).name))], "stay": True}
 
     def try_model(self, state: AgentState) -> dict:

@@ -209,7 +209,7 @@ OUTCOMES = {
     ('dataset', Action.BUILD_DATASET): ({'versions': 2}, 'Dataset version **v002-reviewed**'),
     ('dataset', Action.IMPROVE): ({}, 'There is no evaluated model to'),
     ('dataset', Action.PREPARE_TRAINING): (
-        {'pause': 'approve_training', 'stage': 'training', 'plan': 'gemma-3-270m'}, '**Method: prompt_tuning**'),
+        {'pause': 'approve_training', 'stage': 'training', 'plan': 'gemma-3-270m'}, '**Method: lora**'),
     ('dataset', Action.APPROVE): ({}, 'There is no checked plan to start'),
     ('dataset', Action.REVISE): ({}, 'Change the settings in the'),
     ('dataset', Action.BASELINE): ({'approach': 'icl', 'baseline': True}, 'Measured zero-shot vs few-shot:'),
@@ -231,7 +231,7 @@ OUTCOMES = {
     ('approval', Action.BUILD_DATASET): (
         {'pause': 'chat', 'stage': 'dataset', 'versions': 2, 'plan': None}, 'Dataset version **v002-reviewed**'),
     ('approval', Action.IMPROVE): ({}, 'There is no evaluated model to'),
-    ('approval', Action.PREPARE_TRAINING): ({'plan': 'gemma-3-270m'}, '**Method: prompt_tuning** (only 6'),
+    ('approval', Action.PREPARE_TRAINING): ({'plan': 'gemma-3-270m'}, '**Method: lora** (no GPU'),
     ('approval', Action.APPROVE): (
         {'pause': 'chat', 'run_phase': 'training', 'launched': 1}, 'Training started (process 4242)'),
     ('approval', Action.REVISE): ({}, 'Change the settings in the'),
@@ -278,7 +278,7 @@ OUTCOMES = {
     ('evaluated', Action.IMPROVE): ({}, '**Improve** drafts the next batch'),
     ('evaluated', Action.PREPARE_TRAINING): (
         {'pause': 'approve_training', 'stage': 'training', 'plan': 'gemma-3-270m', 'run_phase': None,
-         'evaluation': False}, '**Method: prompt_tuning**'),
+         'evaluation': False}, '**Method: lora**'),
     ('evaluated', Action.APPROVE): ({}, 'There is no checked plan to start'),
     ('evaluated', Action.REVISE): ({}, 'Change the settings in the'),
     ('evaluated', Action.BASELINE): ({'approach': 'icl', 'baseline': True}, 'Measured zero-shot vs few-shot:'),
@@ -310,8 +310,7 @@ def checked_plans(monkeypatch):
     """Check and propose without loading a model: every preflight passes (its checks are tested on their own)."""
     import tools.training.preflight as preflight
 
-    monkeypatch.setattr(preflight, "run_preflight", lambda config, **kw: type(
-        "Report", (), {"to_dict": lambda self: {"ok": True, "checks": []}})())
+    monkeypatch.setattr(preflight, "run_preflight", lambda config, **kw: preflight.PreflightReport(ok=True, checks=[]))
 
 
 def test_the_outcome_table_covers_every_action_at_every_position():
