@@ -19,18 +19,21 @@ from typing import Any
 from langgraph.types import Command
 
 from agent.actions import Action, Reply, parse_reply
-from agent.data_studio import DataStudio
+from agent.data_studio import NOTHING_SHOWN, DataStudio, ReviewPanel
 from agent.graph import build_graph
 from agent.improve_nodes import can_improve
 from agent.nodes import STREAMED_NODES, AgentDeps
 from agent.paths_desk import PathsDesk
 from agent.run_desk import RunDesk
 from agent.training_nodes import evaluation_words, metrics_table, observed_run_status
+from tools.generation.decisions import Decision, DecisionKind
 from tools.settings import Settings
 from tools.workspace import Workspace
 
-# evaluation_words and metrics_table: the evaluation as the chat words it, for the Training tab to show the same
-__all__ = ["Action", "ConversationView", "Session", "evaluation_words", "metrics_table", "open_checkpointer"]
+# evaluation_words and metrics_table: the evaluation as the chat words it, for the Training tab to show the same;
+# Decision, DecisionKind, ReviewPanel: what the Data studio's desk takes and gives back
+__all__ = ["NOTHING_SHOWN", "Action", "ConversationView", "Decision", "DecisionKind", "ReviewPanel", "Session",
+           "evaluation_words", "metrics_table", "open_checkpointer"]
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 2.0
 
@@ -221,6 +224,17 @@ class Session:
             self._running.discard(thread_id)
             self._watched.add(thread_id)  # the step may have started a run
 
+    def submit_batch(self, thread_id: str, settings: dict) -> str:
+        """Submits the open batch with the build settings the person set in the Data studio (kept, so the version
+        a reached target builds uses them): through the conversation when it waits on this batch, else here (an
+        imported batch). Returns what was said; UserError when there is nothing to submit."""
+        self.studio.choose_build_settings(thread_id, settings)
+        if self.view(thread_id).pause == "review":
+            view = self.act(thread_id, Action.SUBMIT, "Submit batch", tab="Data studio", config=settings)
+            return next((m["content"] for m in reversed(view.messages) if m.get("role") == "assistant"), "")
+        number, notes = self.studio.submit_open_batch(thread_id)
+        return f"Batch {number} submitted; {len(notes)} error note(s) now go into every next request."
+
     # --- the run watcher ------------------------------------------------------------------------------------
     def watch_runs_once(self) -> list[str]:
         """One look at every conversation with a run or evaluation in flight; records what ended.
@@ -290,9 +304,6 @@ class Session:
     def start_example(self):
         """Starts the built-in example project (or returns the one running); its folder is in the workspace."""
         return self.runs.start_example(self.workspace.examples_dir)
-
-    def dataset_dir(self, thread_id: str | None) -> Path:
-        return self.workspace.dataset_dir(thread_id)
 
     def project_dir(self, thread_id: str | None) -> Path:
         return self.workspace.project_dir(thread_id)
