@@ -23,7 +23,7 @@ from tools.errors import UserError
 from tools.locks import exclusive
 
 VERSION_FILE = "version.json"
-CHOSEN_FILE = "chosen-settings.json"  # the build controls as the person last set them (beside the versions)
+CHOSEN_FILE = "build-settings.json"  # the build controls as the person last set them (beside the versions folder)
 # Builds of one project take turns (lock file .datasets.lock beside the versions folder): a second waits this
 # long for the first (a studio build takes seconds), then is told the project is busy.
 BUILD_WAIT_S = 60.0
@@ -64,18 +64,18 @@ def list_versions(root: Path | str) -> list[dict]:
 
 def remember_chosen_settings(root: Path | str, settings: BuildSettings) -> None:
     """Keeps the build settings the person chose, for a build the journey starts by itself (the target reached)."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    staged = root / f".{CHOSEN_FILE}.partial"
+    chosen = Path(root).with_name(CHOSEN_FILE)
+    chosen.parent.mkdir(parents=True, exist_ok=True)
+    staged = chosen.with_name(f".{CHOSEN_FILE}.partial")
     staged.write_text(json.dumps(asdict(settings)) + "\n", encoding="utf-8")
-    staged.replace(root / CHOSEN_FILE)  # atomic: never half a file
+    staged.replace(chosen)  # atomic: never half a file
 
 
 def chosen_settings(root: Path | str) -> BuildSettings | None:
     """The build settings the person last chose, else those of the newest version built from the review (chosen when
     it was built), else None: nobody chose any yet (an unreadable file counts as none)."""
     try:
-        return BuildSettings(**json.loads((Path(root) / CHOSEN_FILE).read_text(encoding="utf-8")))
+        return BuildSettings(**json.loads(Path(root).with_name(CHOSEN_FILE).read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError, UserError):
         built = [v for v in list_versions(root) if v["source"] != "file"]  # a file's version read no seeds
         return BuildSettings(**built[0]["settings"]) if built else None
