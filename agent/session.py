@@ -27,6 +27,7 @@ from agent.paths_desk import PathsDesk
 from agent.run_desk import RunDesk
 from agent.training_nodes import evaluation_words, metrics_table, observed_run_status
 from tools.generation.decisions import Decision, DecisionKind
+from tools.generation.store import ReviewStore
 from tools.settings import Settings
 from tools.workspace import Workspace
 
@@ -79,7 +80,7 @@ def default_deps(settings: Settings, workspace: Workspace) -> AgentDeps:
                                                       persist_dir=workspace.guidance_index))
 
     return AgentDeps(chat_model=model, generation_model=generator, answer_question=answer,
-                     store=workspace.open_store(), workspace=workspace)
+                     store=ReviewStore(workspace.store_db), workspace=workspace)
 
 
 def open_checkpointer(settings: Settings):
@@ -98,7 +99,7 @@ class Session:
         self.workspace = Workspace.from_settings(settings)
         self.deps = deps if deps is not None else default_deps(settings, self.workspace)
         self.deps.workspace = self.deps.workspace or self.workspace
-        self.deps.store = self.deps.store or self.workspace.open_store()
+        self.deps.store = self.deps.store or ReviewStore(self.workspace.store_db)
         self.store = self.deps.store
         self.studio = DataStudio(self.store, self.workspace)  # the Data studio's actions that need no graph step
         self.checkpointer = checkpointer if checkpointer is not None else open_checkpointer(settings)

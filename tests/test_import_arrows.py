@@ -54,3 +54,9 @@ def test_ui_holds_no_store_and_reaches_review_only_through_the_desk():
         names = imports_of(path)
         assert not {n for n in names if n.startswith("tools.generation")}, (
             f"{path.relative_to(ROOT)} imports the review store or its helpers; use session.studio")
+
+
+def test_the_workspace_names_paths_and_imports_nothing_above_it():
+    """tools/workspace.py is used by every layer: it opens no store (the arrow would run back up)."""
+    names = imports_of(ROOT / "tools" / "workspace.py")
+    assert names <= {"__future__", "pathlib", "typing", "tools.errors", "tools.settings"}, names

@@ -33,7 +33,8 @@ def test_focus_mode_shows_a_decision_made_meanwhile_instead_of_overwriting_it(tm
     terminal.reject(seen.id, "wrong part number")  # meanwhile `tunesmith studio review` rejects it
 
     shown = tab.focus_decide("bikes", seen, DecisionKind.APPROVE, "", "", "", "")
-    assert "was changed since you saw it" in shown[tab.focus_message] and "wrong part number" in shown[tab.focus_message]
+    said = shown[tab.focus_message]
+    assert "was changed since you saw it" in said and "wrong part number" in said
     assert store.sample(seen.id).status == "rejected"  # nothing overwritten
     refreshed = shown[tab.focus_seen]
     assert refreshed.status == "rejected" and "rejected" in shown[tab.focus_line]  # the panel shows that decision

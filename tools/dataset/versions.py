@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tools.dataset.build import build_dataset
-from tools.dataset.clean import CleanConfig
+from tools.dataset.normalize import CleanConfig
 from tools.dataset.readers import MAX_FILE_BYTES
 from tools.dataset.schema import AlpacaSample, ReviewedRow
 from tools.dataset.split import eval_size
