@@ -74,10 +74,10 @@ def apply_decision(store: ReviewStore, decision: Decision) -> Applied:
     """Writes the decision (each committed at once); returns how many samples it changed.
 
     Raises UserError (DecisionConflict among them) with what went wrong; nothing is written then."""
-    from tools.generation.project_dataset import resolve_conflict
-
     kind, ids = decision.kind, list(decision.sample_ids)
     if decision.resolves_conflict:
+        from tools.generation.project_dataset import resolve_conflict  # twins and meaning: loaded only here
+
         return Applied(len(ids), resolve_conflict(store, ids, kind.value, decision.keep_id, decision.merged))
     if decision.bulk:
         if kind is DecisionKind.TAG:
