@@ -135,12 +135,16 @@ class DataStudio:
         return batch
 
     def panel(self, thread_id: str | None, position: int = 0, message: str = "", refused: bool = False,
-              batch: Batch | None = None) -> ReviewPanel:
-        """The review panel as it is now, focused on the sample at position (clamped into the batch)."""
+              batch: Batch | None = None, review_filter: tuple[str, str | None, str] | None = None) -> ReviewPanel:
+        """The review panel as it is now, focused on the sample at position (clamped into the batch); with a
+        review_filter (status or 'all', tag, words), only the samples that pass it (the list view)."""
         batch = batch or self._current_batch(thread_id)
         if batch is None:
             return ReviewPanel(message=message, refused=refused)
         samples = self.store.batch_samples(batch.id)
+        if review_filter is not None:
+            status, tag, text = review_filter
+            samples = [s for s in samples if s.matches(status, tag or None, text)]
         position = max(0, min(int(position or 0), len(samples) - 1))
         return ReviewPanel(batch.number, batch.status == "open", samples, self.store.tag_counts(thread_id), position,
                            message, refused)
@@ -177,10 +181,6 @@ class DataStudio:
         left = f"{len(pending)} pending." if pending else "All decided: press **Submit batch**."
         return replace(after, position=following,
                        message=f"{DONE_WORDS[decision.kind]} sample {here + 1}. {left}")
-
-    def shown_samples(self, thread_id: str | None, status: str, tag: str | None, text: str) -> list[StoredSample]:
-        """The current batch's samples that pass the review filter (status, tag, words)."""
-        return [s for s in self.panel(thread_id).samples if s.matches(status, tag or None, text)]
 
     def tag_choices(self, thread_id: str | None) -> list[str]:
         return sorted({t for s in self.panel(thread_id).samples for t in s.tags})

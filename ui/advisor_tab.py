@@ -95,7 +95,7 @@ class AdvisorTab:
         def handler(thread_id: str):
             replies = self.session.view(thread_id).quick_replies
             if index >= len(replies):
-                yield {}
+                yield {self.textbox: gr.skip()}  # (Gradio reads an empty dict as one value, not as no update)
                 return
             yield from self._stream_reply(thread_id, replies[index]["reply"])
         return handler

@@ -187,7 +187,7 @@ class DataTab:
              refresh: int) -> dict:
         """Approves/rejects the pending samples the filter shows, or adds a tag to every sample shown; the cards
         re-render only when something changed (a refusal must not redraw under the cursor)."""
-        ids = tuple(s.id for s in self.studio.shown_samples(thread_id, status, tag, text))
+        ids = tuple(s.id for s in self.studio.panel(thread_id, review_filter=(status, tag, text)).samples)
         try:
             decision = Decision(kind, ids, reason=reason, tags=reason, bulk=True)
         except UserError as exc:
@@ -248,7 +248,7 @@ class DataTab:
 
     def hub_preview(self, repo_id: str | None, file: str | None) -> dict:
         if not repo_id:
-            return {}
+            return {self.hub_status: gr.skip()}  # (Gradio reads an empty dict as one value, not as no update)
         try:
             preview = self.studio.preview_hub(repo_id, file or None)
         except UserError as exc:
@@ -459,11 +459,10 @@ class DataTab:
             def render_samples(thread_id, mode, status, tag, text, _):
                 if mode != "list" or not thread_id:
                     return
-                panel = self.studio.panel(thread_id)
-                found = [s for s in panel.samples if s.matches(status, tag or None, text)]
-                if panel.batch_number is not None and not found:
+                panel = self.studio.panel(thread_id, review_filter=(status, tag, text))
+                if panel.batch_number is not None and not panel.samples:
                     gr.Markdown("_No sample matches the filter._")
-                for s in found:
+                for s in panel.samples:
                     self._sample_card(s, panel.batch_open, thread)
 
         gr.Markdown("#### Conflicts: the same question with different answers")
