@@ -106,9 +106,14 @@ class FinetuneNodes:
         return update
 
     def build_training_dataset(self, state: AgentState, config) -> dict:
-        """A new dataset version from the accepted samples and seeds, with the studio's settings (format, eval
-        fraction, system prompt, seeds on/off) from the reply's config; earlier versions stay as they were."""
-        from tools.dataset.versions import BuildSettings, versions_root
+        """A new dataset version from the accepted samples and seeds, with the settings the person chose (format,
+        eval fraction, system prompt, seeds on/off): those the Data studio sent with this action, else the last
+        ones set there (or of the newest version). A build the journey starts by itself (a submission that reached
+        the target) without any chosen settings does not happen: it says so and how to build. Earlier versions stay
+        as they were; the message says which version training will now use."""
+        from dataclasses import asdict
+
+        from tools.dataset.versions import BuildSettings, chosen_settings, versions_root
         from tools.generation.project_dataset import build_project_version
 
         thread_id = config["configurable"]["thread_id"]
@@ -118,18 +123,29 @@ class FinetuneNodes:
         root = versions_root(self.workspace.project_dir(thread_id))
         improvement = state.get("improvement")
         improving = bool(improvement and improvement["step"] == "reviewed")
-        # the Data studio's Build and Submit send its controls; otherwise the settings of the last build
-        choices = (state.get("last_reply") or {}).get("config") or last_build_settings(root)
+        reply = state.get("last_reply") or {}
+        remembered = chosen_settings(root)
+        choices = reply.get("config") or (asdict(remembered) if remembered else None)
+        if choices is None and reply.get("action") == Action.SUBMIT.value:  # started by itself: only as chosen
+            return {"messages": [say(
+                "The target is reached. To build the dataset, choose its format, eval share and whether the seeds "
+                "go in under **3 · Build a dataset version** in the Data studio and press **Build from reviewed "
+                "samples** (or say *build the dataset* here to use the defaults shown there).")], "stay": True}
+        said_defaults = choices is None
         held_out = held_out_rows(improvement) if improving else []
         try:
-            report = build_project_version(self.store, thread_id, root, BuildSettings(**choices), leave_out=held_out)
+            settings = BuildSettings(**(choices or {}))
+            report = build_project_version(self.store, thread_id, root, settings, leave_out=held_out)
         except (UserError, TypeError) as exc:
             return {"messages": [say(f"⚠️ {getattr(exc, 'message', exc)}")], "stay": True}
         version = report["version"]
         warnings = report.get("health", {}).get("warnings", [])
-        lines = [f"Dataset version **{version['name']}** built ({report['format']}): {report['train']} train and "
+        seeds = "in" if settings.include_seeds else "out"
+        how = f"{settings.fmt}, eval share {settings.eval_fraction:g}, seeds {seeds}"
+        how += ": the defaults, as no settings were chosen in the Data studio" if said_defaults else ""
+        lines = [f"Dataset version **{version['name']}** built ({how}): {report['train']} train and "
                  f"{report['eval']} eval samples ({report['dropped']} dropped, each listed with its reason in the "
-                 "Data studio)."]
+                 "Data studio). Training uses it from now on (the newest version) unless you pick another."]
         left_out = next((i["rows"] for i in version["inputs"] if i["source"].startswith("left out")), 0)
         if improving:
             lines.append(f"- This round's version: {left_out} row(s) asking a held-out question of "
@@ -189,15 +205,6 @@ def route_after_dataset(state: AgentState) -> Literal["wait_for_user", "review_b
     if state.get("stay"):
         return route_back(state)
     return "prepare_training" if (state.get("improvement") or {}).get("step") == "built" else "wait_for_user"
-
-
-def last_build_settings(root) -> dict:
-    """The settings the person chose for the newest dataset version (version.json), for a build not started from
-    the Data studio's controls (e.g. a batch submitted in the chat)."""
-    from tools.dataset.versions import list_versions
-
-    versions = list_versions(root)
-    return dict(versions[0]["settings"]) if versions else {}
 
 
 def held_out_rows(improvement: dict | None) -> list:

@@ -19,18 +19,22 @@ from typing import Any
 from langgraph.types import Command
 
 from agent.actions import Action, Reply, parse_reply
-from agent.data_studio import DataStudio
+from agent.data_studio import NOTHING_SHOWN, DataStudio, ReviewPanel
 from agent.graph import build_graph
 from agent.improve_nodes import can_improve
 from agent.nodes import STREAMED_NODES, AgentDeps
 from agent.paths_desk import PathsDesk
 from agent.run_desk import RunDesk
 from agent.training_nodes import evaluation_words, metrics_table
+from tools.generation.decisions import Decision, DecisionKind
+from tools.generation.store import ReviewStore
 from tools.settings import Settings
 from tools.workspace import Workspace
 
-# evaluation_words and metrics_table: the evaluation as the chat words it, for the Training tab to show the same
-__all__ = ["Action", "ConversationView", "Session", "evaluation_words", "metrics_table", "open_checkpointer"]
+# evaluation_words and metrics_table: the evaluation as the chat words it, for the Training tab to show the same;
+# Decision, DecisionKind, ReviewPanel: what the Data studio's desk takes and gives back
+__all__ = ["NOTHING_SHOWN", "Action", "ConversationView", "Decision", "DecisionKind", "ReviewPanel", "Session",
+           "evaluation_words", "metrics_table", "open_checkpointer"]
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 2.0
 
@@ -76,7 +80,7 @@ def default_deps(settings: Settings, workspace: Workspace) -> AgentDeps:
                                                       persist_dir=workspace.guidance_index))
 
     return AgentDeps(chat_model=model, generation_model=generator, answer_question=answer,
-                     store=workspace.open_store(), workspace=workspace)
+                     store=ReviewStore(workspace.store_db), workspace=workspace)
 
 
 def open_checkpointer(settings: Settings):
@@ -95,7 +99,7 @@ class Session:
         self.workspace = Workspace.from_settings(settings)
         self.deps = deps if deps is not None else default_deps(settings, self.workspace)
         self.deps.workspace = self.deps.workspace or self.workspace
-        self.deps.store = self.deps.store or self.workspace.open_store()
+        self.deps.store = self.deps.store or ReviewStore(self.workspace.store_db)
         self.store = self.deps.store
         self.studio = DataStudio(self.store, self.workspace)  # the Data studio's actions that need no graph step
         self.checkpointer = checkpointer if checkpointer is not None else open_checkpointer(settings)
@@ -221,6 +225,17 @@ class Session:
             self._running.discard(thread_id)
             self._watched.add(thread_id)  # the step may have started a run
 
+    def submit_batch(self, thread_id: str, settings: dict) -> str:
+        """Submits the open batch with the build settings the person set in the Data studio (kept, so the version
+        a reached target builds uses them): through the conversation when it waits on this batch, else here (an
+        imported batch). Returns what was said; UserError when there is nothing to submit."""
+        self.studio.choose_build_settings(thread_id, settings)
+        if self.view(thread_id).pause == "review":
+            view = self.act(thread_id, Action.SUBMIT, "Submit batch", tab="Data studio", config=settings)
+            return next((m["content"] for m in reversed(view.messages) if m.get("role") == "assistant"), "")
+        number, notes = self.studio.submit_open_batch(thread_id)
+        return f"Batch {number} submitted; {len(notes)} error note(s) now go into every next request."
+
     # --- the run watcher ------------------------------------------------------------------------------------
     def watch_runs_once(self) -> list[str]:
         """One look at every conversation with a run or evaluation in flight; records what ended.
@@ -292,9 +307,6 @@ class Session:
     def start_example(self):
         """Starts the built-in example project (or returns the one running); its folder is in the workspace."""
         return self.runs.start_example(self.workspace.examples_dir)
-
-    def dataset_dir(self, thread_id: str | None) -> Path:
-        return self.workspace.dataset_dir(thread_id)
 
     def project_dir(self, thread_id: str | None) -> Path:
         return self.workspace.project_dir(thread_id)

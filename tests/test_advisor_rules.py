@@ -165,9 +165,30 @@ def test_every_rule_has_a_source_and_fires_in_some_scenario():
             assert rule.id in fired, f"rule {rule.id} is never exercised"
 
 
-def test_deterministic():
-    profile = validate_profile({"custom_tone_behavior_style": True, "data_dynamics": "dynamic"})
-    assert recommend(profile).to_dict() == recommend(profile).to_dict()
+DETERMINISM_CHILD = """
+import json, sys
+from tools.advisor.profile import validate_profile
+from tools.advisor.recommend import recommend
+print(json.dumps(recommend(validate_profile(json.loads(sys.argv[1]))).to_dict()))
+"""
+
+
+def test_deterministic_across_processes():
+    """The same profile gets the same recommendation, word for word, in processes whose string hashing (and so set
+    order) differs: comparing two calls in one process could not fail."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    profile = {"custom_tone_behavior_style": True, "data_dynamics": "dynamic", "labeled_data": "few"}
+    root = Path(__file__).resolve().parents[1]
+    outputs = {subprocess.run([sys.executable, "-c", DETERMINISM_CHILD, json.dumps(profile)], cwd=root, check=True,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+               for seed in (1, 2, 3)}
+    assert len(outputs) == 1, outputs
+    assert json.loads(outputs.pop()) == recommend(validate_profile(profile)).to_dict()
 
 
 def test_the_method_is_explained_for_the_machine_it_runs_on():

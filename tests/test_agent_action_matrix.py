@@ -64,7 +64,8 @@ def make(tmp_path, monkeypatch):
             return session, tid
         batch = session.store.open_batch(tid)
         session.store.bulk([s.id for s in session.store.batch_samples(batch.id)], "approve")
-        session.send(tid, {"text": "Submit batch", "action": "submit"})
+        # submitted in the Data studio with its build settings: the target reached builds the dataset
+        session.submit_batch(tid, {"fmt": "alpaca", "eval_fraction": 0.1, "system": "", "include_seeds": True})
         if position == "dataset":
             return session, tid
         view = session.view(tid)

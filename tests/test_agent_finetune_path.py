@@ -107,7 +107,14 @@ def test_fine_tune_path_end_to_end(tmp_path, stub):
     store.bulk([s.id for s in store.batch_samples(batch2.id)], "approve")
     view = session.send(tid, {"text": "Submit batch", "action": "submit"})
 
-    # 36 accepted >= 30 target: the dataset is built automatically
+    # 36 accepted >= 30 target, submitted in the chat before any build settings were chosen: no silent build
+    assert "The target is reached. To build the dataset, choose its format" in view.messages[-1]["content"]
+    assert view.stage == "seeds" and view.dataset_dir is None
+    assert not (settings.workspace / "projects" / tid / "datasets").exists()
+    # the person sets the build controls in the Data studio (kept for this conversation), then asks in the chat
+    session.studio.choose_build_settings(tid, {"fmt": "alpaca", "eval_fraction": 0.2, "system": "",
+                                               "include_seeds": True})
+    view = session.send(tid, {"text": "Build the dataset", "action": "build_dataset"})
     assert view.stage == "dataset"
     dataset = Path(view.dataset_dir)  # a new version folder: datasets/v001-reviewed
     assert dataset.parent == settings.workspace / "projects" / tid / "datasets" and dataset.name.startswith("v001")
@@ -115,7 +122,8 @@ def test_fine_tune_path_end_to_end(tmp_path, stub):
     evaluation = json.loads((dataset / "eval.json").read_text())
     assert len(train) + len(evaluation) == 36 + len(seeds)  # every accepted sample, and the seeds
     assert set(train[0]) == {"instruction", "input", "output", "system", "history"}
-    assert "Dataset version **v001-reviewed** built (alpaca)" in view.messages[-1]["content"]
+    assert "Dataset version **v001-reviewed** built (alpaca, eval share 0.2, seeds in)" in view.messages[-1]["content"]
+    assert len(evaluation) == 8  # 20% of 40 rows, as chosen
     assert [q["label"] for q in view.quick_replies] == ["Prepare training", "More batches"]
 
     # going back a step: more batches after seeing the health report

@@ -9,7 +9,7 @@ import pytest
 
 from tools.cli import main
 from tools.dataset.build import build_dataset, check_file
-from tools.dataset.clean import CleanConfig
+from tools.dataset.normalize import CleanConfig
 from tools.dataset.readers import read_samples
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError

@@ -42,3 +42,21 @@ def test_ui_talks_to_the_agent_only_through_the_session():
         tools = {n for n in names if n.split(".")[0] == "tools"}
         extra = tools - UI_TOOLS_ALLOWED
         assert not extra, f"{path} uses tools directly ({extra}); go through the session"
+
+
+def test_ui_holds_no_store_and_reaches_review_only_through_the_desk():
+    """No `session.store` (or any `.store` of the session) in ui/, and no import of the review store: every
+    decision goes through the Data studio's desk (session.studio), which holds the review rules."""
+    for path in (ROOT / "ui").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        stores = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "store"]
+        assert not stores, f"{path.relative_to(ROOT)} reaches the review store (line {stores[0]}); use session.studio"
+        names = imports_of(path)
+        assert not {n for n in names if n.startswith("tools.generation")}, (
+            f"{path.relative_to(ROOT)} imports the review store or its helpers; use session.studio")
+
+
+def test_the_workspace_names_paths_and_imports_nothing_above_it():
+    """tools/workspace.py is used by every layer: it opens no store (the arrow would run back up)."""
+    names = imports_of(ROOT / "tools" / "workspace.py")
+    assert names <= {"__future__", "pathlib", "typing", "tools.errors", "tools.settings"}, names

@@ -100,7 +100,7 @@ def reviewed_run(tmp_path):
     """A workspace as the app leaves it: a project's reviewed batch, its error notes, a dataset version built from
     it, and a run whose config.json names that version. Returns (run dir, the store's file)."""
     workspace = Workspace(tmp_path / "ws")
-    with workspace.open_store() as store:
+    with ReviewStore(workspace.store_db) as store:
         seeds = [AlpacaSample(instruction="Convert to grams", input="2 cups flour", output="240 g")]
         store.save_project(PROJECT, "Convert US recipe quantities to grams", seeds)
         batch = store.add_batch(PROJECT, [AlpacaSample(instruction="Convert to grams", input=i, output=o)

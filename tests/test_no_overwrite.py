@@ -175,8 +175,10 @@ def test_killed_build_leaves_no_outputs_without_their_report(folder):
         if stage.exists() or process.poll() is not None:
             break
         subprocess.run(["sleep", "0.05"], check=False)
+    building = stage.exists() and process.poll() is None  # the kill must land in a build, or this proves nothing
     process.kill()
     process.wait()
+    assert building, "the build was not caught half-way (it had not started, or had ended); nothing was tested"
     assert not out.exists() or (out / "report.json").is_file()
     assert build_dataset([big], out, force=True)["kept"] > 0
     assert not stage.exists()

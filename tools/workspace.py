@@ -4,9 +4,10 @@
     WORKSPACE/tunesmith.db                      conversation list, projects, batches, decisions, notes (ReviewStore,
                                                 with its schema migrations)
     WORKSPACE/guidance-index/                   the guidance knowledge base's vector index
-    WORKSPACE/projects/<conversation>/dataset/  the built dataset (train/eval JSON, report)
+    WORKSPACE/projects/<conversation>/datasets/vNNN-reviewed|file/   one dataset version per build (never
+                                                overwritten; tools.dataset.versions), build-settings.json beside them
     WORKSPACE/projects/<conversation>/runs/run-N/   one training run (config, progress, checkpoints, eval)
-    WORKSPACE/projects/<conversation>/docs/ and rag/   uploaded documents and their index
+    WORKSPACE/projects/<conversation>/docs/ and rag/   documents uploaded in the Retrieval tab and their index
     WORKSPACE/rag/<name>/                       document indexes made with `tunesmith rag index`
     WORKSPACE/examples/dates-to-iso-N/          the built-in example project's runs
 """
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING
 from tools.errors import UserError
 
 if TYPE_CHECKING:
-    from tools.generation.store import ReviewStore
     from tools.settings import Settings
 
 CHECKPOINTS_DB = "checkpoints.db"
@@ -52,11 +52,6 @@ class Workspace:
     def store_db(self) -> Path:
         return self.file(STORE_DB)
 
-    def open_store(self) -> ReviewStore:
-        from tools.generation.store import ReviewStore
-
-        return ReviewStore(self.store_db)
-
     # --- folders --------------------------------------------------------------------------------------------
     @property
     def examples_dir(self) -> Path:
@@ -76,12 +71,6 @@ class Workspace:
     def generation_lock(self, thread_id: str) -> Path:
         """Held while a batch of the project is being drafted (tools.locks): one draft at a time."""
         return self.project_dir(thread_id) / ".generate.lock"
-
-    def dataset_dir(self, thread_id: str | None) -> Path:
-        return self.project_dir(thread_id) / "dataset"
-
-    def docs_dir(self, thread_id: str) -> Path:
-        return self.project_dir(thread_id) / "docs"
 
     def rag_index_dir(self, thread_id: str) -> Path:
         return self.project_dir(thread_id) / "rag"

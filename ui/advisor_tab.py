@@ -1,6 +1,8 @@
 """The advisor tab: chat with quick replies beside the profile, the recommendation and the decision flow."""
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 
 from agent.session import ConversationView, Session
@@ -9,18 +11,24 @@ from tools.advisor.profile import QUESTION_BY_FIELD, QUESTIONS, choice_label
 from tools.advisor.recommend import APPROACH_TITLES, render_markdown_body
 
 MAX_QUICK_REPLIES = 12  # two questions asked at once: two sets of choices, skip and "Recommend now"
-STEPS = ["1 · Your task", "2 · Recommendation", "3 · Build it", "4 · Train", "5 · Use it"]
-STEP_OF_STAGE = {"interview": 0, "recommended": 1, "seeds": 2, "review": 2, "dataset": 2, "rag": 2, "icl": 2,
-                 "training": 3, "done": 4}
+# The agent's status marks as words: an emoji font is not everywhere, and without one they show as empty boxes.
+MARKS_AS_WORDS = {"✅": "**OK**", "⚠️": "**Warning:**", "❌": "**Failed**"}
 
 
-def render_stepper(stage: str) -> str:
-    """A row of journey steps with the current one highlighted."""
-    current = STEP_OF_STAGE.get(stage, 0)
-    items = "".join(
-        f'<span class="ts-step{" ts-step-on" if i == current else ""}{" ts-step-done" if i < current else ""}" '
-        f'data-stage="{stage if i == current else ""}">{label}</span>' for i, label in enumerate(STEPS))
-    return f'<div class="ts-stepper">{items}</div>'
+def marks_as_words(text: str) -> str:
+    for mark, words in MARKS_AS_WORDS.items():
+        text = text.replace(mark, words)
+    return text
+
+
+def warning_badge(text: str) -> str:
+    """A notice with a CSS badge (readable without colour and without an emoji font), its text escaped."""
+    return f"<span class='ts-badge ts-badge-warn'>Warning</span> {html.escape(text, quote=False)}"
+
+
+def shown_messages(messages: list[dict]) -> list[dict]:
+    """The transcript as the chat shows it: status marks as words (the stored transcript keeps them)."""
+    return [{**m, "content": marks_as_words(m["content"])} for m in messages]
 
 
 def render_profile(profile: dict) -> str:
@@ -48,27 +56,23 @@ class AdvisorTab:
     def __init__(self, session: Session):
         self.session = session
 
-    def view_outputs(self, view: ConversationView) -> list:
-        buttons = []
-        for i in range(MAX_QUICK_REPLIES):
-            if i < len(view.quick_replies):
-                buttons.append(gr.Button(value=view.quick_replies[i]["label"], visible=True))
-            else:
-                buttons.append(gr.Button(visible=False))
+    def view_outputs(self, view: ConversationView) -> dict:
+        """Everything this tab shows for the conversation, by component."""
+        buttons = {button: gr.Button(value=view.quick_replies[i]["label"], visible=True)
+                   if i < len(view.quick_replies) else gr.Button(visible=False) for i, button in enumerate(self.quick)}
         rec = view.recommendation
-        notice = f"⚠️ {view.notice}" if view.notice else ""
-        return [
-            view.thread_id, view.messages, render_profile(view.profile), render_recommendation(rec),
-            render_flow_svg(rec["approach"], rec["scores"]) if rec else render_flow_svg(),
-            render_stepper(view.stage), gr.Markdown(notice, visible=bool(notice)),
-            gr.Dropdown(choices=self.conversation_choices(), value=view.thread_id), *buttons,
-        ]
+        notice = warning_badge(view.notice) if view.notice else ""
+        return {self.thread: view.thread_id, self.chatbot: shown_messages(view.messages),
+                self.profile: render_profile(view.profile), self.recommendation: render_recommendation(rec),
+                self.flow: render_flow_svg(rec["approach"], rec["scores"]) if rec else render_flow_svg(),
+                self.notice: gr.Markdown(notice, visible=bool(notice)),
+                self.picker: gr.Dropdown(choices=self.conversation_choices(), value=view.thread_id), **buttons}
 
     def conversation_choices(self) -> list[tuple[str, str]]:
         return [(c["title"], c["thread_id"]) for c in self.session.list_conversations()]
 
     # --- handlers -------------------------------------------------------------------------------------------
-    def open_conversation(self, thread_id: str | None) -> list:
+    def open_conversation(self, thread_id: str | None) -> dict:
         if not thread_id:
             conversations = self.session.list_conversations()
             first = conversations[0]["thread_id"] if conversations else None
@@ -77,13 +81,13 @@ class AdvisorTab:
             view = self.session.reopen(thread_id)
         return self.view_outputs(view)
 
-    def new_conversation(self) -> list:
+    def new_conversation(self) -> dict:
         return self.view_outputs(self.session.new_conversation())
 
     def send_text(self, thread_id: str, text: str):
         text = (text or "").strip()
         if not text:
-            yield [gr.skip()] * len(self.outputs) + [""]
+            yield {self.textbox: ""}
             return
         yield from self._stream_reply(thread_id, {"text": text})
 
@@ -91,7 +95,7 @@ class AdvisorTab:
         def handler(thread_id: str):
             replies = self.session.view(thread_id).quick_replies
             if index >= len(replies):
-                yield [gr.skip()] * len(self.outputs) + [gr.skip()]
+                yield {self.textbox: gr.skip()}  # (Gradio reads an empty dict as one value, not as no update)
                 return
             yield from self._stream_reply(thread_id, replies[index]["reply"])
         return handler
@@ -101,17 +105,16 @@ class AdvisorTab:
             conversations = self.session.list_conversations()
             thread_id = conversations[0]["thread_id"] if conversations else self.session.new_conversation().thread_id
         view = self.session.view(thread_id)
-        messages = view.messages + [{"role": "user", "content": reply["text"]}]
+        messages = shown_messages(view.messages + [{"role": "user", "content": reply["text"]}])
         streamed = ""
-        yield [thread_id, messages] + [gr.skip()] * (len(self.outputs) - 2) + [""]
+        yield {self.thread: thread_id, self.chatbot: messages, self.textbox: ""}
         for token in self.session.stream(thread_id, reply):
             streamed += token
-            yield [gr.skip(), messages + [{"role": "assistant", "content": streamed}]] + \
-                [gr.skip()] * (len(self.outputs) - 2) + [""]
-        yield self.view_outputs(self.session.view(thread_id)) + [""]
+            yield {self.chatbot: messages + [{"role": "assistant", "content": marks_as_words(streamed)}]}
+        yield {**self.view_outputs(self.session.view(thread_id)), self.textbox: ""}
 
     # --- layout ---------------------------------------------------------------------------------------------
-    def build(self, stepper: gr.HTML, conversation_picker: gr.Dropdown, thread: gr.State) -> None:
+    def build(self, conversation_picker: gr.Dropdown, thread: gr.State) -> None:
         llm_note = ("LLM endpoint configured: I understand free text." if self.session.llm_configured else
                     "No LLM endpoint configured: guided interview with quick choices. Set OPENAI_BASE_URL and "
                     "OPENAI_API_KEY (in .env) for free-text understanding and sample generation.")
@@ -133,7 +136,10 @@ class AdvisorTab:
                 gr.Markdown("#### Recommendation")
                 recommendation = gr.Markdown(elem_id="ts-recommendation")
                 flow = gr.HTML(elem_id="ts-flow")
-        self.outputs = [thread, chatbot, profile, recommendation, flow, stepper, notice, conversation_picker, *quick]
+        self.thread, self.chatbot, self.profile, self.recommendation, self.flow = (thread, chatbot, profile,
+                                                                                  recommendation, flow)
+        self.notice, self.picker, self.quick, self.textbox = notice, conversation_picker, quick, textbox
+        self.outputs = [thread, chatbot, profile, recommendation, flow, notice, conversation_picker, *quick]
         # other tabs chain their refresh onto these, since a chat turn can move the journey on
         self.events = [send.click(self.send_text, [thread, textbox], self.outputs + [textbox]),
                        textbox.submit(self.send_text, [thread, textbox], self.outputs + [textbox])]

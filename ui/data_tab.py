@@ -1,6 +1,9 @@
 """The Data studio tab: seeds in; batches reviewed one sample at a time with keys (focus mode) or as a filtered list;
 conflicts resolved; error notes and the next request shown as they will be sent; every build a new dataset version
-with its drops, conflicts and health as pictures. Every action answers here, in the studio."""
+with its drops, conflicts and health as pictures. Every action answers here, in the studio.
+
+Layout and rendering only: every read and decision goes through the session's desk (session.studio), and every
+handler returns its outputs by component ({component: value}), never by position."""
 from __future__ import annotations
 
 import html
@@ -10,13 +13,11 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from agent.session import Session
+from agent.session import NOTHING_SHOWN, Action, Decision, DecisionKind, ReviewPanel, Session
 from tools.errors import UserError
 from ui.charts import NO_VERSION, acceptance_chart, checks_chart, drops_chart, lengths_chart
 
 CHANGED_MEANWHILE = "was changed since you saw it"  # the store's DecisionConflict wording
-NOTHING_SHOWN = "No pending sample is shown."
-
 STATUS_COLOURS = {"pending": ("#fef9c3", "#854d0e"), "approved": ("#dcfce7", "#166534"),
                   "rejected": ("#fee2e2", "#991b1b"), "edited": ("#dbeafe", "#1e40af")}
 FILE_MODES = ("as its own dataset version", "import rows into the samples to review")
@@ -60,8 +61,16 @@ def badge(status: str, text: str | None = None) -> str:
             f"{html.escape(text or status)}</span>")
 
 
+def shown(text: str) -> str:
+    """Text from a sample, a file, a model or the agent, for a Markdown box: tags such as <start_of_turn> shown as
+    written (Gradio would swallow them as HTML) and Markdown's own marks taken literally."""
+    escaped = html.escape(str(text), quote=False)
+    return "".join(f"\\{c}" if c in "\\`*_[]#|~" else c for c in escaped)
+
+
 def notice(text: str, ok: bool = True) -> str:
-    """An action's answer in the studio: what happened, what to do next."""
+    """An action's answer in the studio (escaped; the desk's words keep their bold): what happened, what next."""
+    text = html.escape(text, quote=False)
     return text if ok else f"**Not done:** {text}"
 
 
@@ -75,239 +84,184 @@ def trained_context(sample) -> str:
     return "".join(parts)
 
 
+def render_header(panel: ReviewPanel) -> str:
+    """The batch line over the review: number, state, counts as badges, and the tag coverage of accepted samples."""
+    if panel.batch_number is None:
+        return "<p><i>No batch yet. Save seeds, then generate a batch (or import a file below).</i></p>"
+    counts = panel.counts
+    state = "open for review" if panel.batch_open else "submitted"
+    header = (f"<b>Batch {panel.batch_number}</b> ({state}): {len(panel.samples)} samples, {counts['pending']} "
+              "pending. " + " ".join(badge(status, f"{status} {n}") for status, n in counts.items()))
+    if panel.tag_coverage:
+        header += "<br>Tags of accepted samples: " + " · ".join(
+            f"{html.escape(tag)} {n}" for tag, n in panel.tag_coverage.items())
+    return f"<div id='ts-header-text'>{header}</div>"
+
+
+def render_focus_line(panel: ReviewPanel) -> str:
+    s, position = panel.focused, panel.position
+    twin = next((t for t in s.tags if t.startswith("duplicate of")), "")
+    return (f"<div id='ts-focus-line' data-position='{position}' data-status='{s.status}'>"
+            f"Sample {position + 1} of {len(panel.samples)} · {badge(s.status)}"
+            + (f" — <i>{html.escape(s.reason)}</i>" if s.reason else "")
+            + (f" · {badge('pending', twin)} (the question was asked before: approve only if the answer "
+               "adds something)" if twin else "")
+            + (f" · tags: {html.escape(', '.join(t for t in s.tags if t != twin))}"
+               if len(s.tags) > bool(twin) else "")
+            + trained_context(s.current) + "</div>")
+
+
+def settings_of(fmt: str, eval_fraction: float, system: str, include_seeds: bool) -> dict:
+    """The build controls as the desk takes them."""
+    return {"fmt": fmt, "eval_fraction": float(eval_fraction), "system": (system or "").strip(),
+            "include_seeds": bool(include_seeds)}
+
+
 class DataTab:
     def __init__(self, session: Session, chat_outputs_fn):
         self.session = session
-        self.store = session.store
-        self.studio = session.studio
-        self.chat_outputs_fn = chat_outputs_fn  # refreshes the advisor tab after the graph moves on
+        self.studio = session.studio  # the desk: the tab's only way to the project
+        self.chat_outputs_fn = chat_outputs_fn  # the advisor tab's outputs by component, after the graph moved on
 
-    # --- seeds ----------------------------------------------------------------------------------------------
+    # --- seeds, task and notes ------------------------------------------------------------------------------
     def save_seeds(self, thread_id: str, task: str, system: str, target: float, upload, pasted: str) -> str:
-        if not (task or "").strip():
-            return notice("describe the task first: one or two sentences on what the model must do.", False)
+        path = None if upload is None else upload if isinstance(upload, str) else upload.name
+        saved, said = self.studio.save_seeds(thread_id, task, system, target, path, pasted)
+        return notice(said, saved)
+
+    def project_fields(self, thread_id: str | None, shown_for: str | None, task_now: str) -> dict:
+        """Section 1 for the conversation: what is saved, else the task typed in the chat. A box the person is
+        typing in for this same conversation (nothing saved yet) is left as it is."""
+        fields = self.studio.project_fields(thread_id, self.session.view(thread_id).messages if thread_id else [])
+        out = {self.seeds_status: fields.seeds_line, self.notes: fields.notes, self.fields_for: thread_id}
+        if not fields.saved and shown_for == thread_id and (task_now or "").strip():
+            return out
+        return {**out, self.task: fields.task, self.system: fields.system, self.target: fields.target}
+
+    def save_notes(self, thread_id: str, text: str) -> dict:
         try:
-            if upload is not None:
-                result = self.studio.read_seeds(upload if isinstance(upload, str) else upload.name, "")
-            elif (pasted or "").strip():
-                result = self.studio.read_seeds(None, pasted)
-            else:
-                return notice("upload a seed file (Alpaca/ShareGPT/OpenAI JSON or JSONL, or CSV) or paste examples.",
-                              False)
+            notes = self.studio.save_notes(thread_id, text.splitlines())
         except UserError as exc:
-            return notice(exc.message, False)
-        if not result.samples:
-            return notice("no usable examples:\n" + "\n".join(f"- {p.describe()}" for p in result.problems), False)
-        self.store.save_project(thread_id, task.strip(), result.samples, system=(system or "").strip(),
-                                target_count=int(target or 100))
-        lines = [f"Saved {len(result.samples)} seed example(s) ({result.format}). Press **Generate a batch**, or "
-                 "ask for one in the chat. Seeds go into the dataset too (see *Include the seed examples*)."]
-        if result.problems:
-            lines.append(f"{len(result.problems)} row(s) were not used — fix them and save again:")
-            lines += [f"- {p.describe()}" for p in result.problems]
-        return "\n".join(lines)
+            return {self.notes_status: notice(exc.message, False)}
+        return {self.notes: "\n".join(notes), self.next_request: self.studio.next_request(thread_id),
+                self.notes_status: f"Saved {len(notes)} note(s); the next request below carries exactly these."}
 
-    def load_project(self, thread_id: str):
-        project = self.store.get_project(thread_id) if thread_id else None
-        if project is None:
-            return "", "", 100, "", ""
-        return (project.task, project.system, project.target_count,
-                f"{len(project.seeds)} seed example(s) saved.", "\n".join(self.store.notes(thread_id)))
+    def acceptance_frame(self, thread_id: str | None) -> gr.BarPlot:
+        return acceptance_chart(self.studio.acceptance(thread_id))
 
-    # --- review: shared -------------------------------------------------------------------------------------
-    def current_batch(self, thread_id: str):
-        if not thread_id or self.store.get_project(thread_id) is None:
-            return None
-        batches = self.store.batches(thread_id)
-        return self.store.open_batch(thread_id) or (batches[-1] if batches else None)
+    # --- review ---------------------------------------------------------------------------------------------
+    def show_panel(self, panel: ReviewPanel) -> dict:
+        """The focus panel and the header for a review panel state."""
+        s = panel.focused
+        out = {self.header: render_header(panel), self.position: panel.position, self.focus_seen: s,
+               self.focus_message: notice(panel.message, not panel.refused) if panel.message else "",
+               self.f_reason: ""}
+        if s is None:
+            return {**out, self.focus_line: "<i>No sample to review.</i>", self.f_instruction: "",
+                    self.f_input: "", self.f_output: ""}
+        return {**out, self.focus_line: render_focus_line(panel), self.f_instruction: s.current.instruction,
+                self.f_input: s.current.input, self.f_output: s.current.output}
 
-    def review_header(self, thread_id: str) -> str:
-        batch = self.current_batch(thread_id)
-        if batch is None:
-            return "<p><i>No batch yet. Save seeds, then generate a batch (or import a file below).</i></p>"
-        samples = self.store.batch_samples(batch.id)
-        counts = {status: sum(s.status == status for s in samples) for status in STATUS_COLOURS}
-        state = "open for review" if batch.status == "open" else "submitted"
-        header = (f"<b>Batch {batch.number}</b> ({state}): {len(samples)} samples, {counts['pending']} pending. "
-                  + " ".join(badge(status, f"{status} {n}") for status, n in counts.items()))
-        coverage = self.store.tag_counts(thread_id)
-        if coverage:
-            header += "<br>Tags of accepted samples: " + " · ".join(
-                f"{html.escape(tag)} {n}" for tag, n in coverage.items())
-        return f"<div id='ts-header-text'>{header}</div>"
+    def focus_view(self, thread_id: str | None, position: int = 0) -> dict:
+        return self.show_panel(self.studio.panel(thread_id, position))
 
-    def decide(self, sample_id: int, action: str, reason: str = "", edited: dict | None = None, seen=None) -> str:
-        """Saves one decision; returns '' or what went wrong. seen: the sample as the reviewer saw it, so a
-        decision made meanwhile elsewhere (the terminal, another tab) is shown, never silently overwritten."""
+    def focus_decide(self, thread_id: str, seen, kind: DecisionKind, reason: str, instruction: str, inp: str,
+                     output: str) -> dict:
+        """Decides the focused sample (as drawn: compare-and-set); the desk moves on to the next pending one."""
+        if seen is None:
+            return self.show_panel(self.studio.panel(thread_id, 0, "there is no sample to decide.", refused=True))
+        edited = ({**seen.current.model_dump(), "instruction": instruction, "input": inp, "output": output}
+                  if kind is DecisionKind.EDIT else None)
+        decision = Decision(kind, (seen.id,), reason=reason, edited=edited, seen=seen)
+        return self.show_panel(self.studio.decide(thread_id, decision))
+
+    def header_html(self, thread_id: str | None) -> str:
+        return render_header(self.studio.panel(thread_id))
+
+    def decide_card(self, thread_id: str, decision: Decision) -> str:
+        """A list card's decision: '' when saved, else what went wrong."""
+        panel = self.studio.decide(thread_id, decision)
+        return notice(panel.message, False) if panel.refused else ""
+
+    def bulk(self, thread_id: str, kind: DecisionKind, reason: str, status: str, tag: str | None, text: str,
+             refresh: int) -> dict:
+        """Approves/rejects the pending samples the filter shows, or adds a tag to every sample shown; the cards
+        re-render only when something changed (a refusal must not redraw under the cursor)."""
+        ids = tuple(s.id for s in self.studio.panel(thread_id, review_filter=(status, tag, text)).samples)
         try:
-            if action == "approve":
-                self.store.approve(sample_id, seen=seen)
-            elif action == "reject":
-                self.store.reject(sample_id, reason, seen=seen)
-            elif action == "edit":
-                self.store.edit(sample_id, edited, seen=seen)
-            return ""
+            decision = Decision(kind, ids, reason=reason, tags=reason, bulk=True)
         except UserError as exc:
-            return notice(exc.message, False)
-        except ValueError as exc:  # an edit that is not a valid sample (e.g. blank output)
-            why = exc.errors()[0]["msg"] if hasattr(exc, "errors") else exc
-            return notice(f"this edit is not a valid sample: {why}", False)
+            return {self.bulk_status: notice(exc.message, False)}
+        panel = self.studio.decide(thread_id, decision)
+        changed = not panel.refused and panel.message != NOTHING_SHOWN
+        return {self.bulk_status: notice(panel.message, not panel.refused),
+                self.refresh: refresh + 1 if changed else refresh, self.header: render_header(panel)}
 
-    # --- review: focus mode (one sample, keys, only the panel and the counts change) ------------------------
-    def focus_view(self, thread_id: str, position: int, message: str = ""):
-        """(position, the sample as shown, status line, instruction, input, output, reason, header, message)."""
-        batch = self.current_batch(thread_id)
-        samples = self.store.batch_samples(batch.id) if batch else []
-        if not samples:
-            return 0, None, "<i>No sample to review.</i>", "", "", "", "", self.review_header(thread_id), message
-        position = max(0, min(int(position or 0), len(samples) - 1))
-        s = samples[position]
-        twin = next((t for t in s.tags if t.startswith("duplicate of")), "")
-        line = (f"<div id='ts-focus-line' data-position='{position}' data-status='{s.status}'>"
-                f"Sample {position + 1} of {len(samples)} · {badge(s.status)}"
-                + (f" — <i>{html.escape(s.reason)}</i>" if s.reason else "")
-                + (f" · {badge('pending', twin)} (the question was asked before: approve only if the answer "
-                   "adds something)" if twin else "")
-                + (f" · tags: {html.escape(', '.join(t for t in s.tags if t != twin))}"
-                   if len(s.tags) > bool(twin) else "")
-                + trained_context(s.current) + "</div>")
-        return (position, s, line, s.current.instruction, s.current.input, s.current.output, "",
-                self.review_header(thread_id), message)
-
-    def focus_move(self, thread_id: str, position: int, step: int):
-        return self.focus_view(thread_id, int(position or 0) + step)
-
-    def focus_decide(self, thread_id: str, position: int, seen, action: str, reason: str, instruction: str, inp: str,
-                     output: str):
-        """Decides the focused sample and moves to the next pending one (the counts come back in the same reply)."""
-        batch = self.current_batch(thread_id)
-        samples = self.store.batch_samples(batch.id) if batch else []
-        position = int(position or 0)
-        if not samples or position >= len(samples):
-            return self.focus_view(thread_id, position, notice("there is no sample to decide.", False))
-        if batch.status != "open":
-            return self.focus_view(thread_id, position, notice(
-                f"batch {batch.number} is already submitted; generate or import the next batch.", False))
-        s = samples[position]
-        edited = {**s.current.model_dump(), "instruction": instruction, "input": inp, "output": output}
-        shown = seen if seen is not None and seen.id == s.id else None
-        problem = self.decide(s.id, action, reason, edited if action == "edit" else None, seen=shown)
-        if problem:  # e.g. decided meanwhile elsewhere: the panel now shows that decision; deciding again replaces it
-            return self.focus_view(thread_id, position, problem)
-        pending = [i for i, t in enumerate(samples) if t.status == "pending" and i != position]
-        following = next((i for i in pending if i > position), pending[0] if pending else position)
-        done = {"approve": "Approved", "reject": "Rejected", "edit": "Saved the edit of"}[action]
-        left = len(pending)
-        message = f"{done} sample {position + 1}. " + (f"{left} pending." if left else
-                                                        "All decided: press **Submit batch**.")
-        return self.focus_view(thread_id, following, message)
-
-    # --- review: list mode (filters, bulk) ------------------------------------------------------------------
-    def shown_samples(self, batch, status: str, tag: str | None, text: str) -> list:
-        """The batch's samples that pass the review filter (status, tag, words)."""
-        return [s for s in self.store.batch_samples(batch.id) if s.matches(status, tag or None, text)]
-
-    def tag_choices(self, thread_id: str):
-        batch = self.current_batch(thread_id)
-        tags = sorted({t for s in self.store.batch_samples(batch.id) for t in s.tags}) if batch else []
-        return gr.update(choices=[""] + tags)
-
-    def bulk(self, thread_id: str, action: str, reason: str, status: str, tag: str | None, text: str) -> str:
-        """Approves/rejects the pending samples the filter shows, or adds a tag to every sample shown."""
-        batch = self.current_batch(thread_id)
-        if batch is None or batch.status != "open":
-            return notice("there is no open batch.", False)
-        shown = self.shown_samples(batch, status, tag, text)
-        try:
-            if action == "tag":
-                count = self.store.bulk_tag([s.id for s in shown], reason)
-                return f"Tagged {count} sample(s) '{reason.strip().lower()}'."
-            ids = [s.id for s in shown if s.status == "pending"]
-            if not ids:
-                return NOTHING_SHOWN
-            count = self.store.bulk(ids, action, reason)
-        except UserError as exc:
-            return notice(exc.message, False)
-        return f"{action.capitalize()}d {count} pending sample(s)."
-
-    def save_tags(self, sample_id: int, tags: str) -> str:
-        try:
-            self.store.set_tags(sample_id, tags)
-            return ""
-        except UserError as exc:
-            return notice(exc.message, False)
-
-    # --- notes and the next request -------------------------------------------------------------------------
-    def save_notes(self, thread_id: str, text: str) -> tuple[str, str, str]:
-        if self.store.get_project(thread_id) is None:
-            return text, notice("save seeds first.", False), ""
-        notes = self.store.set_notes(thread_id, text.splitlines())
-        return ("\n".join(notes), f"Saved {len(notes)} note(s); the next request below carries exactly these.",
-                self.studio.next_request(thread_id))
-
-    def acceptance_frame(self, thread_id: str) -> gr.BarPlot:
-        stats = self.store.batch_stats(thread_id) if thread_id and self.store.get_project(thread_id) else []
-        return acceptance_chart([(f"#{s.number}", round(100 * (s.acceptance_rate or 0), 1)) for s in stats])
+    def tag_choices(self, thread_id: str | None):
+        return gr.update(choices=["", *self.studio.tag_choices(thread_id)])
 
     # --- journey actions (graph steps), answered here as well as in the chat --------------------------------
-    def graph_action(self, thread_id: str, text: str, action: str, config: dict | None = None):
-        reply = {"text": text, "action": action, "tab": "Data studio", **({"config": config} if config else {})}
-        view = self.session.send(thread_id, reply)
-        said = next((m["content"] for m in reversed(view.messages) if m.get("role") == "assistant"), "")
-        return [*self.chat_outputs_fn(thread_id), said]
-
-    def submit(self, thread_id: str, fmt: str, eval_fraction: float, system: str, include_seeds: bool):
-        """Submits through the conversation when it waits on this batch (with the build settings below, for the
-        version a submission builds: at the target, or after Improve); otherwise (an imported batch) here."""
-        if not thread_id or self.session.view(thread_id).pause == "review":
-            return self.graph_action(thread_id, "Submit batch", "submit",
-                                     self.build_settings(fmt, eval_fraction, system, include_seeds))
+    def graph_action(self, thread_id: str, text: str, action: Action, status, settings: dict | None = None) -> dict:
         try:
-            number, notes = self.studio.submit_open_batch(thread_id)
+            if settings is not None:
+                settings = settings_of(**settings)
+                self.studio.choose_build_settings(thread_id, settings)
         except UserError as exc:
-            return [*self.chat_outputs_fn(thread_id), notice(exc.message, False)]
-        said = f"Batch {number} submitted; {len(notes)} error note(s) now go into every next request."
-        return [*self.chat_outputs_fn(thread_id), said]
+            return {status: notice(exc.message, False)}
+        view = self.session.act(thread_id, action, text, tab="Data studio",
+                                **({"config": settings} if settings is not None else {}))
+        said = next((m["content"] for m in reversed(view.messages) if m.get("role") == "assistant"), "")
+        return {**self.chat_outputs_fn(thread_id), status: notice(said)}
 
-    def build_settings(self, fmt: str, eval_fraction: float, system: str, include_seeds: bool) -> dict:
-        return {"fmt": fmt, "eval_fraction": float(eval_fraction), "system": (system or "").strip(),
-                "include_seeds": bool(include_seeds)}
+    def submit(self, thread_id: str, fmt: str, eval_fraction: float, system: str, include_seeds: bool) -> dict:
+        """Submits with the build settings below (kept for the version a submission builds at the target)."""
+        try:
+            said = self.session.submit_batch(thread_id, settings_of(fmt, eval_fraction, system, include_seeds))
+        except UserError as exc:
+            return {**self.chat_outputs_fn(thread_id), self.studio_status: notice(exc.message, False)}
+        return {**self.chat_outputs_fn(thread_id), self.studio_status: notice(said)}
+
+    def remember_settings(self, thread_id: str | None, fmt: str, eval_fraction: float, system: str,
+                          include_seeds: bool) -> None:
+        """The person changed a build control: a build the journey starts by itself will use it."""
+        try:
+            self.studio.choose_build_settings(thread_id, settings_of(fmt, eval_fraction, system, include_seeds))
+        except UserError:
+            pass  # a half-typed value: the build itself says what is wrong
 
     # --- conflicts ------------------------------------------------------------------------------------------
-    def resolve(self, ids: list[int], action: str, keep_id: int | None, merged: str = "") -> str:
-        try:
-            return self.studio.resolve_conflict(ids, action, keep_id, merged)
-        except UserError as exc:
-            return notice(exc.message, False)
-
-    def conflicts_key(self, thread_id: str) -> str:
+    def conflicts_key(self, thread_id: str | None) -> str:
         """What the conflicts section shows, as a key: it re-renders only when this changes."""
         return json.dumps([[s.id, s.status, s.current.output] for c in self.studio.conflicts(thread_id)
                            for s in c.samples])
 
     # --- public datasets ------------------------------------------------------------------------------------
-    def hub_search(self, words: str):
+    def hub_search(self, words: str) -> dict:
         try:
             found = self.studio.search_hub(words or "")
         except UserError as exc:
-            return gr.update(choices=[], value=None), notice(exc.message, False)
-        if not found:
-            return gr.update(choices=[], value=None), "Nothing found for these words; try others, or generate samples."
+            return {self.hub_found: gr.update(choices=[], value=None), self.hub_status: notice(exc.message, False)}
         choices = [(f"{d['id']} ({d['downloads']} downloads)", d["id"]) for d in found]
-        return gr.update(choices=choices, value=None), f"{len(found)} dataset(s) found: pick one to preview its rows."
+        said = (f"{len(found)} dataset(s) found: pick one to preview its rows." if found else
+                "Nothing found for these words; try others, or generate samples.")
+        return {self.hub_found: gr.update(choices=choices, value=None), self.hub_status: said}
 
-    def hub_preview(self, repo_id: str | None, file: str | None):
+    def hub_preview(self, repo_id: str | None, file: str | None) -> dict:
         if not repo_id:
-            return gr.skip(), gr.skip(), *[gr.skip()] * 3, gr.skip()
+            return {self.hub_status: gr.skip()}  # (Gradio reads an empty dict as one value, not as no update)
         try:
             preview = self.studio.preview_hub(repo_id, file or None)
         except UserError as exc:
-            return gr.update(choices=[], value=None), None, *[gr.update(choices=[])] * 3, notice(exc.message, False)
+            return {self.hub_file: gr.update(choices=[], value=None), self.hub_rows: None,
+                    **{box: gr.update(choices=[]) for box in self.hub_mapping}, self.hub_status: notice(exc.message,
+                                                                                                      False)}
         columns = [""] + preview.columns
-        mapping = [gr.update(choices=columns, value=preview.suggested_mapping.get(field, ""))
-                   for field in ("instruction", "input", "output")]
-        return (gr.update(choices=preview.files, value=preview.file), pd.DataFrame(preview.rows), *mapping,
-                "Check which column is which, then import: the rows join the project as a batch to review.")
+        mapping = {box: gr.update(choices=columns, value=preview.suggested_mapping.get(field, ""))
+                   for box, field in zip(self.hub_mapping, ("instruction", "input", "output"), strict=True)}
+        return {self.hub_file: gr.update(choices=preview.files, value=preview.file),
+                self.hub_rows: pd.DataFrame(preview.rows), **mapping,
+                self.hub_status: "Check which column is which, then import: the rows join the project as a batch to "
+                                 "review."}
 
     def hub_import(self, thread_id: str, repo_id: str | None, file: str | None, instruction: str, inp: str,
                    output: str) -> str:
@@ -318,18 +272,18 @@ class DataTab:
                 thread_id, repo_id, file, {"instruction": instruction, "input": inp, "output": output})
         except UserError as exc:
             return notice(exc.message, False)
-        text = (f"Imported {rows} row(s) of {repo_id} as batch {number}: review them like generated samples"
+        text = (f"Imported {rows} row(s) of {shown(repo_id)} as batch {number}: review them like generated samples"
                 + (f"; {twins} repeat an earlier question" if twins else "") + ".")
         if problems:
-            text += f"\n\n{len(problems)} row(s) not imported:\n" + "\n".join(f"- {p}" for p in problems[:20])
+            text += f"\n\n{len(problems)} row(s) not imported:\n" + "\n".join(f"- {shown(p)}" for p in problems[:20])
         return text
 
     # --- dataset versions -----------------------------------------------------------------------------------
     def use_file(self, thread_id: str, upload, mode: str, fmt: str, eval_fraction: float, system: str,
-                 include_seeds: bool):
+                 include_seeds: bool) -> dict:
         """Builds the file as a version of its own, or imports its rows as a batch to review; never replaces work."""
         if upload is None:
-            return notice("choose a dataset file first.", False), *self.show_dataset(thread_id)
+            return {self.build_status: notice("choose a dataset file first.", False)}
         path = upload if isinstance(upload, str) else upload.name
         try:
             if mode == FILE_MODES[1]:
@@ -337,275 +291,283 @@ class DataTab:
                 text = (f"Imported {rows} row(s) as batch {number}: review them above like generated samples"
                         + (f"; {twins} repeat an earlier question (marked 'duplicate of …')" if twins else "") + ".")
                 if problems:
-                    text += f"\n\n{len(problems)} row(s) could not be read:\n" + "\n".join(f"- {p}" for p in problems)
-                return text, *self.show_dataset(thread_id)
+                    text += f"\n\n{len(problems)} row(s) could not be read:\n" + "\n".join(
+                        f"- {shown(p)}" for p in problems)
+                return {self.build_status: text, **self.show_dataset(thread_id)}
             report = self.studio.build_from_file(thread_id, path,
-                                                 self.build_settings(fmt, eval_fraction, system, include_seeds))
+                                                 settings_of(fmt, eval_fraction, system, include_seeds))
         except UserError as exc:
-            return notice(exc.message, False), *self.show_dataset(thread_id)
+            return {self.build_status: notice(exc.message, False), **self.show_dataset(thread_id)}
         name = report["version"]["name"]
-        return (f"Built version **{name}** from {Path(path).name}; your reviewed samples and earlier versions are "
-                "unchanged.", *self.show_dataset(thread_id, name))
+        return {self.build_status: f"Built version **{name}** from {shown(Path(path).name)}; your reviewed samples "
+                                   "and earlier versions are unchanged.", **self.show_dataset(thread_id, name)}
 
-    def version_choices(self, thread_id: str) -> list[str]:
-        return [v["name"] for v in self.studio.versions(thread_id)] if thread_id else []
-
-    def show_dataset(self, thread_id: str, name: str | None = None):
-        """(versions table, version picker, summary, dropped rows, length histogram, drops plot, checks plot,
-        downloads) for the chosen version (the newest by default)."""
-        versions = self.studio.versions(thread_id) if thread_id else []
+    def show_dataset(self, thread_id: str | None, name: str | None = None) -> dict:
+        """The versions table, the picker, and for the chosen version (the newest by default) its summary, dropped
+        rows, three charts and files."""
+        versions = self.studio.versions(thread_id)
         table = pd.DataFrame([{"version": v["name"], "source": v["source"], "format": v["settings"]["fmt"],
-                               "eval fraction": v["settings"]["eval_fraction"],
-                               "seeds": "in" if v["settings"]["include_seeds"] else "out",
+                               "eval fraction": v["settings"]["eval_fraction"], "went in": v["went_in"],
                                "train": v["counts"]["train"], "eval": v["counts"]["eval"],
                                "dropped": v["counts"]["dropped"], "created": v["created"]} for v in versions]
                              or [{"version": "-"}])
         chosen = next((v for v in versions if v["name"] == name), versions[0] if versions else None)
-        picker = gr.update(choices=[v["name"] for v in versions], value=chosen["name"] if chosen else None)
+        out = {self.versions: table,
+               self.version: gr.update(choices=[v["name"] for v in versions], value=chosen and chosen["name"])}
         if chosen is None:
-            return (table, picker, "_No dataset version yet._", pd.DataFrame([{"sample": "-"}]),
-                    *self.health_frames(None), None)
+            return {**out, self.dataset_report: "_No dataset version yet._",
+                    self.drops: pd.DataFrame([{"sample": "-"}]), **self.health_frames(None), self.downloads: None}
         report = self.studio.version_report(chosen["path"])
-        return (table, picker, self.dataset_summary(report), self.drops_frame(report), *self.health_frames(report),
-                self.dataset_files(Path(chosen["path"])))
-
-    @staticmethod
-    def dataset_summary(report: dict) -> str:
-        version, health = report["version"], report["health"]
-        conflicts = health["conflicting_answers"]["count"]
-        lines = [f"**{version['name']}** ({report['format']}, eval fraction {version['settings']['eval_fraction']}, "
-                 f"seeds {'in' if version['settings']['include_seeds'] else 'out'}): **{report['kept']} kept** of "
-                 f"{report['rows_read']} read → {report['train']} train / {report['eval']} eval; "
-                 f"{report['dropped']} dropped (each listed below with its reason).",
-                 f"- conflicting answers: {conflicts}" + (" — resolve them in *Conflicts* above, then build again"
-                                                           if conflicts else "")]
-        lines += [f"- dropped `{reason}`: {n}" for reason, n in report["drops"].items()]
-        lines += [f"- warning: {w}" for w in health.get("warnings", [])]
-        return "\n".join(lines)
+        return {**out, self.dataset_report: dataset_summary(report, chosen["went_in"]),
+                self.drops: self.drops_frame(report), **self.health_frames(report),
+                self.downloads: [str(p) for p in sorted(Path(chosen["path"]).iterdir()) if p.is_file()]}
 
     def drops_frame(self, report: dict) -> pd.DataFrame:
         """Every dropped row: the sample (batch and position for reviewed ones), why, and the twin kept."""
-        rows = []
-        for row in report.get("dropped_rows", []):
-            rows.append({"sample": self.where(row["id"]), "reason": row["reason"],
-                         "kept instead": self.where(row["kept"]) if row.get("kept") else "",
-                         "detail": row.get("detail", "")})
+        rows = [{"sample": self.studio.where(row["id"]), "reason": row["reason"],
+                 "kept instead": self.studio.where(row["kept"]) if row.get("kept") else "",
+                 "detail": row.get("detail", "")} for row in report.get("dropped_rows", [])]
         return pd.DataFrame(rows or [{"sample": "-", "reason": "nothing dropped"}])
 
-    def where(self, row_id: str) -> str:
-        """'sample:17' as 'sample 17 (batch 2 #5)' so the person can find it; other ids as they are."""
-        if not row_id.startswith("sample:"):
-            return row_id
-        try:
-            s = self.store.sample(int(row_id.split(":")[1]))
-        except (UserError, ValueError):
-            return row_id
-        return f"{row_id} (batch {self.store.batch(s.batch_id).number} #{s.position + 1}, {s.status})"
-
-    @staticmethod
-    def health_frames(report: dict | None) -> tuple[gr.BarPlot, gr.BarPlot, gr.BarPlot]:
+    def health_frames(self, report: dict | None) -> dict:
         """The version's three charts (lengths, drops, checks); report None: no version yet."""
         if report is None:
-            return (lengths_chart([], NO_VERSION), drops_chart([], NO_VERSION), checks_chart([], NO_VERSION))
+            return {self.lengths_plot: lengths_chart([], NO_VERSION), self.drops_plot: drops_chart([], NO_VERSION),
+                    self.checks_plot: checks_chart([], NO_VERSION)}
         health = report["health"]
         lengths = [(f"{b['from']}–{b['to']}", b["count"]) for b in health.get("length_histogram", [])]
         checks = [("conflicting answers", health["conflicting_answers"]["count"]),
                   ("refusal-like", health["refusals"]["count"]),
                   ("possibly unsupported", health["unsupported"]["count"]),
                   *((f"label {label}", n) for label, n in (health.get("labels") or {}).get("counts", {}).items())]
-        return (lengths_chart(lengths, "no samples in this version"),
-                drops_chart(list(report["drops"].items()), "nothing dropped"),
-                checks_chart(checks, "no conflicts, refusals or unsupported answers found"))
+        return {self.lengths_plot: lengths_chart(lengths, "no samples in this version"),
+                self.drops_plot: drops_chart(list(report["drops"].items()), "nothing dropped"),
+                self.checks_plot: checks_chart(checks, "no conflicts, refusals or unsupported answers found")}
 
-    @staticmethod
-    def dataset_files(out: Path) -> list[str]:
-        return [str(p) for p in sorted(out.iterdir()) if p.is_file()]
+    # --- a (re)opened conversation ----------------------------------------------------------------------------
+    def refresh_all(self, thread_id: str | None, shown_for: str | None, task_now: str) -> dict:
+        """Everything this tab shows for a (re)opened conversation, or after the chat moved the journey on."""
+        panel = self.show_panel(self.studio.panel(thread_id))
+        del panel[self.focus_message]
+        return {**self.project_fields(thread_id, shown_for, task_now), self.chart: self.acceptance_frame(thread_id),
+                **self.show_dataset(thread_id), **panel}
+
+    @property
+    def refresh_inputs(self) -> list:
+        return [self.fields_for, self.task]
+
+    @property
+    def refresh_outputs(self) -> list:
+        return [self.task, self.system, self.target, self.seeds_status, self.notes, self.fields_for, self.chart,
+                *self.dataset_outputs, *self.focus_outputs]
 
     # --- layout ---------------------------------------------------------------------------------------------
     def build(self, thread: gr.State, chat_outputs: list) -> None:
-        refresh, conflicts_refresh, position = gr.State(0), gr.State(""), gr.State(0)
+        self.refresh, self.conflicts_refresh, self.position = gr.State(0), gr.State(""), gr.State(0)
+        self.focus_seen = gr.State(None)  # the focused sample as drawn: decisions are compare-and-set against it
+        self.fields_for = gr.State(None)  # the conversation section 1 was filled for
         with gr.Row():
             with gr.Column(scale=2):
-                gr.Markdown("#### 1 · Task and seed examples")
-                task = gr.Textbox(label="Task description", lines=2, elem_id="ts-task")
-                system = gr.Textbox(label="System prompt (optional; every sample of the dataset gets it)", lines=1,
-                                    elem_id="ts-system")
-                target = gr.Number(label="Target number of samples", value=100, precision=0, elem_id="ts-target")
-                upload = gr.File(label="Seed file (Alpaca / ShareGPT / OpenAI JSON or JSONL, CSV)",
-                                 file_types=[".json", ".jsonl", ".csv"], elem_id="ts-seed-file")
-                pasted = gr.Textbox(label="…or paste examples (JSON, or 'Instruction: / Input: / Output:' blocks)",
-                                    lines=4, elem_id="ts-seed-paste")
-                save = gr.Button("Save seeds", elem_id="ts-save-seeds")
-                seeds_status = gr.Markdown(elem_id="ts-seeds-status")
-                gr.Markdown("#### Error notes (the next request carries exactly these)")
-                notes = gr.Textbox(label="One note per line. A note ending '(for cases like …)' applies to those "
-                                         "cases only; delete that part to make it a general rule.", lines=5,
-                                   elem_id="ts-notes")
-                save_notes = gr.Button("Save notes", size="sm", elem_id="ts-save-notes")
-                notes_status = gr.Markdown(elem_id="ts-notes-status")
-                with gr.Accordion("The next request, word for word", open=False):
-                    next_request = gr.Textbox(show_label=False, lines=12, interactive=False,
-                                              elem_id="ts-next-request")
-                    show_request = gr.Button("Show the next request", size="sm", elem_id="ts-show-request")
-                with gr.Accordion("Public data first: look for an existing dataset on the Hugging Face Hub",
-                                  open=False, elem_id="ts-hub"):
-                    hub_words = gr.Textbox(label="Task words", placeholder="e.g. customer support tickets",
-                                           elem_id="ts-hub-words")
-                    hub_search = gr.Button("Search", size="sm", elem_id="ts-hub-search")
-                    hub_found = gr.Dropdown([], label="Dataset", elem_id="ts-hub-found")
-                    hub_file = gr.Dropdown([], label="File", elem_id="ts-hub-file")
-                    hub_rows = gr.Dataframe(label="First rows", interactive=False, elem_id="ts-hub-rows")
-                    with gr.Row():
-                        hub_mapping = [gr.Dropdown([], label=f"{field} column", elem_id=f"ts-hub-{field}")
-                                       for field in ("instruction", "input", "output")]
-                    hub_import = gr.Button("Import these rows for review", size="sm", elem_id="ts-hub-import")
-                    hub_status = gr.Markdown(elem_id="ts-hub-status")
-                chart = acceptance_chart([], elem_id="ts-acceptance")
+                self._build_seeds()
             with gr.Column(scale=3):
-                gr.Markdown("#### 2 · Review the batch")
-                with gr.Row():
-                    generate = gr.Button("Generate a batch", variant="primary", elem_id="ts-generate")
-                    submit = gr.Button("Submit batch", variant="primary", elem_id="ts-submit-batch")
-                studio_status = gr.Markdown(elem_id="ts-studio-status")
-                header = gr.HTML(elem_id="ts-review-header")
-                view = gr.Radio(["focus", "list"], value="focus", label="View", elem_id="ts-view")
-                with gr.Group(visible=True, elem_id="ts-focus") as focus_panel:
-                    focus_line = gr.HTML(elem_id="ts-focus-status")
-                    f_instruction = gr.Textbox(label="instruction", lines=1, elem_id="ts-focus-instruction")
-                    f_input = gr.Textbox(label="input", lines=1, elem_id="ts-focus-input")
-                    f_output = gr.Textbox(label="output", lines=3, elem_id="ts-focus-output")
-                    f_reason = gr.Textbox(label="reason (needed to reject; start with 'general:' to make it a rule "
-                                                "for every case)", lines=1, elem_id="ts-focus-reason")
-                    with gr.Row():
-                        f_prev = gr.Button("← Previous (k)", size="sm", elem_id="ts-focus-prev")
-                        f_approve = gr.Button("Approve (a)", size="sm", variant="primary", elem_id="ts-focus-approve")
-                        f_reject = gr.Button("Reject (r)", size="sm", variant="stop", elem_id="ts-focus-reject")
-                        f_save = gr.Button("Save edit (e)", size="sm", elem_id="ts-focus-save")
-                        f_next = gr.Button("Next (j) →", size="sm", elem_id="ts-focus-next")
-                    focus_message = gr.Markdown(elem_id="ts-focus-message")
-                    gr.HTML(KEYS_HINT, js_on_load=KEYS_JS, elem_id="ts-keys-hint")
-                with gr.Column(visible=False, elem_id="ts-list") as list_panel:
-                    with gr.Row():
-                        status_filter = gr.Radio(["all", "pending", "approved", "rejected", "edited"], value="all",
-                                                 label="Show", scale=3, elem_id="ts-filter")
-                        tag_filter = gr.Dropdown([""], value="", label="Tag", allow_custom_value=True, scale=1,
-                                                 elem_id="ts-tag-filter")
-                        text_filter = gr.Textbox(label="Containing", placeholder="words", scale=2,
-                                                 elem_id="ts-text-filter")
-                    filters = [status_filter, tag_filter, text_filter]
-                    with gr.Row():
-                        bulk_reason = gr.Textbox(label="Reason (bulk reject) or tag (bulk tag)", scale=3,
-                                                 elem_id="ts-bulk-reason")
-                        approve_all = gr.Button("Approve shown pending", size="sm", elem_id="ts-approve-all")
-                        reject_all = gr.Button("Reject shown pending", size="sm", elem_id="ts-reject-all")
-                        tag_all = gr.Button("Tag shown", size="sm", elem_id="ts-tag-all")
-                    bulk_status = gr.Markdown(elem_id="ts-bulk-status")
+                self._build_review(thread)
+        self._build_versions()
+        self.focus_outputs = [self.position, self.focus_seen, self.focus_line, self.f_instruction, self.f_input,
+                              self.f_output, self.f_reason, self.header, self.focus_message]
+        self.dataset_outputs = [self.versions, self.version, self.dataset_report, self.drops, self.lengths_plot,
+                                self.drops_plot, self.checks_plot, self.downloads]
+        self._wire_seeds(thread)
+        self._wire_review(thread)
+        self.events = self._wire_journey(thread, chat_outputs)  # the actions that move the conversation on
 
-                    @gr.render(inputs=[thread, view, *filters, refresh])
-                    def render_samples(thread_id, mode, status, tag, text, _):
-                        batch = self.current_batch(thread_id) if mode == "list" else None
-                        if batch is None:
-                            return
-                        shown = self.shown_samples(batch, status, tag, text)
-                        if not shown:
-                            gr.Markdown("_No sample matches the filter._")
-                        for s in shown:
-                            self._sample_card(s, batch.status == "open", refresh, thread, header, conflicts_refresh)
+    def _build_seeds(self) -> None:
+        gr.Markdown("#### 1 · Task and seed examples")
+        self.task = gr.Textbox(label="Task description", lines=2, elem_id="ts-task")
+        self.system = gr.Textbox(label="System prompt (optional; every sample of the dataset gets it)", lines=1,
+                                 elem_id="ts-system")
+        self.target = gr.Number(label="Target number of samples", value=100, precision=0, elem_id="ts-target")
+        self.upload = gr.File(label="Seed file (Alpaca / ShareGPT / OpenAI JSON or JSONL, CSV)",
+                              file_types=[".json", ".jsonl", ".csv"], elem_id="ts-seed-file")
+        self.pasted = gr.Textbox(label="…or paste examples (JSON, or 'Instruction: / Input: / Output:' blocks)",
+                                 lines=4, elem_id="ts-seed-paste")
+        self.save = gr.Button("Save seeds", elem_id="ts-save-seeds")
+        self.seeds_status = gr.Markdown(elem_id="ts-seeds-status")
+        gr.Markdown("#### Error notes (the next request carries exactly these)")
+        self.notes = gr.Textbox(label="One note per line. A note ending '(for cases like …)' applies to those cases "
+                                      "only; delete that part to make it a general rule.", lines=5, elem_id="ts-notes")
+        self.save_notes_button = gr.Button("Save notes", size="sm", elem_id="ts-save-notes")
+        self.notes_status = gr.Markdown(elem_id="ts-notes-status")
+        with gr.Accordion("The next request, word for word", open=False):
+            self.next_request = gr.Textbox(show_label=False, lines=12, interactive=False, elem_id="ts-next-request")
+            self.show_request = gr.Button("Show the next request", size="sm", elem_id="ts-show-request")
+        with gr.Accordion("Public data first: look for an existing dataset on the Hugging Face Hub", open=False,
+                          elem_id="ts-hub"):
+            self.hub_words = gr.Textbox(label="Task words", placeholder="e.g. customer support tickets",
+                                        elem_id="ts-hub-words")
+            self.hub_search_button = gr.Button("Search", size="sm", elem_id="ts-hub-search")
+            self.hub_found = gr.Dropdown([], label="Dataset", elem_id="ts-hub-found")
+            self.hub_file = gr.Dropdown([], label="File", elem_id="ts-hub-file")
+            self.hub_rows = gr.Dataframe(label="First rows", interactive=False, elem_id="ts-hub-rows")
+            with gr.Row():
+                self.hub_mapping = [gr.Dropdown([], label=f"{field} column", elem_id=f"ts-hub-{field}")
+                                    for field in ("instruction", "input", "output")]
+            self.hub_import_button = gr.Button("Import these rows for review", size="sm", elem_id="ts-hub-import")
+            self.hub_status = gr.Markdown(elem_id="ts-hub-status")
+        self.chart = acceptance_chart([], elem_id="ts-acceptance")
 
-                gr.Markdown("#### Conflicts: the same question with different answers")
+    def _build_review(self, thread: gr.State) -> None:
+        gr.Markdown("#### 2 · Review the batch")
+        with gr.Row():
+            self.generate = gr.Button("Generate a batch", variant="primary", elem_id="ts-generate")
+            self.submit_button = gr.Button("Submit batch", variant="primary", elem_id="ts-submit-batch")
+        self.studio_status = gr.Markdown(elem_id="ts-studio-status")
+        self.header = gr.HTML(elem_id="ts-review-header")
+        self.view = gr.Radio(["focus", "list"], value="focus", label="View", elem_id="ts-view")
+        with gr.Group(visible=True, elem_id="ts-focus") as self.focus_panel:
+            self.focus_line = gr.HTML(elem_id="ts-focus-status")
+            self.f_instruction = gr.Textbox(label="instruction", lines=1, elem_id="ts-focus-instruction")
+            self.f_input = gr.Textbox(label="input", lines=1, elem_id="ts-focus-input")
+            self.f_output = gr.Textbox(label="output", lines=3, elem_id="ts-focus-output")
+            self.f_reason = gr.Textbox(label="reason (needed to reject; start with 'general:' to make it a rule for "
+                                             "every case)", lines=1, elem_id="ts-focus-reason")
+            with gr.Row():
+                self.f_prev = gr.Button("← Previous (k)", size="sm", elem_id="ts-focus-prev")
+                self.f_approve = gr.Button("Approve (a)", size="sm", variant="primary", elem_id="ts-focus-approve")
+                self.f_reject = gr.Button("Reject (r)", size="sm", variant="stop", elem_id="ts-focus-reject")
+                self.f_save = gr.Button("Save edit (e)", size="sm", elem_id="ts-focus-save")
+                self.f_next = gr.Button("Next (j) →", size="sm", elem_id="ts-focus-next")
+            self.focus_message = gr.Markdown(elem_id="ts-focus-message")
+            gr.HTML(KEYS_HINT, js_on_load=KEYS_JS, elem_id="ts-keys-hint")
+        with gr.Column(visible=False, elem_id="ts-list") as self.list_panel:
+            with gr.Row():
+                status_filter = gr.Radio(["all", "pending", "approved", "rejected", "edited"], value="all",
+                                         label="Show", scale=3, elem_id="ts-filter")
+                self.tag_filter = gr.Dropdown([""], value="", label="Tag", allow_custom_value=True, scale=1,
+                                              elem_id="ts-tag-filter")
+                text_filter = gr.Textbox(label="Containing", placeholder="words", scale=2, elem_id="ts-text-filter")
+            self.filters = [status_filter, self.tag_filter, text_filter]
+            with gr.Row():
+                self.bulk_reason = gr.Textbox(label="Reason (bulk reject) or tag (bulk tag)", scale=3,
+                                              elem_id="ts-bulk-reason")
+                self.bulk_buttons = [(gr.Button(label, size="sm", elem_id=elem_id), kind) for label, elem_id, kind in (
+                    ("Approve shown pending", "ts-approve-all", DecisionKind.APPROVE),
+                    ("Reject shown pending", "ts-reject-all", DecisionKind.REJECT),
+                    ("Tag shown", "ts-tag-all", DecisionKind.TAG))]
+            self.bulk_status = gr.Markdown(elem_id="ts-bulk-status")
 
-                @gr.render(inputs=[thread, conflicts_refresh])
-                def render_conflicts(thread_id, _):
-                    found = self.studio.conflicts(thread_id)
-                    if not found:
-                        gr.Markdown("_No conflicting answers among the accepted samples._", elem_id="ts-no-conflicts")
-                    for conflict in found:
-                        self._conflict_card(conflict, thread, conflicts_refresh, studio_status)
+            @gr.render(inputs=[thread, self.view, *self.filters, self.refresh])
+            def render_samples(thread_id, mode, status, tag, text, _):
+                if mode != "list" or not thread_id:
+                    return
+                panel = self.studio.panel(thread_id, review_filter=(status, tag, text))
+                if panel.batch_number is not None and not panel.samples:
+                    gr.Markdown("_No sample matches the filter._")
+                for s in panel.samples:
+                    self._sample_card(s, panel.batch_open, thread)
 
+        gr.Markdown("#### Conflicts: the same question with different answers")
+
+        @gr.render(inputs=[thread, self.conflicts_refresh])
+        def render_conflicts(thread_id, _):
+            found = self.studio.conflicts(thread_id)
+            if not found:
+                gr.Markdown("_No conflicting answers among the accepted samples._", elem_id="ts-no-conflicts")
+            for conflict in found:
+                self._conflict_card(conflict, thread)
+
+    def _build_versions(self) -> None:
         gr.Markdown("#### 3 · Build a dataset version (each build is new; none is ever overwritten)")
         with gr.Row():
-            fmt = gr.Radio(["alpaca", "sharegpt", "openai"], value="alpaca", label="Export format", elem_id="ts-fmt")
-            eval_fraction = gr.Slider(0.0, 0.5, value=0.1, step=0.05, label="Eval fraction", elem_id="ts-eval")
-            include_seeds = gr.Checkbox(value=True, label="Include the seed examples", elem_id="ts-include-seeds")
-            build = gr.Button("Build from reviewed samples", variant="primary", elem_id="ts-build")
+            self.fmt = gr.Radio(["alpaca", "sharegpt", "openai"], value="alpaca", label="Export format",
+                                elem_id="ts-fmt")
+            self.eval_fraction = gr.Slider(0.0, 0.5, value=0.1, step=0.05, label="Eval fraction", elem_id="ts-eval")
+            self.include_seeds = gr.Checkbox(value=True, label="Include the seed examples", elem_id="ts-include-seeds")
+            self.build_button = gr.Button("Build from reviewed samples", variant="primary", elem_id="ts-build")
         with gr.Row():
-            dataset_upload = gr.File(label="…or use a dataset file you already have",
-                                     file_types=[".json", ".jsonl", ".csv"], elem_id="ts-dataset-file")
-            file_mode = gr.Radio(list(FILE_MODES), value=FILE_MODES[0], label="Use the file", elem_id="ts-file-mode")
-            build_upload = gr.Button("Use file", elem_id="ts-build-file")
-        build_status = gr.Markdown(elem_id="ts-build-status")
-        versions = gr.Dataframe(label="Dataset versions (newest first; training uses the newest built from reviewed "
-                                      "samples unless you pick another)", interactive=False, elem_id="ts-versions")
-        version = gr.Dropdown([], label="Show version", elem_id="ts-version")
-        dataset_report = gr.Markdown(elem_id="ts-dataset-report")
-        drops = gr.Dataframe(label="Dropped rows (every one, with its reason)", interactive=False, elem_id="ts-drops")
+            self.dataset_upload = gr.File(label="…or use a dataset file you already have",
+                                          file_types=[".json", ".jsonl", ".csv"], elem_id="ts-dataset-file")
+            self.file_mode = gr.Radio(list(FILE_MODES), value=FILE_MODES[0], label="Use the file",
+                                      elem_id="ts-file-mode")
+            self.build_upload = gr.Button("Use file", elem_id="ts-build-file")
+        self.build_status = gr.Markdown(elem_id="ts-build-status")
+        self.versions = gr.Dataframe(label="Dataset versions (newest first; training uses the newest unless you pick "
+                                           "another)", interactive=False, elem_id="ts-versions")
+        self.version = gr.Dropdown([], label="Show version", elem_id="ts-version")
+        self.dataset_report = gr.Markdown(elem_id="ts-dataset-report")
+        self.drops = gr.Dataframe(label="Dropped rows (every one, with its reason)", interactive=False,
+                                  elem_id="ts-drops")
         with gr.Row():
-            lengths_plot = lengths_chart([], NO_VERSION, elem_id="ts-length-plot")
-            drops_plot = drops_chart([], NO_VERSION, elem_id="ts-drops-plot")
-            checks_plot = checks_chart([], NO_VERSION, elem_id="ts-checks-plot")
-        downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="ts-downloads")
-        dataset_outputs = [versions, version, dataset_report, drops, lengths_plot, drops_plot, checks_plot, downloads]
+            self.lengths_plot = lengths_chart([], NO_VERSION, elem_id="ts-length-plot")
+            self.drops_plot = drops_chart([], NO_VERSION, elem_id="ts-drops-plot")
+            self.checks_plot = checks_chart([], NO_VERSION, elem_id="ts-checks-plot")
+        self.downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="ts-downloads")
+        self.build_controls = [self.fmt, self.eval_fraction, self.system, self.include_seeds]
 
-        bump = lambda n: n + 1  # noqa: E731 - re-render the cards / conflicts
-        focus_seen = gr.State(None)  # the focused sample as drawn: decisions are compare-and-set against it
-        focus_outputs = [position, focus_seen, focus_line, f_instruction, f_input, f_output, f_reason, header,
-                         focus_message]
-        hub_search.click(self.hub_search, hub_words, [hub_found, hub_status])
-        hub_preview_outputs = [hub_file, hub_rows, *hub_mapping, hub_status]
-        hub_found.input(self.hub_preview, [hub_found, hub_file], hub_preview_outputs)  # the person's pick only
-        hub_file.input(self.hub_preview, [hub_found, hub_file], hub_preview_outputs)
-        hub_import.click(self.hub_import, [thread, hub_found, hub_file, *hub_mapping], hub_status).then(
-            lambda t: self.focus_view(t, 0), thread, focus_outputs).then(lambda n: n + 1, refresh, refresh)
-        save.click(self.save_seeds, [thread, task, system, target, upload, pasted], seeds_status)
-        save_notes.click(self.save_notes, [thread, notes], [notes, notes_status, next_request])
-        show_request.click(self.studio.next_request, thread, next_request)
-        view.change(lambda mode: (gr.update(visible=mode == "focus"), gr.update(visible=mode == "list")), view,
-                    [focus_panel, list_panel]).then(self.focus_view, [thread, position], focus_outputs)
-        for button, action in ((f_approve, "approve"), (f_reject, "reject"), (f_save, "edit")):
-            button.click(lambda t, p, seen, r, i, x, o, action=action:
-                         self.focus_decide(t, p, seen, action, r, i, x, o),
-                         [thread, position, focus_seen, f_reason, f_instruction, f_input, f_output], focus_outputs,
-                         show_progress="hidden", queue=False).then(self.conflicts_key, thread, conflicts_refresh)
-        f_reason.submit(lambda t, p, seen, r, i, x, o: self.focus_decide(t, p, seen, "reject", r, i, x, o),
-                        [thread, position, focus_seen, f_reason, f_instruction, f_input, f_output], focus_outputs,
-                        show_progress="hidden", queue=False)
-        for button, step in ((f_prev, -1), (f_next, 1)):
-            button.click(lambda t, p, step=step: self.focus_move(t, p, step), [thread, position], focus_outputs,
-                         show_progress="hidden", queue=False)
-        # re-render the cards only when the bulk action changed something (a refusal must not redraw under the cursor)
-        bump_if_done = lambda msg, n: n if msg.startswith(("**Not done", NOTHING_SHOWN)) else n + 1  # noqa: E731
-        for button, action in ((approve_all, "approve"), (reject_all, "reject"), (tag_all, "tag")):
-            button.click(lambda t, r, *f, action=action: self.bulk(t, action, r, *f), [thread, bulk_reason, *filters],
-                         bulk_status).then(bump_if_done, [bulk_status, refresh], refresh).then(
-                self.review_header, thread, header)
-        tag_filter.focus(self.tag_choices, thread, tag_filter)  # the batch's tags as they are now
+    # --- wiring ---------------------------------------------------------------------------------------------
+    def _wire_seeds(self, thread: gr.State) -> None:
+        self.save.click(self.save_seeds, [thread, self.task, self.system, self.target, self.upload, self.pasted],
+                        self.seeds_status)
+        self.save_notes_button.click(self.save_notes, [thread, self.notes],
+                                     [self.notes, self.notes_status, self.next_request])
+        self.show_request.click(self.studio.next_request, thread, self.next_request)
+        hub_preview_outputs = [self.hub_file, self.hub_rows, *self.hub_mapping, self.hub_status]
+        self.hub_search_button.click(self.hub_search, self.hub_words, [self.hub_found, self.hub_status])
+        for box in (self.hub_found, self.hub_file):  # the person's pick only
+            box.input(self.hub_preview, [self.hub_found, self.hub_file], hub_preview_outputs)
+        self.hub_import_button.click(self.hub_import, [thread, self.hub_found, self.hub_file, *self.hub_mapping],
+                                     self.hub_status).then(self.focus_view, thread, self.focus_outputs).then(
+            lambda n: n + 1, self.refresh, self.refresh)
+
+    def _wire_review(self, thread: gr.State) -> None:
+        self.view.change(lambda mode: {self.focus_panel: gr.update(visible=mode == "focus"),
+                                       self.list_panel: gr.update(visible=mode == "list")},
+                         self.view, [self.focus_panel, self.list_panel]).then(
+            self.focus_view, [thread, self.position], self.focus_outputs)
+        decided_from = [thread, self.focus_seen, self.f_reason, self.f_instruction, self.f_input, self.f_output]
+        for button, kind in ((self.f_approve, DecisionKind.APPROVE), (self.f_reject, DecisionKind.REJECT),
+                             (self.f_save, DecisionKind.EDIT)):
+            button.click(lambda t, seen, r, i, x, o, kind=kind: self.focus_decide(t, seen, kind, r, i, x, o),
+                         decided_from, self.focus_outputs, show_progress="hidden", queue=False).then(
+                self.conflicts_key, thread, self.conflicts_refresh)
+        self.f_reason.submit(lambda t, seen, r, i, x, o: self.focus_decide(t, seen, DecisionKind.REJECT, r, i, x, o),
+                             decided_from, self.focus_outputs, show_progress="hidden", queue=False)
+        for button, step in ((self.f_prev, -1), (self.f_next, 1)):
+            button.click(lambda t, p, step=step: self.focus_view(t, int(p or 0) + step), [thread, self.position],
+                         self.focus_outputs, show_progress="hidden", queue=False)
+        for button, kind in self.bulk_buttons:
+            button.click(lambda t, r, status, tag, text, n, kind=kind: self.bulk(t, kind, r, status, tag, text, n),
+                         [thread, self.bulk_reason, *self.filters, self.refresh],
+                         [self.bulk_status, self.refresh, self.header])
+        self.tag_filter.focus(self.tag_choices, thread, self.tag_filter)  # the batch's tags as they are now
+
+    def _wire_journey(self, thread: gr.State, chat_outputs: list) -> list:
+        for control in self.build_controls:  # the build a reached target starts uses what the person set here
+            control.change(self.remember_settings, [thread, *self.build_controls], None, show_progress="hidden")
+        events = []
         for button, handler, inputs in (
-                (generate, lambda t: self.graph_action(t, "Generate a batch", "generate"), [thread]),
-                (submit, self.submit, [thread, fmt, eval_fraction, system, include_seeds])):
-            event = button.click(handler, inputs, [*chat_outputs, studio_status])
-            event = event.then(lambda t: self.focus_view(t, 0), thread, focus_outputs).then(bump, refresh, refresh)
-            event = event.then(self.acceptance_frame, thread, chart)
-            event = event.then(self.show_dataset, thread, dataset_outputs)  # reaching the target builds a version
-            event.then(lambda t: "\n".join(self.store.notes(t)) if self.store.get_project(t) else "", thread, notes)
-        build.click(lambda t, f, e, s, i: self.graph_action(t, "Build the dataset", "build_dataset",
-                                                            self.build_settings(f, e, s, i)),
-                    [thread, fmt, eval_fraction, system, include_seeds], [*chat_outputs, build_status]).then(
-            self.show_dataset, thread, dataset_outputs)
-        build_upload.click(self.use_file, [thread, dataset_upload, file_mode, fmt, eval_fraction, system,
-                                           include_seeds], [build_status, *dataset_outputs]).then(
-            lambda t: self.focus_view(t, 0), thread, focus_outputs).then(bump, refresh, refresh).then(
-            self.conflicts_key, thread, conflicts_refresh)
-        version.input(self.show_dataset, [thread, version], dataset_outputs)
-        self.refresh_targets = ([task, system, target, seeds_status, notes], header, chart, refresh,
-                                [*dataset_outputs, *focus_outputs[:-2]])
+                (self.generate, lambda t: self.graph_action(t, "Generate a batch", Action.GENERATE,
+                                                            self.studio_status), [thread]),
+                (self.submit_button, self.submit, [thread, *self.build_controls])):
+            event = button.click(handler, inputs, [*chat_outputs, self.studio_status])
+            events.append(event)
+            event = event.then(self.focus_view, thread, self.focus_outputs).then(
+                lambda n: n + 1, self.refresh, self.refresh)
+            event = event.then(self.acceptance_frame, thread, self.chart)
+            event = event.then(self.show_dataset, thread, self.dataset_outputs)  # the target reached builds one
+            event.then(lambda t: "\n".join(self.studio.notes(t)), thread, self.notes)
+        build = self.build_button.click(
+            lambda t, f, e, s, i: self.graph_action(t, "Build the dataset", Action.BUILD_DATASET, self.build_status,
+                                                    {"fmt": f, "eval_fraction": e, "system": s, "include_seeds": i}),
+            [thread, *self.build_controls], [*chat_outputs, self.build_status])
+        build.then(self.show_dataset, thread, self.dataset_outputs)
+        self.build_upload.click(self.use_file, [thread, self.dataset_upload, self.file_mode, *self.build_controls],
+                                [self.build_status, *self.dataset_outputs]).then(
+            self.focus_view, thread, self.focus_outputs).then(lambda n: n + 1, self.refresh, self.refresh).then(
+            self.conflicts_key, thread, self.conflicts_refresh)
+        self.version.input(self.show_dataset, [thread, self.version], self.dataset_outputs)
+        return [*events, build]
 
-    def refresh_all(self, thread_id: str):
-        """Everything this tab shows for a (re)opened conversation."""
-        return (*self.load_project(thread_id), self.review_header(thread_id), self.acceptance_frame(thread_id),
-                *self.show_dataset(thread_id), *self.focus_view(thread_id, 0)[:-2])
-
-    def _sample_card(self, s, editable: bool, refresh: gr.State, thread: gr.State, header: gr.HTML,
-                     conflicts: gr.State) -> None:
+    def _sample_card(self, s, editable: bool, thread: gr.State) -> None:
         with gr.Group(elem_classes=["ts-sample"]):
             tags = "".join(f" <code>{html.escape(tag)}</code>" for tag in s.tags)
             gr.HTML(f"<b>#{s.position + 1}</b> · {badge(s.status)}{tags}" +
@@ -614,7 +576,7 @@ class DataTab:
             inp = gr.Textbox(s.current.input, label="input", lines=1, interactive=editable)
             output = gr.Textbox(s.current.output, label="output", lines=2, interactive=editable)
             if s.current.history:
-                gr.Markdown("history: " + json.dumps(s.current.history, ensure_ascii=False))
+                gr.Markdown("history: " + shown(json.dumps(s.current.history, ensure_ascii=False)))
             if not editable:
                 return
             with gr.Row():
@@ -628,30 +590,55 @@ class DataTab:
             problem = gr.Markdown()
             # re-render when it was saved, or when it was decided meanwhile elsewhere (the card then shows that)
             bump = lambda msg, n: n + 1 if not msg or CHANGED_MEANWHILE in msg else n  # noqa: E731
-            for event in (approve.click(lambda: self.decide(s.id, "approve", seen=s), None, problem),
-                          reject.click(lambda r: self.decide(s.id, "reject", r, seen=s), reason, problem),
-                          tags_box.submit(lambda text: self.save_tags(s.id, text), tags_box, problem),
-                          save.click(lambda i, x, o: self.decide(s.id, "edit", edited={
-                              **s.current.model_dump(), "instruction": i, "input": x, "output": o}, seen=s),
-                              [instruction, inp, output], problem)):
-                event.then(self.review_header, thread, header).then(bump, [problem, refresh], refresh).then(
-                    self.conflicts_key, thread, conflicts)
+            one = lambda kind, **given: Decision(kind, (s.id,), seen=s, **given)  # noqa: E731
+            for event in (
+                    approve.click(lambda t: self.decide_card(t, one(DecisionKind.APPROVE)), thread, problem),
+                    reject.click(lambda t, r: self.decide_card(t, one(DecisionKind.REJECT, reason=r)),
+                                 [thread, reason], problem),
+                    tags_box.submit(lambda t, text: self.decide_card(t, one(DecisionKind.TAG, tags=text)),
+                                    [thread, tags_box], problem),
+                    save.click(lambda t, i, x, o: self.decide_card(t, one(DecisionKind.EDIT, edited={
+                        **s.current.model_dump(), "instruction": i, "input": x, "output": o})),
+                        [thread, instruction, inp, output], problem)):
+                event = event.then(self.header_html, thread, self.header)
+                event.then(bump, [problem, self.refresh], self.refresh).then(
+                    self.conflicts_key, thread, self.conflicts_refresh)
 
-    def _conflict_card(self, conflict, thread: gr.State, conflicts_refresh: gr.State, status: gr.Markdown) -> None:
+    def _conflict_card(self, conflict, thread: gr.State) -> None:
         ids = [s.id for s in conflict.samples]
         with gr.Group(elem_classes=["ts-conflict"]):
-            lines = [f"**{html.escape(conflict.samples[0].current.prompt_text()[:200])}** — a build keeps "
+            lines = [f"**{shown(conflict.samples[0].current.prompt_text()[:200])}** — a build keeps "
                      f"`{conflict.kept_by_default}` until you choose:"]
-            lines += [f"- `sample:{s.id}` ({s.status}): {s.current.output[:300]}" for s in conflict.samples]
-            lines += [f"- `{seed_id}` (seed): {seed.output[:300]}" for seed_id, seed in conflict.seeds]
+            lines += [f"- `sample:{s.id}` ({s.status}): {shown(s.current.output[:300])}" for s in conflict.samples]
+            lines += [f"- `{seed_id}` (seed): {shown(seed.output[:300])}" for seed_id, seed in conflict.seeds]
             gr.Markdown("\n".join(lines))
             merged = gr.Textbox(label="merged answer (for Merge)", lines=2, elem_classes=["ts-merged"])
             with gr.Row():
-                buttons = [(gr.Button(f"Keep sample {i}", size="sm", elem_classes=["ts-keep-one"]), "keep_one", i)
-                           for i in ids]
-                buttons.append((gr.Button("Keep both", size="sm", elem_classes=["ts-keep-both"]), "keep_both", None))
+                buttons = [(gr.Button(f"Keep sample {i}", size="sm", elem_classes=["ts-keep-one"]),
+                            DecisionKind.KEEP_ONE, i) for i in ids]
+                buttons.append((gr.Button("Keep both", size="sm", elem_classes=["ts-keep-both"]),
+                                DecisionKind.KEEP_BOTH, None))
                 buttons.append((gr.Button(f"Merge into sample {ids[0]}", size="sm", elem_classes=["ts-merge"]),
-                                "merge", ids[0]))
-            for button, action, keep in buttons:
-                button.click(lambda m, action=action, keep=keep: self.resolve(ids, action, keep, m), merged,
-                             status).then(self.conflicts_key, thread, conflicts_refresh)
+                                DecisionKind.MERGE, ids[0]))
+            for button, kind, keep in buttons:
+                button.click(lambda t, m, kind=kind, keep=keep: self.resolve(t, Decision(
+                    kind, tuple(ids), keep_id=keep, merged=m)), [thread, merged], self.studio_status).then(
+                    self.conflicts_key, thread, self.conflicts_refresh)
+
+    def resolve(self, thread_id: str, decision: Decision) -> str:
+        panel = self.studio.decide(thread_id, decision)
+        return notice(panel.message, not panel.refused)
+
+
+def dataset_summary(report: dict, went_in: str) -> str:
+    """A version in a few lines: what went in, the format and split, what was kept and dropped, and warnings."""
+    version, health = report["version"], report["health"]
+    conflicts = health["conflicting_answers"]["count"]
+    lines = [f"**{version['name']}** ({report['format']}, eval fraction {version['settings']['eval_fraction']}; "
+             f"from {shown(went_in)}): **{report['kept']} kept** of {report['rows_read']} read → {report['train']} "
+             f"train / {report['eval']} eval; {report['dropped']} dropped (each listed below with its reason).",
+             f"- conflicting answers: {conflicts}" + (" — resolve them in *Conflicts* above, then build again"
+                                                       if conflicts else "")]
+    lines += [f"- dropped `{reason}`: {n}" for reason, n in report["drops"].items()]
+    lines += [f"- warning: {shown(w)}" for w in health.get("warnings", [])]
+    return "\n".join(lines)

@@ -21,23 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.dataset.clean import (
-    CleanConfig,
+from tools.dataset.dedup import text_key, word_grams
+from tools.dataset.normalize import CleanConfig, limit_violation, normalize_sample
+from tools.dataset.readers import MAX_FILE_BYTES, RowProblem, SampleStream, read_samples
+from tools.dataset.report import HealthTally, render_report_markdown
+from tools.dataset.row_keys import (
     RowKeys,
     conflict_groups,
     empty_keys,
     fill_keys,
-    limit_violation,
-    normalize_sample,
     question_text,
     row_keys,
     sample_grams,
     settle_duplicates,
     visiting_order,
 )
-from tools.dataset.dedup import text_key, word_grams
-from tools.dataset.readers import MAX_FILE_BYTES, RowProblem, SampleStream, read_samples
-from tools.dataset.report import HealthTally, render_report_markdown
 from tools.dataset.schema import AlpacaSample, ReviewedRow
 from tools.dataset.split import eval_size, held_out, twin_labels
 from tools.dataset.writers import FILE_SUFFIX, FORMATS, DatasetFormat, SampleWriter, write_dataset_info
@@ -210,7 +208,7 @@ class _Rows:
         return [sample_grams(self._question(i, record), record[2]) for i, record in self._read(indices)]
 
     def questions(self, indices: np.ndarray) -> list[str]:
-        """The question texts (see clean.question_text) of these rows (ascending), in one pass over the spool."""
+        """The question texts (see row_keys.question_text) of these rows (ascending), in one pass over the spool."""
         chosen = np.zeros(self.count, dtype=bool)
         chosen[indices] = True
         return [self._question(i, record) for i, record in enumerate(self.records()) if chosen[i]]
@@ -228,7 +226,7 @@ class _Rows:
 
     def keys(self) -> RowKeys:
         """Exact keys and signatures of every row, computed a batch at a time. A shared instruction with an input
-        is a template: the question then is the input (see clean.question_text)."""
+        is a template: the question then is the input (see row_keys.question_text)."""
         instruction_keys = np.frombuffer(self._instruction_keys, dtype=np.int64)
         _, inverse, counts = np.unique(instruction_keys, return_inverse=True, return_counts=True)
         self._template = (counts[inverse.reshape(-1)] > 1) & np.frombuffer(self._has_input, np.int8).astype(bool)
@@ -312,7 +310,7 @@ def _settle_conflicts(rows: _Rows, keys: RowKeys, threshold: float) -> tuple[lis
 
 
 def _settle_duplicates(rows: _Rows, keys: RowKeys, gone: dict, threshold: float) -> dict[int, tuple[str, int]]:
-    """Exact and near twins among the rows still in (see clean.settle_duplicates), by row index."""
+    """Exact and near twins among the rows still in (see row_keys.settle_duplicates), by row index."""
     out = np.zeros(rows.count, dtype=bool)
     out[list(gone)] = True
     alive = np.flatnonzero(~out)

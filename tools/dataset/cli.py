@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from tools.dataset.build import build_dataset
-    from tools.dataset.clean import CleanConfig
+    from tools.dataset.normalize import CleanConfig
 
     report = build_dataset(
         args.inputs,

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.dataset.clean import question_texts, row_keys, sample_grams
 from tools.dataset.dedup import jaccard, similar_pairs, word_grams
 from tools.dataset.meaning import meaning_pairs
+from tools.dataset.row_keys import question_texts, row_keys, sample_grams
 from tools.dataset.schema import AlpacaSample
 
 

@@ -9,10 +9,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tools.dataset.clean import RowKeys, keyed, sample_grams_of
-from tools.dataset.dedup import GramsOf, exact_groups, grams_of, group_labels, join_labels
+from tools.dataset.dedup import GramsOf, exact_groups, group_labels, join_labels
 from tools.dataset.meaning import MEANING_MAX_ROWS, meaning_pairs
-from tools.dataset.schema import AlpacaSample
+from tools.dataset.row_keys import RowKeys
 from tools.errors import UserError
 
 
@@ -23,20 +22,6 @@ def eval_size(n_samples: int, eval_fraction: float) -> int:
     if eval_fraction == 0 or n_samples < 2:
         return 0
     return min(max(1, round(n_samples * eval_fraction)), n_samples - 1)
-
-
-def split_train_eval(
-    samples: list[AlpacaSample],
-    eval_fraction: float = 0.1,
-    seed: int = 42,
-    near_duplicate_threshold: float = 0.8,
-) -> tuple[list[int], list[int]]:
-    """Indices (train, eval) into samples, each in original order. Groups of twins move together (twin_labels)."""
-    keys, questions = keyed(samples)  # twins by the rule a build uses (clean.row_keys, exact Jaccard)
-    labels, _ = twin_labels(keys, near_duplicate_threshold, sample_grams_of(questions, samples),
-                            grams_of(questions), lambda rows: [questions[i] for i in rows.tolist()])
-    held = held_out(labels, eval_fraction, seed)
-    return np.flatnonzero(~held).tolist(), np.flatnonzero(held).tolist()
 
 
 def twin_labels(keys: RowKeys, threshold: float, sample_grams: GramsOf, question_grams: GramsOf,

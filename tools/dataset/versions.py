@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tools.dataset.build import build_dataset
-from tools.dataset.clean import CleanConfig
+from tools.dataset.normalize import CleanConfig
 from tools.dataset.readers import MAX_FILE_BYTES
 from tools.dataset.schema import AlpacaSample, ReviewedRow
 from tools.dataset.split import eval_size
@@ -23,6 +23,7 @@ from tools.errors import UserError
 from tools.locks import exclusive
 
 VERSION_FILE = "version.json"
+CHOSEN_FILE = "build-settings.json"  # the build controls as the person last set them (beside the versions folder)
 # Builds of one project take turns (lock file .datasets.lock beside the versions folder): a second waits this
 # long for the first (a studio build takes seconds), then is told the project is busy.
 BUILD_WAIT_S = 60.0
@@ -59,6 +60,39 @@ def list_versions(root: Path | str) -> list[dict]:
         if _VERSION_NAME.fullmatch(folder.name) and meta.is_file():
             found.append({**json.loads(meta.read_text(encoding="utf-8")), "path": str(folder)})
     return sorted(found, key=lambda v: v["number"], reverse=True)
+
+
+def remember_chosen_settings(root: Path | str, settings: BuildSettings) -> None:
+    """Keeps the build settings the person chose, for a build the journey starts by itself (the target reached)."""
+    chosen = Path(root).with_name(CHOSEN_FILE)
+    chosen.parent.mkdir(parents=True, exist_ok=True)
+    staged = chosen.with_name(f".{CHOSEN_FILE}.partial")
+    staged.write_text(json.dumps(asdict(settings)) + "\n", encoding="utf-8")
+    staged.replace(chosen)  # atomic: never half a file
+
+
+def chosen_settings(root: Path | str) -> BuildSettings | None:
+    """The build settings the person last chose, else those of the newest version built from the review (chosen when
+    it was built), else None: nobody chose any yet (an unreadable file counts as none)."""
+    try:
+        return BuildSettings(**json.loads(Path(root).with_name(CHOSEN_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, UserError):
+        built = [v for v in list_versions(root) if v["source"] != "file"]  # a file's version read no seeds
+        return BuildSettings(**built[0]["settings"]) if built else None
+
+
+def inputs_in_words(version: dict) -> str:
+    """What went into a version, as its card says it: '18 approved samples, 5 seeds' for a build from the review,
+    'data.jsonl (120 rows)' for a file; sources that gave no row are left out."""
+    parts = []
+    for given in version.get("inputs", []):
+        if not given.get("rows"):
+            continue
+        if given.get("format") in (None, "samples"):  # the review's own words: approved / edited samples, seeds
+            parts.append(f"{given['rows']} {given['source']}")
+        else:  # a file that was read
+            parts.append(f"{Path(given['source']).name} ({given['rows']} rows)")
+    return ", ".join(parts) or "nothing"
 
 
 def latest_version_path(root: Path | str) -> Path | None:

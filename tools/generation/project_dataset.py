@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tools.dataset.clean import find_conflicts
 from tools.dataset.dedup import NearDuplicateIndex
 from tools.dataset.meaning import MeaningIndex, meaning_pairs
+from tools.dataset.row_keys import find_conflicts
 from tools.dataset.schema import RANK_APPROVED, RANK_EDITED, RANK_SEED, AlpacaSample, ReviewedRow
 from tools.dataset.versions import BuildSettings, build_version
 from tools.errors import BAD_CONTENT, UserError

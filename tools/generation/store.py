@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from tools.dataset.schema import AlpacaSample
 from tools.errors import BAD_CONTENT, FAILED, UserError
+from tools.generation.decisions import DecisionKind
 from tools.generation.notes import clean_notes, merge_notes
 
 SCHEMA_VERSION = 3
@@ -210,6 +211,11 @@ class DecisionConflict(UserError):
                          f"{why}; nothing was overwritten. Keep that decision, or decide again to replace it",
                          exit_code=1)
         self.current = current
+
+
+# The status each bulk decision writes (the other kinds of tools.generation.decisions take one sample at a time).
+_BULK_STATUS: dict[str, SampleStatus] = {DecisionKind.APPROVE: "approved", DecisionKind.REJECT: "rejected",
+                                         DecisionKind.RESET: "pending"}
 
 
 def _decision(sample: StoredSample) -> tuple:
@@ -548,20 +554,20 @@ class ReviewStore:
     def bulk(
         self,
         sample_ids: Sequence[int],
-        action: Literal["approve", "reject", "reset"],
+        action: DecisionKind | str,
         reason: str = "",
         only_pending: bool = False,
     ) -> int:
-        """Applies one decision to many samples at once, all or nothing; returns how many were changed.
+        """Applies one decision (approve, reject or reset) to many samples at once, all or nothing; returns how
+        many were changed.
 
         only_pending: leave samples someone decided since they were listed as they are (not overwritten).
         """
-        statuses = {"approve": "approved", "reject": "rejected", "reset": "pending"}
-        if action not in statuses:
+        status = _BULK_STATUS.get(action)  # type: ignore[call-overload]
+        if status is None:
             raise UserError(f"unknown bulk action {action!r}; use approve, reject or reset")
-        reason = self._require_reason(reason) if action == "reject" else ""
-        return self._decide(list(sample_ids), statuses[action], reason,  # type: ignore[arg-type]
-                            only_from="pending" if only_pending else None)
+        reason = self._require_reason(reason) if status == "rejected" else ""
+        return self._decide(list(sample_ids), status, reason, only_from="pending" if only_pending else None)
 
     # --- tags (for filtering and coverage; not part of the exported sample) ----------------------------------
 

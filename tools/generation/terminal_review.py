@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from tools.dataset.schema import AlpacaSample
 from tools.errors import UserError
+from tools.generation.decisions import Decision, DecisionKind, apply_decision
 from tools.generation.store import Batch, DecisionConflict, ReviewStore, StoredSample
 
 ACTION_PROMPT = "[a]pprove  [r]eject  [e]dit  [t]ag  [s]kip  [A]pprove all remaining  [q]uit > "
@@ -205,20 +206,21 @@ class BatchReview:
 
     def _decide(self, stored: StoredSample, answer: str) -> Outcome | None:
         """Saves approve/reject/edit as a compare-and-set on what was shown; None: ask about this sample again."""
+        reason, edited = "", None
         if answer == "r":
             reason = self._ask_reason()
-            save, said = (lambda seen: self.store.reject(stored.id, reason, seen)), f"rejected: {reason}"
+            kind, said = DecisionKind.REJECT, f"rejected: {reason}"
         elif answer == "e":
             edited = self._edit(stored.current)
             if edited is None:
                 return None
-            save, said = (lambda seen: self.store.edit(stored.id, edited, seen)), "edited version saved"
+            kind, said = DecisionKind.EDIT, "edited version saved"
         else:
-            save, said = (lambda seen: self.store.approve(stored.id, seen)), "approved"
+            kind, said = DecisionKind.APPROVE, "approved"
         seen = stored
         while True:
             try:
-                save(seen)
+                apply_decision(self.store, Decision(kind, (stored.id,), reason=reason, edited=edited, seen=seen))
             except DecisionConflict as conflict:  # the app (or another terminal) decided it meanwhile
                 print(conflict.message)
                 print(format_sample(conflict.current.current))
@@ -238,7 +240,9 @@ class BatchReview:
         """Replaces the sample's tags (saved at once); a bad tag is explained and asked again."""
         while True:
             try:
-                tags = self.store.set_tags(sample_id, ask("tags, comma-separated (empty clears them): ")).tags
+                apply_decision(self.store, Decision(DecisionKind.TAG, (sample_id,),
+                                                    tags=ask("tags, comma-separated (empty clears them): ")))
+                tags = self.store.sample(sample_id).tags
                 print(f"tags: {', '.join(tags) or '(none)'}")
                 return
             except UserError as exc:
@@ -263,7 +267,7 @@ class BatchReview:
         ):
             return False
         try:
-            approved = self.store.bulk(ids, "approve", only_pending=True)
+            approved = apply_decision(self.store, Decision(DecisionKind.APPROVE, tuple(ids), bulk=True)).changed
         except UserError as exc:
             print(exc.message)
             return False

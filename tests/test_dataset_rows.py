@@ -1,24 +1,21 @@
-"""Cleaning (normalise, drop with reasons, de-duplicate) and the leak-free train/eval split."""
+"""A row's way through the real build (tools.dataset.build): normalised, dropped with its reason and id (too long,
+empty, an exact or near twin), and split train/eval seeded with every group of twins on one side; and the MinHash
+engine behind every twin check."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
 import pytest
 
-from tools.dataset.clean import (
-    CleanConfig,
-    clean_samples,
-    dedup_texts,
-    normalize_text,
-    settle_duplicates,
-    strip_output_wrapper,
-    visiting_order,
-)
-from tools.dataset.dedup import NearDuplicateIndex, minhashes, similar_pairs, similarity, to_bbit
+from tools.dataset.build import build_dataset
+from tools.dataset.dedup import NearDuplicateIndex, grams_of, minhashes, similar_pairs, similarity, to_bbit
+from tools.dataset.normalize import CleanConfig, normalize_text, strip_output_wrapper
+from tools.dataset.row_keys import keyed, sample_grams_of, settle_duplicates, visiting_order
 from tools.dataset.schema import AlpacaSample
-from tools.dataset.split import eval_size, split_train_eval
+from tools.dataset.split import eval_size, twin_labels
 from tools.errors import UserError
 
 LONG = (
@@ -29,6 +26,17 @@ LONG = (
 
 def sample(instruction: str, output: str, **extra) -> AlpacaSample:
     return AlpacaSample(instruction=instruction, output=output, **extra)
+
+
+def split_of(samples: list[AlpacaSample], folder, eval_fraction: float, seed: int = 42, **config) -> tuple[set, set]:
+    """(train, eval) as sets of sample positions, from a real build of the samples."""
+    report = build_dataset(samples, folder, eval_fraction=eval_fraction, seed=seed,
+                           clean_config=CleanConfig(**config) if config else None)
+    assert report["dropped"] == 0
+    where = {(s.instruction, s.output): i for i, s in enumerate(samples)}
+    sides = [{where[(row["instruction"], row["output"])] for row in json.loads((folder / name).read_text())}
+             if (folder / name).exists() else set() for name in ("train.json", "eval.json")]
+    return sides[0], sides[1]
 
 
 def test_normalize_text():
@@ -46,8 +54,8 @@ def test_strip_output_wrapper():
     assert strip_output_wrapper("The output: is fine") == ("The output: is fine", [])
 
 
-def test_clean_counts_every_drop_with_its_reason_and_id():
-    samples = [
+def test_a_build_counts_every_drop_with_its_reason_and_id(tmp_path):
+    rows = [
         sample("Tell a story.", LONG),
         sample("tell a story", "  " + LONG.upper() + "  "),  # exact duplicate up to case and spaces
         sample("Tell a story.", LONG.replace("begins", "starts")),  # near duplicate
@@ -56,43 +64,31 @@ def test_clean_counts_every_drop_with_its_reason_and_id():
         sample("Write an essay.", "word " * 50),
         sample("Another task entirely.", "A different answer."),
     ]
-    ids = [f"f:{i}" for i in range(1, 8)]
-    result = clean_samples(samples, ids, CleanConfig(max_prompt_chars=40, max_output_chars=200))
-    assert result.drops == {
-        "exact_duplicate": 1,
-        "near_duplicate": 1,
-        "empty_after_cleaning": 1,
-        "prompt_too_long": 1,
-        "output_too_long": 1,
-    }
-    assert result.dropped_ids == {
-        "empty_after_cleaning": ["f:4"],
-        "prompt_too_long": ["f:5"],
-        "output_too_long": ["f:6"],
-        "exact_duplicate": ["f:2"],
-        "near_duplicate": ["f:3"],
-    }
-    assert result.ids == ["f:1", "f:7"]
-    assert len(result.samples) + sum(result.drops.values()) == len(samples)
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(row.to_record()) + "\n" for row in rows))
+    report = build_dataset([data], tmp_path / "out", eval_fraction=0.0,
+                           clean_config=CleanConfig(max_prompt_chars=40, max_output_chars=200))
+    assert report["drops"] == {"exact_duplicate": 1, "near_duplicate": 1, "empty_after_cleaning": 1,
+                               "prompt_too_long": 1, "output_too_long": 1}
+    dropped = {row["id"]: (row["reason"], row["kept"]) for row in report["dropped_rows"]}
+    assert dropped == {"rows.jsonl:2": ("exact_duplicate", "rows.jsonl:1"),
+                       "rows.jsonl:3": ("near_duplicate", "rows.jsonl:1"),
+                       "rows.jsonl:4": ("empty_after_cleaning", None), "rows.jsonl:5": ("prompt_too_long", None),
+                       "rows.jsonl:6": ("output_too_long", None)}
+    kept = json.loads((tmp_path / "out" / "train.json").read_text())
+    assert [row["instruction"] for row in kept] == ["Tell a story.", "Another task entirely."]
+    assert report["kept"] + report["dropped"] == report["rows_read"] == len(rows)
 
 
-def test_shared_instruction_template_is_not_a_near_duplicate():
+def test_a_shared_instruction_template_is_not_a_near_duplicate(tmp_path):
     instruction = (
         "Classify the sentiment of the customer message below as positive, negative or neutral please."
     )
-    samples = [
-        sample(instruction, label, input=text)
-        for text, label in [
-            ("Great app!", "positive"),
-            ("It crashes.", "negative"),
-            ("It is okay.", "neutral"),
-        ]
-    ]
-    assert clean_samples(samples).drops == {}
-    # without leaving the shared instruction out, these would look alike
+    samples = [sample(instruction, label, input=text) for text, label in
+               [("Great app!", "positive"), ("It crashes.", "negative"), ("It is okay.", "neutral")]]
+    # the whole prompts look alike; a build compares the inputs, as the instruction is a template
     assert NearDuplicateIndex(0.5).add_if_new("a", samples[0].prompt_text()) is None
-    texts = dedup_texts(samples)
-    assert instruction not in texts[0] and "Great app!" in texts[0]
+    assert build_dataset(samples, tmp_path / "out", eval_fraction=0.0)["drops"] == {}
 
 
 def test_eval_size_rules():
@@ -105,43 +101,46 @@ def test_eval_size_rules():
         eval_size(10, 1.5)
 
 
-def test_split_is_seeded_and_keeps_duplicates_on_one_side():
+def test_the_split_is_seeded_and_keeps_near_twins_on_one_side(tmp_path):
     samples = [
         sample(f"Question number {i} about topic {i * 7}", f"Answer {i} with detail {i * 3}")
         for i in range(20)
     ]
-    # three near duplicates of each other (indices 20, 21, 22) must land on the same side
-    samples += [sample(LONG, "a"), sample(LONG + " again", "a"), sample(LONG + " and again", "a")]
-    train, held = split_train_eval(samples, 0.2, seed=1)
-    assert (train, held) == split_train_eval(samples, 0.2, seed=1)
-    assert split_train_eval(samples, 0.2, seed=2) != (train, held)
-    assert sorted(train + held) == list(range(len(samples)))
-    assert not {20, 21, 22} & set(train) or not {20, 21, 22} & set(held)
-    index = NearDuplicateIndex(0.8)
-    for i in train:
-        index.add(str(i), dedup_texts(samples)[i])
-    assert all(index.find(dedup_texts(samples)[i]) is None for i in held)
+    # three twins that a build keeps (the same question but for filler words, one answer): on the same side
+    samples += [sample("How many grams is 1 1/2 cups of rice?", "280 g"),
+                sample("How many grams is 1 1/2 cups rice?", "280 g"),
+                sample("Please, how many grams is 1 1/2 cups of the rice?", "280 g")]
+    train, held = split_of(samples, tmp_path / "a", 0.2, seed=1)
+    assert (train, held) == split_of(samples, tmp_path / "b", 0.2, seed=1)
+    assert split_of(samples, tmp_path / "c", 0.2, seed=2) != (train, held)
+    assert train | held == set(range(len(samples))) and len(held) == 5
+    for seed in range(4):
+        train, held = split_of(samples, tmp_path / f"s{seed}", 0.2, seed=seed)
+        assert {20, 21, 22} <= train or {20, 21, 22} <= held, seed
 
 
-def test_tiny_datasets_still_get_one_eval_sample():
-    train, held = split_train_eval([sample("A question", "x"), sample("Other thing", "y")], 0.1)
+def test_tiny_datasets_still_get_one_eval_sample(tmp_path):
+    train, held = split_of([sample("A question", "x"), sample("Other thing", "y")], tmp_path / "two", 0.1)
     assert len(train) == 1 and len(held) == 1
-    assert split_train_eval([sample("A question", "x")], 0.1) == ([0], [])
+    assert split_of([sample("A question", "x")], tmp_path / "one", 0.1) == ({0}, set())
 
 
-def test_split_keeps_a_chain_of_near_duplicates_together():
+def test_twin_labels_join_a_chain_of_near_twins():
+    """A build drops near twins of one question before it splits; the labels the split keeps together still join a
+    chain (b like a and like c, a unlike c), as rewordings by meaning or by words can form one."""
     words = [f"word{i}" for i in range(140)]  # windows shifted by 20 words: Jaccard 0.66 next door, 0.42 two away
-    a, b, c = (sample(" ".join(words[start:start + 100]), "x") for start in (0, 20, 40))
+    a, b, c = (sample(" ".join(words[start:start + 100]), f"x{start}") for start in (0, 20, 40))
     index = NearDuplicateIndex(0.55)
-    index.add("a", dedup_texts([a])[0])
-    assert index.find(dedup_texts([c])[0]) is None  # a and c are not alike ...
-    index.add("c", dedup_texts([c])[0])
-    assert index.find_all(dedup_texts([b])[0]) == ["a", "c"]  # ... but b is like both
+    index.add("a", a.instruction)
+    assert index.find(c.instruction) is None  # a and c are not alike ...
+    index.add("c", c.instruction)
+    assert index.find_all(b.instruction) == ["a", "c"]  # ... but b is like both
     others = [sample(f"Unrelated question {i} on subject {i * 17}", f"Reply {i}") for i in range(9)]
     samples = [a, c, b, *others]  # b comes last, so it must merge the groups of a and c
-    for seed in range(8):
-        train, held = split_train_eval(samples, 0.25, seed=seed, near_duplicate_threshold=0.55)
-        assert {0, 1, 2} <= set(train) or {0, 1, 2} <= set(held)
+    keys, questions = keyed(samples)
+    labels, _ = twin_labels(keys, 0.55, sample_grams_of(questions, samples), grams_of(questions),
+                            lambda rows: [questions[i] for i in rows.tolist()])
+    assert labels[0] == labels[1] == labels[2] and len(set(labels.tolist())) == 1 + len(others)
 
 
 # ---------------------------------------------------------------- the MinHash engine behind every twin check
