@@ -103,7 +103,6 @@ def test_a_drafted_batch_holds_questions_passages_and_cited_answers(tmp_path, in
 
 def test_a_reply_naming_no_shown_passage_is_asked_again(tmp_path, index, openai_stub):
     settings = settings_for(index, tmp_path / "index", k=2)
-    chunks = chunks_for_batch(index.chunks(), 0, 3)
     bad, _ = reply_for(index.chunks(), WRITTEN[:3])
     for item, n in zip(bad["samples"], (1, 42, 3)):
         item["input"] = str(n)
