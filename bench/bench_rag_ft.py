@@ -77,10 +77,11 @@ def build_rows(index) -> tuple[list, list]:
 
 
 def run(work: Path) -> dict:
+    from bench_suite import train_with_defaults
+
     from tools.embeddings import EMBEDDING_MODEL
     from tools.rag.index import DocumentIndex
     from tools.rag.raft import RetrievalSettings
-    from bench_suite import train_with_defaults
     from tools.training.evaluate import evaluate_run
 
     index = DocumentIndex(work / "index", "rag-bench")
