@@ -214,3 +214,28 @@ def draft_retrieval_batch(store: Any, project_id: str, chat_model: Any, settings
                                store.rejected_examples(project_id))
     return generate_next_batch(store, project_id, chat_model, n=n, build_prompt=drafter.prompt,
                                make_sample=drafter.sample, **options)
+
+
+# --- a conversation's documents (the Retrieval tab's index) --------------------------------------------------------
+
+
+def conversation_index(workspace: Any, thread_id: str) -> DocumentIndex:
+    """The index of the documents uploaded on a conversation's Retrieval tab."""
+    return DocumentIndex(workspace.rag_index_dir(thread_id), name=f"docs-{thread_id}")
+
+
+def use_documents(workspace: Any, thread_id: str, k: int = DEFAULT_K) -> RetrievalSettings:
+    """From now on the conversation's batches are drafted from its documents, k passages a question."""
+    settings = settings_for(conversation_index(workspace, thread_id), workspace.rag_index_dir(thread_id), k)
+    settings.save(workspace.project_dir(thread_id))
+    return settings
+
+
+def drafting_settings(workspace: Any, thread_id: str, hybrid: bool) -> RetrievalSettings | None:
+    """How a conversation's next batch is drafted from its documents: the settings chosen on the Retrieval tab; on
+    the RAG + fine-tuning path (hybrid), the index's own as soon as documents are indexed; None: ordinary samples."""
+    if (settings := RetrievalSettings.load(workspace.project_dir(thread_id))) is not None or not hybrid:
+        return settings
+    if not workspace.rag_index_dir(thread_id).is_dir() or conversation_index(workspace, thread_id).count() == 0:
+        return None
+    return use_documents(workspace, thread_id)
