@@ -56,7 +56,8 @@ class FinetuneNodes:
         if batch is None:
             return {"messages": [say(f"⚠️ {result.message}")], "notice": result.message, "stay": True}
         text = (f"Batch {batch.number} is ready: {len(result.samples)} samples to review in the **Data studio**"
-                + (f", drafted from your documents (each with up to {documents.k} retrieved passages)" if documents else "")
+                + (f", drafted from your documents (each with up to {documents.k} retrieved passages)"
+                   if documents else "")
                 + ". Approve, reject with a reason, or edit each one, then press **Submit batch**.")
         if not result.complete:
             text += f"\n\n⚠️ {result.message}"
