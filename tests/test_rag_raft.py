@@ -167,3 +167,46 @@ def test_the_dataset_build_keeps_questions_that_share_their_passages(tmp_path):
     report = build_dataset(rows, tmp_path / "out", eval_fraction=0.0)
     kept = json.loads((tmp_path / "out" / "train.json").read_text())
     assert len(kept) == 6, report["dropped"]
+
+
+MORE_WRITTEN = [("Check-in", "Can I arrive at the loft at noon?", "No, check-in starts at 3 pm."),
+                ("deposit", "Is the loft deposit paid online?", "No, on arrival."),
+                ("Pets", "Are cats welcome at the Harbour Loft?", "No pets are allowed."),
+                ("sleeps", "Can a family of six book the Pine Cabin?", "Yes, it sleeps six."),
+                ("Firewood", "Is firewood free at the Pine Cabin?", "No, 8 euros a basket."),
+                ("signal", "Is there a landline at the cabin?", "Yes, in the hall."),
+                ("repairs", "Why is the Old Mill shut in winter?", "For repairs, every February."),
+                ("Breakfast", "Can I get breakfast at the mill at 11?", "No, it ends at 10."),
+                ("deposit", "How much must I pay up front for the loft?", "A 200 euro deposit."),
+                ("Breakfast", "What time does the Old Mill start serving breakfast?", "At 7:30.")]
+
+
+def test_on_the_hybrid_path_batches_are_drafted_from_the_indexed_documents(tmp_path, openai_stub):
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.nodes import AgentDeps
+    from agent.session import Session
+    from tests.test_agent_paths import PROFILES, recommended
+    from tools.settings import Settings
+
+    settings = Settings(tunesmith_workspace=tmp_path / "ws", _env_file=None)
+    store = ReviewStore(settings.workspace_file("tunesmith.db"))
+    model = ChatOpenAI(base_url=openai_stub.base_url, api_key="k", model="m", max_retries=0)
+    session = Session(settings, deps=AgentDeps(generation_model=model, store=store, workspace=settings.workspace,
+                                               answer_question=lambda q, p, m: q), checkpointer=InMemorySaver())
+    tid, _ = recommended(session, PROFILES["rag+fine-tune"])
+    session.send(tid, {"text": "Start this path", "action": "start_path"})
+    session.send(tid, {"text": "Continue to fine-tuning", "action": "start_finetune"})
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in DOCS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    index = session.paths.document_index(tid)
+    index.add_documents([folder], max_chars=100, overlap=0)
+    store.save_project(tid, "Answer guests' questions", SEEDS)
+    openai_stub.script(reply_for(chunks_for_batch(index.chunks(), 0, 20), WRITTEN + MORE_WRITTEN)[0])
+    view = session.send(tid, {"text": "Generate a batch", "action": "generate"})
+    assert "drafted from your documents (each with up to 4 retrieved passages)" in view.messages[-1]["content"]
+    samples = store.batch_samples(store.open_batch(tid).id)
+    assert len(samples) == 20 and all(s.current.input.startswith(PASSAGES_HEADER) for s in samples)
+    assert json.loads((settings.workspace / "projects" / tid / "retrieval.json").read_text())["k"] == 4
