@@ -240,12 +240,12 @@ def try_run(run_dir: str | Path, prompt: str | list[dict[str, str]], max_new_tok
     if max_new_tokens is not None and not 1 <= max_new_tokens <= 8192:
         raise UserError(f"max_new_tokens={max_new_tokens} must be between 1 and 8192 (or left out: the run's "
                         "longest training answer and half again)")
+    bundle = load_tuned(run_dir, base_only=base_only)
     passages = ""
     if isinstance(prompt, str):  # a run trained on retrieval samples is asked with retrieved passages
         from tools.rag.raft_eval import ask_with_retrieval
 
         prompt, passages = ask_with_retrieval(run_dir, prompt)
-    bundle = load_tuned(run_dir, base_only=base_only)
     cap = max_new_tokens or answer_cap(run_dir, bundle.tokenizer)
     answer = chat(bundle, prompt, max_new_tokens=cap, temperature=temperature)
     note = "" if answer.stopped else (
