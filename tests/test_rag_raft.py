@@ -206,7 +206,7 @@ def test_on_the_hybrid_path_batches_are_drafted_from_the_indexed_documents(tmp_p
     store.save_project(tid, "Answer guests' questions", SEEDS)
     openai_stub.script(reply_for(chunks_for_batch(index.chunks(), 0, 20), WRITTEN + MORE_WRITTEN)[0])
     view = session.send(tid, {"text": "Generate a batch", "action": "generate"})
-    assert "drafted from your documents (each with up to 4 retrieved passages)" in view.messages[-1]["content"]
+    assert "drafted from your documents (each with up to 3 retrieved passages)" in view.messages[-1]["content"]
     samples = store.batch_samples(store.open_batch(tid).id)
     assert len(samples) == 20 and all(s.current.input.startswith(PASSAGES_HEADER) for s in samples)
-    assert json.loads((settings.workspace / "projects" / tid / "retrieval.json").read_text())["k"] == 4
+    assert json.loads((settings.workspace / "projects" / tid / "retrieval.json").read_text())["k"] == 3

@@ -75,8 +75,13 @@ def test_every_held_out_question_is_asked_with_the_passages_retrieved_now(retrie
         assert [p.label for p in passages] == [h.label for h in index.search(original.instruction, 2)]
         assert number and passages[number - 1].label == oracle_label(original)
     assert asked[3] == (rows[3], None)  # none answers: asked with the passages it was written with
+    data = Path(json.loads((run / "config.json").read_text())["data_dir"])
+    seed = AlpacaSample(instruction="When is checkout?", output="At 11 am.")  # a row without passages
+    (data / "eval.json").write_text(json.dumps([r.to_record() for r in [*rows, seed]]), encoding="utf-8")
     result = evaluate_run(run, max_samples=10)
+    assert result["samples"] == 5
     retrieval = result["retrieval"]
+    assert retrieval["without_passages"] == 1  # left to the ordinary evaluation, not taken for "none answers"
     assert (retrieval["index"], retrieval["k"], retrieval["embedding_model"]) == ("stays", 2, "all-MiniLM-L6-v2")
     assert (retrieval["questions"], retrieval["answerable"], retrieval["unanswerable"]) == (4, 3, 1)
     assert retrieval["retrieved_the_answer"] == 1.0
@@ -85,6 +90,7 @@ def test_every_held_out_question_is_asked_with_the_passages_retrieved_now(retrie
     assert retrieval["examples"][0]["question"] == FACTS[0][0] and "tuned" in retrieval["examples"][0]
     report = format_report(result)
     assert "With retrieval" in report and "cites the right passage" in report
+    (data / "eval.json").write_text(json.dumps([r.to_record() for r in rows]), encoding="utf-8")
 
 
 def test_scoring_answers_citations_and_saying_none_answers():

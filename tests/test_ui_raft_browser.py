@@ -126,4 +126,4 @@ def test_documents_to_a_reviewed_dataset_of_retrieval_samples(tmp_path):
     assert len(drafted) == 20, [r["instruction"] for r in rows]  # no drafted question lost as a twin
     assert sum(r["output"] == NO_ANSWER for r in drafted) == 4
     chosen = json.loads((settings.workspace / "projects" / tid / "retrieval.json").read_text())
-    assert (chosen["k"], chosen["embedding_model"], chosen["max_chars"]) == (4, "all-MiniLM-L6-v2", 1200)
+    assert (chosen["k"], chosen["embedding_model"], chosen["max_chars"]) == (3, "all-MiniLM-L6-v2", 1200)

@@ -82,7 +82,7 @@ class RetrievalTab:
                     "retrieved for it and an answer citing the one that answers (on the RAG + fine-tuning path this "
                     "happens as soon as documents are indexed).")
         with gr.Row():
-            k = gr.Slider(1, 8, value=4, step=1, label="Passages a question (k)", elem_id="ts-rag-k")
+            k = gr.Slider(1, 8, value=3, step=1, label="Passages a question (k)", elem_id="ts-rag-k")
             use = gr.Button("Draft the training samples from these documents", elem_id="ts-rag-use")
         use_report = gr.Markdown(elem_id="ts-rag-use-report")
         index.click(self.index_files, [thread, uploads], report)

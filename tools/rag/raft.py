@@ -25,7 +25,7 @@ from tools.errors import BAD_CONTENT, UserError
 from tools.rag.index import DocumentIndex, Hit
 
 SETTINGS_FILE = "retrieval.json"
-DEFAULT_K = 4
+DEFAULT_K = 3  # three chunks of the default 1,200 characters, with the question, fit max_seq_len 1,024
 NO_ANSWER_EVERY = 5  # one sample in five has no passage that answers it (RAFT's share without the oracle)
 _CITATIONS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 # how a model says it cannot answer: our own NO_ANSWER and the usual phrasings of a base model

@@ -99,14 +99,16 @@ def score_with_retrieval(asked: list[tuple[AlpacaSample, int | None]], answers: 
 
 def evaluate_with_retrieval(settings: RetrievalSettings, samples: list[AlpacaSample],
                             models: list[tuple[str, Any, bool]], max_new_tokens: int) -> dict:
-    """Base, tuned (and a previous round) answering the held-out questions with passages retrieved now."""
+    """Base, tuned (and a previous round) answering the held-out questions with passages retrieved now (rows
+    without passages, e.g. seeds, are left to the ordinary evaluation)."""
     from tools.training.evaluate import generate_answers
 
-    asked = ask_again(settings.open_index(), settings.k, samples)
+    asked = ask_again(settings.open_index(), settings.k, [s for s in samples if is_retrieval_sample(s)])
     numbers = [n for _, n in asked if n is not None]
     result: dict[str, Any] = {
         "index": settings.index_name, "embedding_model": settings.embedding_model, "k": settings.k,
         "questions": len(asked), "answerable": len(numbers), "unanswerable": len(asked) - len(numbers),
+        "without_passages": len(samples) - len(asked),
         "retrieved_the_answer": round(statistics.fmean(n > 0 for n in numbers), 4) if numbers else None,
     }
     answers = {}
