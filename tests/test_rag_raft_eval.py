@@ -135,3 +135,19 @@ def test_a_missing_index_is_said_and_the_other_numbers_stand(retrieval_run, tmp_
     finally:
         moved.save(data)
     shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+
+
+def test_the_app_shows_the_retrieval_table_under_the_metrics():
+    from agent.training_nodes import metrics_table
+
+    scores = {"exact_match": 0.1, "rouge_l": 0.3, "citation": 0.0, "no_answer": None, "wrongly_declined": 0.0}
+    result = {"samples": 4, "eval_file": "eval.json", "base": {"rouge_l": 0.3}, "tuned": {"rouge_l": 0.9},
+              "retrieval": {"index": "docs-t1", "k": 3, "answerable": 3, "unanswerable": 1,
+                            "retrieved_the_answer": 2 / 3, "base": scores,
+                            "tuned": {**scores, "exact_match": 1.0, "citation": 2 / 3, "no_answer": 1.0}}}
+    table = metrics_table(result)
+    assert "retrieval found the answering passage for 67%" in table
+    assert "| cites the right passage | 0% | 67% |" in table and "| answer exact match | 10% | 100% |" in table
+    assert "| says none answers, when none does | – | 100% |" in table
+    result["retrieval"] = {"error": "the document index 'docs-t1' is gone"}
+    assert "not measured: the document index 'docs-t1' is gone" in metrics_table(result)
