@@ -154,16 +154,21 @@ def test_citations_and_saying_the_passages_do_not_answer():
     assert not says_no_answer("The deposit is 200 euros [1].")
 
 
-def test_the_dataset_build_keeps_questions_that_share_their_passages(tmp_path):
-    from tools.dataset.build import build_dataset
+def rows_sharing_passages() -> list[AlpacaSample]:
     from tools.dataset.passages import Passage, passages_block
 
     block = passages_block([Passage("loft.md, chunk 1", DOCS["loft.md"]), Passage("cabin.md, chunk 1",
                                                                                    DOCS["cabin.md"])])
     questions = ["When does check-in start?", "How much is the deposit?", "Are pets allowed?",
                  "How many people can sleep there?", "What does firewood cost?", "Is there a phone signal?"]
-    rows = [AlpacaSample(instruction=q, input=block, output=f"Answer {i} [1]") for i, q in enumerate(questions)]
-    assert without_passages(rows[0].prompt_text()) == questions[0]
+    return [AlpacaSample(instruction=q, input=block, output=f"Answer {i} [1]") for i, q in enumerate(questions)]
+
+
+def test_the_dataset_build_keeps_questions_that_share_their_passages(tmp_path):
+    from tools.dataset.build import build_dataset
+
+    rows = rows_sharing_passages()
+    assert without_passages(rows[0].prompt_text()) == rows[0].instruction
     report = build_dataset(rows, tmp_path / "out", eval_fraction=0.0)
     kept = json.loads((tmp_path / "out" / "train.json").read_text())
     assert len(kept) == 6, report["dropped"]
@@ -210,3 +215,17 @@ def test_on_the_hybrid_path_batches_are_drafted_from_the_indexed_documents(tmp_p
     samples = store.batch_samples(store.open_batch(tid).id)
     assert len(samples) == 20 and all(s.current.input.startswith(PASSAGES_HEADER) for s in samples)
     assert json.loads((settings.workspace / "projects" / tid / "retrieval.json").read_text())["k"] == 3
+
+
+def test_an_improvement_round_leaves_out_the_held_out_question_not_every_row_sharing_its_passages(tmp_path):
+    from tools.dataset.versions import BuildSettings
+    from tools.generation.project_dataset import build_project_version
+
+    rows = rows_sharing_passages()
+    with ReviewStore(tmp_path / "tunesmith.db") as store:
+        store.save_project("t1", "Answer guests", SEEDS)
+        for sample in store.batch_samples(store.add_batch("t1", rows).id):
+            store.approve(sample.id)
+        report = build_project_version(store, "t1", tmp_path / "versions",
+                                       BuildSettings(eval_fraction=0.0, include_seeds=False), leave_out=rows[:1])
+    assert report["train"] == 5

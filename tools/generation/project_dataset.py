@@ -152,7 +152,7 @@ def build_project_version(store: ReviewStore, project_id: str, root: Path | str,
     on."""
     project = store.project(project_id)
     rows = project_rows(store, project_id, settings.include_seeds)
-    twins = twins_of([row.sample.prompt_text() for row in rows], [sample.prompt_text() for sample in leave_out])
+    twins = twins_of([dedup_text(row.sample) for row in rows], [dedup_text(sample) for sample in leave_out])
     kept = [row for k, row in enumerate(rows) if k not in twins]
     if not kept:
         raise UserError("there are no accepted samples or seeds yet: review a batch (approve or edit samples) first")
