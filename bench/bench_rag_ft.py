@@ -5,7 +5,7 @@ the facts) and facts.json, one line per fact. 100 training rows are built from t
 questions per fact, the chunk holding the fact among the chunks the index retrieves for the question (k=3, at a
 random place, cited as [n]); 20 of them without it (the answer: the passages do not answer). 30 held-out
 questions: 24 on facts no training row asks (their chunks are in the index), 6 that no passage answers. The model
-trains with the defaults (load_config + start_training, as bench_suite.py), then evaluate_run asks every held-out
+trains with the defaults (load_config + start_training, as bench_suite.py does), then evaluate_run asks every held-out
 question with the passages the same index retrieves for it now (tools/rag/raft_eval.py).
 
 Records answer exact match (citations aside), citation correctness (cites the passage that answers, and no other)
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+sys.path.insert(0, str(ROOT))
 DOCS = ROOT / "bench" / "rag_docs"
 RESULTS = ROOT / "bench" / "results.json"
 KEY = "rag_finetune"
@@ -77,12 +77,13 @@ def build_rows(index) -> tuple[list, list]:
 
 
 def run(work: Path) -> dict:
-    from bench_suite import train_with_defaults
-
     from tools.embeddings import EMBEDDING_MODEL
     from tools.rag.index import DocumentIndex
     from tools.rag.raft import RetrievalSettings
+    from tools.training.builtin import BUILTIN_NAME
+    from tools.training.config import load_config
     from tools.training.evaluate import evaluate_run
+    from tools.training.launch import start_training
 
     index = DocumentIndex(work / "index", "rag-bench")
     index.add_documents(sorted(DOCS.glob("*.md")), MAX_CHARS, OVERLAP)
@@ -93,7 +94,10 @@ def run(work: Path) -> dict:
         (data / name).write_text(json.dumps([r.to_record() for r in rows], indent=1, ensure_ascii=False))
     RetrievalSettings(str(work / "index"), "rag-bench", EMBEDDING_MODEL, K, MAX_CHARS, OVERLAP).save(data)
     started = time.monotonic()
-    config = train_with_defaults(data, work / "run")
+    config = load_config(base_model=BUILTIN_NAME, data_dir=str(data), out_dir=str(work / "run"))  # the defaults
+    process = start_training(config)
+    if process.wait() != 0:
+        raise SystemExit(f"training did not finish; see {process.log_path}")
     trained = time.monotonic()
     result = evaluate_run(config.out_dir, max_samples=30)
     retrieval = result["retrieval"]

@@ -25,23 +25,12 @@ RESULTS = ROOT / "bench" / "results.json"
 KEY = "training_defaults_suite"
 
 
-def train_with_defaults(data: Path, out: Path, settings: dict | None = None):
-    """The built-in model trained on data with the plan's defaults (settings on top), as `tunesmith train` does."""
+def run_task(name: str, work: Path, settings: dict) -> dict:
     from tools.training.builtin import BUILTIN_NAME
     from tools.training.config import load_config
-    from tools.training.launch import run_status, start_training
-
-    config = load_config(base_model=BUILTIN_NAME, data_dir=str(data), out_dir=str(out), **(settings or {}))
-    process = start_training(config)
-    process.wait()
-    if run_status(config.out_dir) != "done":
-        raise SystemExit(f"{data}: training did not finish; see {process.log_path}")
-    return config
-
-
-def run_task(name: str, work: Path, settings: dict) -> dict:
     from tools.training.evaluate import evaluate_run
     from tools.training.inference import clear_cache
+    from tools.training.launch import run_status, start_training
     from tools.training.preflight import check_task_fit
 
     data = work / name / "data"
@@ -49,9 +38,13 @@ def run_task(name: str, work: Path, settings: dict) -> dict:
     for split in ("train.json", "eval.json"):
         shutil.copy(TASKS / name / split, data / split)
     started = time.monotonic()
-    config = train_with_defaults(data, work / name / "run", settings)
-    trained = time.monotonic()
+    config = load_config(base_model=BUILTIN_NAME, data_dir=str(data), out_dir=str(work / name / "run"), **settings)
     fit = check_task_fit(config)
+    process = start_training(config)
+    process.wait()
+    if run_status(config.out_dir) != "done":
+        raise SystemExit(f"{name}: training did not finish; see {process.log_path}")
+    trained = time.monotonic()
     result = evaluate_run(config.out_dir, max_samples=30)
     clear_cache()
     verdict = result["verdict"]
