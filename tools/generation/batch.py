@@ -144,11 +144,15 @@ def generate_batch(
     rng_seed: int = 0,
     backoff_s: float = 1.0,
     examples_per_prompt: int = EXAMPLES_PER_PROMPT,
-    deadline_s: float | None = None,
     build_prompt: PromptBuilder | None = None,
     make_sample: Callable[[Any], AlpacaSample] | None = None,
+    deadline_s: float | None = None,
 ) -> BatchResult:
     """Asks chat_model for n new samples until exactly n are valid and new, or max_attempts calls are spent.
+
+    build_prompt (count, examples, questions to avoid -> messages) and make_sample (a reply item -> sample;
+    TypeError/ValueError when invalid) draft another kind of sample with the same retries, validation and dedup
+    (tools.rag.raft: questions answered from passages).
 
     Each sample is validated as AlpacaSample; exact/near duplicates of seeds, existing_texts (accepted and
     pending questions, see dedup_text) and of each other are dropped. LLM failures are retried with
@@ -156,9 +160,7 @@ def generate_batch(
     a plain message, keeping what was already valid. A failed call is asked again only within deadline_s of the
     start (default tools.llm.LLM_DEADLINE_S): the client has already retried it, so an endpoint that does not
     answer costs one budget, not max_attempts of them. seed_usage (seed index -> times shown) steers which seeds
-    are shown; result.seed_indices says which were. build_prompt (count, examples, questions to avoid -> messages)
-    and make_sample (a reply item -> sample; TypeError/ValueError when invalid) draft another kind of sample with
-    the same retries, validation and dedup (tools.rag.raft: questions answered from passages).
+    are shown; result.seed_indices says which were.
     """
     if n < 1:
         raise UserError(f"the batch size must be at least 1 (got {n})")
@@ -194,9 +196,16 @@ def generate_batch(
             break
         attempts += 1
         missing = n - len(accepted)
-        avoid = [*existing_texts, *(dedup_text(sample) for sample in accepted)]
-        messages = (build_prompt(missing, examples, avoid) if build_prompt is not None
-                    else build_batch_prompt(task, examples, missing, system, notes, rejected, avoid_texts=avoid))
+        custom = build_prompt and build_prompt(missing, examples, [*existing_texts, *map(dedup_text, accepted)])
+        messages = custom or build_batch_prompt(
+            task,
+            examples,
+            missing,
+            system,
+            notes,
+            rejected,
+            avoid_texts=[*existing_texts, *(dedup_text(sample) for sample in accepted)],
+        )
         log.info("batch attempt %d: asking for %d samples", attempts, missing)
         try:
             items = items_from_reply(caller.invoke(messages))

@@ -37,12 +37,12 @@ def sample_json(sample: AlpacaSample) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
-def shorten(text: str, limit: int = AVOID_TEXT_CHARS) -> str:
+def _shorten(text: str, limit: int = AVOID_TEXT_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def bullets(lines: Sequence[str]) -> str:
+def _bullets(lines: Sequence[str]) -> str:
     return "\n".join(f"- {line}" for line in lines) if lines else EMPTY_SLOT
 
 
@@ -68,9 +68,9 @@ def build_batch_prompt(
         task=task.strip(),
         system=system.strip() or EMPTY_SLOT,
         examples="\n".join(sample_json(sample) for sample in examples) or EMPTY_SLOT,
-        notes=bullets([note.strip() for note in notes if note.strip()]),
-        rejected=bullets(rejected_lines),
-        avoid=bullets([shorten(text) for text in list(avoid_texts)[-MAX_AVOID_IN_PROMPT:]]),
+        notes=_bullets([note.strip() for note in notes if note.strip()]),
+        rejected=_bullets(rejected_lines),
+        avoid=_bullets([_shorten(text) for text in list(avoid_texts)[-MAX_AVOID_IN_PROMPT:]]),
         count=count,
     )
     return [{"role": "system", "content": GENERATION_SYSTEM_PROMPT}, {"role": "user", "content": request}]

@@ -170,7 +170,9 @@ class RetrievalDrafter:
 
     def prompt(self, count: int, examples: list[AlpacaSample], avoid: list[str]) -> list[dict[str, str]]:
         from prompts.generation import EMPTY_SLOT
-        from tools.generation.prompt import MAX_AVOID_IN_PROMPT, MAX_REJECTED_IN_PROMPT, bullets, sample_json, shorten
+        from tools.generation.prompt import MAX_AVOID_IN_PROMPT, MAX_REJECTED_IN_PROMPT, sample_json
+        from tools.generation.prompt import _bullets as bullets  # the generation prompt's own list format
+        from tools.generation.prompt import _shorten as shorten
 
         rejected = [f"{sample_json(s)}\n  reason: {why}" for s, why in self.rejected[-MAX_REJECTED_IN_PROMPT:]]
         request = RAFT_REQUEST.format(
