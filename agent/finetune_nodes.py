@@ -32,6 +32,7 @@ class FinetuneNodes:
     def generate_samples(self, state: AgentState, config) -> dict:
         """Drafts the next batch of 20 with the error notes and rejected examples so far."""
         from tools.generation.rounds import generate_next_batch
+        from tools.rag.raft import draft_retrieval_batch
 
         thread_id = config["configurable"]["thread_id"]
         project = self.store.get_project(thread_id) if self.store else None
@@ -47,13 +48,17 @@ class FinetuneNodes:
                                       "can import a finished dataset in the Data studio and build it.")],
                     "stay": True}
         try:
-            batch, result = generate_next_batch(self.store, thread_id, self.model, n=BATCH_SIZE)
+            documents = self._documents(state, thread_id)  # RAG + fine-tuning: samples that hold passages
+            batch, result = (draft_retrieval_batch(self.store, thread_id, self.model, documents, n=BATCH_SIZE)
+                             if documents else generate_next_batch(self.store, thread_id, self.model, n=BATCH_SIZE))
         except UserError as exc:
             return {"messages": [say(f"⚠️ {exc.message}")], "stay": True}
         if batch is None:
             return {"messages": [say(f"⚠️ {result.message}")], "notice": result.message, "stay": True}
-        text = (f"Batch {batch.number} is ready: {len(result.samples)} samples to review in the **Data studio**. "
-                "Approve, reject with a reason, or edit each one, then press **Submit batch**.")
+        text = (f"Batch {batch.number} is ready: {len(result.samples)} samples to review in the **Data studio**"
+                + (f", drafted from your documents (each with up to {documents.k} retrieved passages)"
+                   if documents else "")
+                + ". Approve, reject with a reason, or edit each one, then press **Submit batch**.")
         if not result.complete:
             text += f"\n\n⚠️ {result.message}"
         update = {"messages": [say(text)], "stage": "review", "review_batch_id": batch.id}
@@ -61,6 +66,12 @@ class FinetuneNodes:
         if improvement and improvement["step"] == "drafting":  # the batch drafted from the model's mistakes
             update["improvement"] = {**improvement, "batch_id": batch.id}
         return update
+
+    def _documents(self, state: AgentState, thread_id: str):
+        from tools.rag.raft import drafting_settings
+
+        hybrid = (state.get("recommendation") or {}).get("approach") == "rag+fine-tune"
+        return drafting_settings(self.workspace, thread_id, hybrid) if self.workspace else None
 
     def review_batch(self, state: AgentState) -> dict:
         """Pauses until the person submits the batch; every decision is already saved by the app as it is made."""

@@ -19,9 +19,24 @@ class PathsDesk:
         self.chat_model = chat_model  # read when used: the endpoint can be configured after start-up
 
     def document_index(self, thread_id: str):
-        from tools.rag.index import DocumentIndex
+        from tools.rag.raft import conversation_index
 
-        return DocumentIndex(self.workspace.rag_index_dir(thread_id), name=f"docs-{thread_id}")
+        return conversation_index(self.workspace, thread_id)
+
+    def use_documents_for_samples(self, thread_id: str, k: int) -> str:
+        """RAG + fine-tuning: the conversation's batches are drafted from its documents from now on; what that
+        means, in words (UserError while nothing is indexed)."""
+        from tools.rag.raft import use_documents
+
+        settings = use_documents(self.workspace, thread_id, k)
+        project = self.store.get_project(thread_id) if thread_id else None
+        step = ("press **Generate a batch** in the **Data studio**" if project and project.seeds else
+                "describe the task in the **Data studio** with a few answers in your style as seeds (**Save seeds**),"
+                " then press **Generate a batch**")
+        return (f"Training samples will be drafted from these documents: each holds a question, {settings.k} "
+                "passages retrieved for it (the one that answers among others; in one sample in five none answers) "
+                "and an answer citing its passage as [n]. The model is then evaluated and tried with the same "
+                f"retrieval. Next, {step}.")
 
     def project_examples(self, thread_id: str):
         """(project, its seeds + accepted samples); UserError before the Data studio has a task and seeds."""

@@ -44,6 +44,10 @@ def metrics_table(result: dict) -> str:
                                                        for name in columns) + " |")
     if "previous_run" in result:
         lines.append(f"\n_previous round: the run this one continued from (`{result['previous_run']}`)_")
+    if "retrieval" in result:  # a run trained on retrieval samples: the same questions asked with the index
+        from tools.rag.raft_eval import retrieval_markdown
+
+        lines += ["", retrieval_markdown(result)]
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ import chromadb
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # recorded with every document index: vectors of another model do not compare
 MAX_TOKENS = 256  # the length all-MiniLM-L6-v2 was trained with; longer text is truncated
 DEFAULT_BATCH_SIZE = 32
 _load_lock = threading.Lock()

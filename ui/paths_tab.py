@@ -42,7 +42,10 @@ class RetrievalTab:
     def ask(self, thread_id: str, question: str):
         if not (question or "").strip():
             return "⚠️ Type a question.", pd.DataFrame()
-        index = self._index(thread_id)
+        try:
+            index = self._index(thread_id)
+        except UserError as exc:  # e.g. an index built with another embedding model
+            return f"⚠️ {exc.message}", pd.DataFrame()
         if index.count() == 0:
             return "⚠️ Nothing is indexed yet: upload documents and press **Index**.", pd.DataFrame()
         answer = index.answer(question, chat_model=self.session.chat_model)
@@ -50,6 +53,14 @@ class RetrievalTab:
         hits = pd.DataFrame([{"#": i, "source": h.label, "score": round(h.score, 3), "text": h.text[:300]}
                              for i, h in enumerate(answer.citations, 1)])
         return text, hits
+
+    def use_for_samples(self, thread_id: str, k: float) -> str:
+        if not thread_id:
+            return "⚠️ Open a conversation first."
+        try:
+            return self.session.paths.use_documents_for_samples(thread_id, int(k))
+        except UserError as exc:
+            return f"⚠️ {exc.message}"
 
     def build(self, thread: gr.State) -> None:
         gr.Markdown("Upload the documents answers must come from; Tunesmith chunks and indexes them with a local "
@@ -66,7 +77,16 @@ class RetrievalTab:
         answer = gr.Markdown(elem_id="ts-rag-answer")
         hits = gr.Dataframe(label="Retrieved passages (judge them: are these the right ones?)", wrap=True,
                             elem_id="ts-rag-hits")
+        gr.Markdown("#### RAG + fine-tuning\nTrain a model to answer from these documents in your style: the "
+                    "Data studio's batches are then drafted from them, each sample holding a question, the passages "
+                    "retrieved for it and an answer citing the one that answers (on the RAG + fine-tuning path this "
+                    "happens as soon as documents are indexed).")
+        with gr.Row():
+            k = gr.Slider(1, 8, value=3, step=1, label="Passages a question (k)", elem_id="ts-rag-k")
+            use = gr.Button("Draft the training samples from these documents", elem_id="ts-rag-use")
+        use_report = gr.Markdown(elem_id="ts-rag-use-report")
         index.click(self.index_files, [thread, uploads], report)
+        use.click(self.use_for_samples, [thread, k], use_report)
         ask.click(self.ask, [thread, question], [answer, hits])
         question.submit(self.ask, [thread, question], [answer, hits])
 

@@ -26,6 +26,7 @@ from tools.dataset.dedup import (
     to_bbit,
     word_grams,
 )
+from tools.dataset.passages import without_passages
 from tools.dataset.schema import AlpacaSample
 from tools.dataset.values import text_keys
 
@@ -38,7 +39,9 @@ def template_instructions(samples: list[AlpacaSample]) -> list[bool]:
 
 def question_text(instruction: str, input_: str, system: str, history: Sequence, template: bool) -> str:
     """The question as compared for twins. A template instruction is left out, so that samples differing only
-    in a short input are not taken for twins."""
+    in a short input are not taken for twins. A retrieval sample's passages are left out too: questions about one
+    passage share them (tools.dataset.passages)."""
+    input_ = without_passages(input_)
     turns = " ".join(f"{q} {a}" for q, a in history)
     return f"{system} {turns} {input_ if template else (f'{instruction} {input_}' if input_ else instruction)}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from tools import llm
 from tools.dataset.dedup import NearDuplicateIndex
+from tools.dataset.passages import without_passages
 from tools.dataset.schema import AlpacaSample
 from tools.errors import BAD_CONTENT, LLMUnavailable, UserError
 from tools.generation.notes import Correction
@@ -28,6 +29,8 @@ DUPLICATE_THRESHOLD = 0.8
 # Failures that asking again cannot fix: bad request, key, permission, unknown model.
 _FATAL_STATUSES = {400, 401, 403, 404}
 _SAMPLE_FIELDS = ("instruction", "input", "output", "system", "history")
+# (count, the examples to show, questions to avoid) -> the chat messages of one call
+PromptBuilder = Callable[[int, list[AlpacaSample], list[str]], list[dict[str, str]]]
 
 
 @dataclass
@@ -63,8 +66,9 @@ class BatchResult:
 
 
 def dedup_text(sample: AlpacaSample) -> str:
-    """The text two samples are compared on: the question (instruction + input)."""
-    return sample.prompt_text()
+    """The text two samples are compared on: the question (instruction + input; a retrieval sample's passages
+    left out, since questions about one passage share them)."""
+    return without_passages(sample.prompt_text())
 
 
 def coerce_sample(item: Any, system: str = "") -> AlpacaSample:
@@ -141,10 +145,16 @@ def generate_batch(
     rng_seed: int = 0,
     backoff_s: float = 1.0,
     examples_per_prompt: int = EXAMPLES_PER_PROMPT,
+    build_prompt: PromptBuilder | None = None,
+    make_sample: Callable[[Any], AlpacaSample] | None = None,
     deadline_s: float | None = None,
     corrections: Sequence[Correction] = (),
 ) -> BatchResult:
     """Asks chat_model for n new samples until exactly n are valid and new, or max_attempts calls are spent.
+
+    build_prompt (count, examples, questions to avoid -> messages) and make_sample (a reply item -> sample;
+    TypeError/ValueError when invalid) draft another kind of sample with the same retries, validation and dedup
+    (tools.rag.raft: questions answered from passages).
 
     Each sample is validated as AlpacaSample; exact/near duplicates of seeds, existing_texts (accepted and
     pending questions, see dedup_text) and of each other are dropped. LLM failures are retried with
@@ -169,6 +179,7 @@ def generate_batch(
     seed_indices = choose_seeds(len(seed_samples), examples_per_prompt, seed_usage, rng_seed)
     examples = [seed_samples[i] for i in seed_indices]
     index = NearDuplicateIndex(DUPLICATE_THRESHOLD)
+    existing_texts = [without_passages(text) for text in existing_texts]
     for i, text in enumerate(existing_texts):
         index.add(f"existing:{i}", text)
     for i, seed in enumerate(seed_samples):
@@ -187,7 +198,8 @@ def generate_batch(
             break
         attempts += 1
         missing = n - len(accepted)
-        messages = build_batch_prompt(
+        custom = build_prompt and build_prompt(missing, examples, [*existing_texts, *map(dedup_text, accepted)])
+        messages = custom or build_batch_prompt(
             task,
             examples,
             missing,
@@ -223,7 +235,7 @@ def generate_batch(
                 dropped["surplus"] += len(items) - position
                 break
             try:
-                sample = sample_from_generated(item, system)
+                sample = make_sample(item) if make_sample is not None else sample_from_generated(item, system)
             except (TypeError, ValueError) as exc:
                 dropped["invalid"] += 1
                 invalid.append(_describe_invalid(exc))

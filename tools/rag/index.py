@@ -116,10 +116,32 @@ class DocumentIndex:
     """Chunks of documents in a persistent collection; re-adding a file replaces its chunks."""
 
     def __init__(self, persist_dir: Path | str | None, name: str):
-        from tools.embeddings import chroma_client, open_collection
+        from tools.embeddings import EMBEDDING_MODEL, chroma_client, open_collection
 
         self.name = name
         self._collection = open_collection(chroma_client(persist_dir), collection_name(name))
+        built_with = self.settings().get("embedding_model", EMBEDDING_MODEL)  # older indexes: the only model then
+        if built_with != EMBEDDING_MODEL:  # its vectors and a question's would not be comparable: refuse, say why
+            raise UserError(
+                f"the index {name!r} ({persist_dir}) was built with the embedding model {built_with!r}, but "
+                f"questions are embedded with {EMBEDDING_MODEL!r}, so their vectors cannot be compared; build it "
+                "again: delete that folder and index your documents again", BAD_CONTENT)
+        if "embedding_model" not in self.settings():
+            self._record(embedding_model=EMBEDDING_MODEL)
+
+    def settings(self) -> dict[str, Any]:
+        """How the index was built: embedding_model, and max_chars/overlap of the chunking (once documents are in)."""
+        return dict(self._collection.metadata or {})
+
+    def _record(self, **settings: Any) -> None:
+        self._collection.modify(metadata={**self.settings(), **settings})
+
+    def chunks(self) -> list[Hit]:
+        """Every chunk in the index (score 1.0), in file and position order."""
+        found = self._collection.get(include=["documents", "metadatas"])
+        hits = [Hit(chunk_id, meta["source"], int(meta["position"]), text, 1.0)
+                for chunk_id, meta, text in zip(found["ids"], found["metadatas"], found["documents"])]
+        return sorted(hits, key=lambda hit: (hit.source, hit.position))
 
     def count(self) -> int:
         """Number of chunks in the index."""
@@ -168,6 +190,8 @@ class DocumentIndex:
                     ],
                 )
             report.indexed[source] = len(chunks)
+        if report.indexed:  # what retrieval samples and their evaluation must chunk and retrieve with
+            self._record(max_chars=max_chars, overlap=overlap)
         return report
 
     def search(self, query: str, k: int = 4) -> list[Hit]:

@@ -219,6 +219,9 @@ def evaluate_run(run_dir: str | Path, eval_path: str | Path | None = None, max_s
             **score_answers(outputs[name], references, short),
         }
     result["max_new_tokens"] = max_new_tokens
+    from tools.rag.raft_eval import evaluate_run_with_retrieval  # a run trained on passages: ask with retrieval
+
+    result.update(evaluate_run_with_retrieval(run_dir, samples, models, max_new_tokens))
     train, facts = training_facts(run_dir)
     result["leaks"] = eval_leaks(train, samples) if train else []
     result["cases"], result["verdict"] = verdict_of(samples, outputs["tuned"], outputs["base"], short,
@@ -256,6 +259,10 @@ def format_report(result: dict) -> str:
             lines.append(f"{metric:12}" + "".join(f"{result[name][metric]:>10.4g}" for name in columns))
     if "previous_run" in result:
         lines.append(f"previous = the run this round continued from: {result['previous_run']}")
+    if "retrieval" in result:
+        from tools.rag.raft_eval import retrieval_markdown
+
+        lines += ["", retrieval_markdown(result)]
     for example in result["side_by_side"][:3]:
         lines += [
             "",

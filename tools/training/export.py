@@ -32,6 +32,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path, merge: bool, dtype: str
         raise UserError(f"{out} already exists and is not empty; choose a new --out folder")
     with staged_folder(out) as work:  # built aside and moved into place at the end: a killed export leaves no half
         written = _write_export(run, out, work, merge, dtype)
+        from tools.rag.raft_eval import export_retrieval_settings  # the index the model must be asked with
+
+        if export_retrieval_settings(run_dir, work) is not None:
+            written["retrieval.json"] = str(out / "retrieval.json")
     return written
 
 

@@ -1,0 +1,129 @@
+"""RAG + fine-tuning in a real Chromium against a local OpenAI-compatible server: documents indexed on the
+Retrieval tab → chosen for the training samples → a batch drafted from them in the Data studio, each card showing
+the question, the retrieved passages (as text, escaped) and the cited answer → reviewed → the dataset built with
+the passages in its rows."""
+import json
+import re
+
+import pytest
+from langchain_openai import ChatOpenAI
+
+from prompts.raft import NO_ANSWER, PASSAGES_HEADER
+from tests.browser_support import browser_page, needs_chromium, running_app, screenshot, settle, workspace_session
+from tests.e2e_tickets import request_kind
+from tests.openai_stub import OpenAIStub, Reply
+from tools.dataset.schema import AlpacaSample
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+DOCS = {
+    "returns.md": "# Returns\n\nItems can be returned within 30 days of delivery with the receipt. Refunds go to the "
+                  "original card within five business days. Opened earbuds cannot be returned.",
+    "shipping.md": "# Shipping\n\nStandard shipping takes three to five days and costs 4 euros. Express shipping "
+                   "arrives the next business day when ordered before noon. We ship to the EU and Norway only.",
+    "warranty.md": "# Warranty\n\nEvery blender carries a two-year warranty covering the motor but not the glass "
+                   "jar. <b>Claims</b> need the serial number from the base.",
+}
+# (a word of the passage, the question the LLM writes about it, its answer)
+WRITTEN = [("Returns", f"{q}?", a) for q, a in [
+    ("How many days do I have to return an item", "30 days from delivery, with the receipt."),
+    ("Where does my refund go", "To the card you paid with."),
+    ("How long does a refund take", "Five business days."),
+    ("Can I return opened earbuds", "No, opened earbuds cannot be returned."),
+    ("Do I need the receipt to send something back", "Yes, returns need the receipt."),
+    ("Is delivery day the start of the return window", "Yes, the 30 days count from delivery."),
+    ("Can unopened earbuds be sent back", "Yes, within 30 days.")]] + [("Shipping", f"{q}?", a) for q, a in [
+    ("How long does standard shipping take", "Three to five days."),
+    ("What does standard shipping cost", "4 euros."),
+    ("When does express shipping arrive", "The next business day."),
+    ("By when must I order for next-day delivery", "Before noon."),
+    ("Do you ship to Switzerland", "No, only to the EU and Norway."),
+    ("Can you send a parcel to Oslo", "Yes, Norway is served."),
+    ("Which countries do you deliver to", "The EU and Norway.")]] + [("Warranty", f"{q}?", a) for q, a in [
+    ("How long is the blender warranty", "Two years."),
+    ("Does the warranty cover the glass jar", "No, only the motor."),
+    ("Is the blender motor covered", "Yes, for two years."),
+    ("What do I need to make a warranty claim", "The serial number."),
+    ("Where is the blender's serial number", "On the base."),
+    ("Is a cracked jar repaired for free", "No, the jar is not covered.")]]
+SEEDS = [AlpacaSample(instruction="Can I pay by invoice?", output="Yes, for orders over 100 euros.")]
+TASK = "Answer customers' questions about our shop from its policy documents."
+
+
+class PolicyLLM(OpenAIStub):
+    """Answers a drafting request with the 20 written questions, each naming the number its passage has in the
+    prompt (found by the passage's heading); the chat gets a line of text."""
+
+    def next_reply(self, body):
+        with self._lock:
+            self.requests.append(body)
+        if request_kind(body) != "batch":
+            return Reply.text("Tell me about your task.")  # the chat's greeting
+        prompt = body["messages"][-1]["content"]
+        passages = prompt.split("<passages>", 1)[1].split("</passages>", 1)[0]
+        number = {m.group(2): m.group(1) for m in re.finditer(r"^\[(\d+)\] .*\n# (\w+)", passages, re.M)}
+        return Reply.json({"samples": [{"instruction": q, "input": number[word], "output": a}
+                                       for word, q, a in WRITTEN]})
+
+
+def test_documents_to_a_reviewed_dataset_of_retrieval_samples(tmp_path):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    with PolicyLLM() as llm:
+        settings, store, session = workspace_session(tmp_path, ChatOpenAI(
+            base_url=llm.base_url, api_key="test", model="stub-model", max_retries=0, timeout=30))
+        tid = session.new_conversation().thread_id
+        store.save_project(tid, TASK, SEEDS, target_count=20)
+        paths = []
+        for name, text in DOCS.items():
+            (tmp_path / name).write_text(text, encoding="utf-8")
+            paths.append(str(tmp_path / name))
+
+        with running_app(settings, session) as url, browser_page() as page:
+            page.goto(url)
+            page.locator("#ts-chat").get_by_text("Tell me about your task.").first.wait_for(state="attached")
+            settle(page)
+            page.get_by_role("tab", name="Retrieval").click()
+            page.locator("#ts-rag-use").click()  # nothing indexed yet: said, nothing saved
+            expect(page.locator("#ts-rag-use-report")).to_contain_text("nothing is indexed yet")
+            page.locator("#ts-rag-files input[type=file]").set_input_files(paths)
+            page.locator("#ts-rag-index").click()
+            page.locator("#ts-rag-report").get_by_text("from 3 file(s)").wait_for(timeout=90_000)
+            page.locator("#ts-rag-use").click()
+            report = page.locator("#ts-rag-use-report")
+            expect(report).to_contain_text("Training samples will be drafted from these documents")
+            expect(report).to_contain_text("press Generate a batch in the Data studio")
+            settle(page)
+            screenshot(page, "raft-01-documents-chosen")
+
+            page.get_by_role("tab", name="Data studio").click()
+            page.locator("#ts-generate").click()
+            expect(page.locator("#ts-review-header")).to_contain_text("20 samples, 20 pending", timeout=90_000)
+            expect(page.locator("#ts-focus-instruction textarea")).to_have_value(WRITTEN[0][1])
+            shown = page.locator("#ts-focus-input textarea").input_value()
+            assert shown.startswith(PASSAGES_HEADER) and "[3] " in shown and "# Returns" in shown
+            output = page.locator("#ts-focus-output textarea").input_value()
+            assert re.fullmatch(r"30 days from delivery, with the receipt \[[123]\]\.", output), output
+            assert "<b>Claims</b>" in shown and page.locator("#ts-focus b", has_text="Claims").count() == 0
+            settle(page)
+            screenshot(page, "raft-02-review-card-with-passages")
+
+            page.locator("#ts-view").get_by_text("list", exact=True).click()
+            page.locator("#ts-approve-all").click()
+            expect(page.locator("#ts-review-header")).to_contain_text("0 pending")
+            settle(page)
+            page.locator("#ts-submit-batch").click()
+            page.locator("#ts-chat").get_by_text("Dataset version v001-reviewed built").last.wait_for(
+                state="attached", timeout=90_000)
+            settle(page)
+            screenshot(page, "raft-03-dataset-built")
+
+    (prompt,) = [p for p in llm.user_prompts() if "<passages>" in p]  # one drafting call
+    assert "Yes, for orders over 100 euros." in prompt and "<b>Claims</b>" in prompt  # style examples, passages
+    dataset = settings.workspace / "projects" / tid / "datasets" / "v001-reviewed"
+    rows = [*json.loads((dataset / "train.json").read_text()), *json.loads((dataset / "eval.json").read_text())]
+    drafted = [r for r in rows if r["input"].startswith(PASSAGES_HEADER)]
+    assert len(drafted) == 20, [r["instruction"] for r in rows]  # no drafted question lost as a twin
+    assert sum(r["output"] == NO_ANSWER for r in drafted) == 4
+    chosen = json.loads((settings.workspace / "projects" / tid / "retrieval.json").read_text())
+    assert (chosen["k"], chosen["embedding_model"], chosen["max_chars"]) == (3, "all-MiniLM-L6-v2", 1200)
