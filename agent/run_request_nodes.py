@@ -2,7 +2,6 @@
 trying the tuned model on an input, and exporting it. The Training tab does the same with its buttons."""
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from agent.actions import last_reply
@@ -50,8 +49,8 @@ class RunRequestNodes:
             return {"messages": [say(f"Type the input after **try:** (for example `try: {{your input}}`) and I'll "
                                       f"answer it with `{name}`; the **Training** tab's Try it does the same.")],
                     "stay": True}
-        answer = RunDesk.try_tuned(state["run_dir"], prompt)  # model output is untrusted: shown as text
-        return {"messages": [say(f"`{name}` answered:\n\n{html.escape(answer)}")], "stay": True}
+        answer = RunDesk.try_tuned(state["run_dir"], prompt)  # escaped there: model output shows as text
+        return {"messages": [say(f"`{name}` answered:\n\n{answer}")], "stay": True}
 
     def export_model(self, state: AgentState) -> dict:
         """The last run's adapter (with merged weights when asked) and its serving files."""
