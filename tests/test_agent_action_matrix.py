@@ -487,11 +487,12 @@ def test_questions_are_answered_and_unmapped_words_get_what_can_be_done_from_her
 
 
 def test_try_and_export_in_words_use_the_finished_run(make, monkeypatch):
+    import tools.training.inference as inference
     from agent.run_desk import RunDesk
 
     asked = []
-    monkeypatch.setattr(RunDesk, "try_tuned", staticmethod(lambda run, prompt: asked.append(prompt) or
-                                                           "<b>Cedar</b>: built right."))
+    monkeypatch.setattr(inference, "try_run", lambda run, prompt, **kw: (asked.append(prompt) or
+                                                                         "<b>Cedar</b>: built right.", ""))
     monkeypatch.setattr(RunDesk, "export", staticmethod(lambda run, merge: asked.append(merge) or
                                                         (f"Exported to `{run}/export-merged`.", [])))
     session, tid = make("evaluated")

@@ -7,9 +7,12 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from agent.run_desk import RunDesk
 from agent.session import Action, Session
 from tools.errors import LLMUnavailable, UserError
 from tools.llm import SETUP_HINT, describe_llm_error
+
+PROBLEM = RunDesk.PROBLEM  # a word before a problem, readable without an emoji font
 
 
 class RetrievalTab:
@@ -21,7 +24,7 @@ class RetrievalTab:
 
     def index_files(self, thread_id: str, uploads) -> str:
         if not uploads:
-            return "⚠️ Choose one or more documents (.txt, .md, .html, .json, .csv)."
+            return f"{PROBLEM} Choose one or more documents (.txt, .md, .html, .json, .csv)."
         docs = self.session.project_dir(thread_id) / "docs"
         docs.mkdir(parents=True, exist_ok=True)
         copies = []
@@ -33,21 +36,21 @@ class RetrievalTab:
         try:
             report = self._index(thread_id).add_documents(copies)
         except UserError as exc:
-            return f"⚠️ {exc.message}"
+            return f"{PROBLEM} {exc.message}"
         lines = [f"Indexed {sum(report.indexed.values())} chunk(s) from {len(report.indexed)} file(s)."]
         lines += [f"- `{Path(f).name}`: {n} chunk(s)" for f, n in report.indexed.items()]
-        lines += [f"- ⚠️ skipped `{Path(f).name}`: {why}" for f, why in report.skipped.items()]
+        lines += [f"- {PROBLEM} skipped `{Path(f).name}`: {why}" for f, why in report.skipped.items()]
         return "\n".join(lines)
 
     def ask(self, thread_id: str, question: str):
         if not (question or "").strip():
-            return "⚠️ Type a question.", pd.DataFrame()
+            return f"{PROBLEM} Type a question.", pd.DataFrame()
         try:
             index = self._index(thread_id)
         except UserError as exc:  # e.g. an index built with another embedding model
-            return f"⚠️ {exc.message}", pd.DataFrame()
+            return f"{PROBLEM} {exc.message}", pd.DataFrame()
         if index.count() == 0:
-            return "⚠️ Nothing is indexed yet: upload documents and press **Index**.", pd.DataFrame()
+            return f"{PROBLEM} Nothing is indexed yet: upload documents and press **Index**.", pd.DataFrame()
         answer = index.answer(question, chat_model=self.session.chat_model)
         text = answer.text + (f"\n\n_{answer.note}_" if answer.note else "")
         hits = pd.DataFrame([{"#": i, "source": h.label, "score": round(h.score, 3), "text": h.text[:300]}
@@ -56,11 +59,11 @@ class RetrievalTab:
 
     def use_for_samples(self, thread_id: str, k: float) -> str:
         if not thread_id:
-            return "⚠️ Open a conversation first."
+            return f"{PROBLEM} Open a conversation first."
         try:
             return self.session.paths.use_documents_for_samples(thread_id, int(k))
         except UserError as exc:
-            return f"⚠️ {exc.message}"
+            return f"{PROBLEM} {exc.message}"
 
     def build(self, thread: gr.State) -> None:
         gr.Markdown("Upload the documents answers must come from; Tunesmith chunks and indexes them with a local "
@@ -100,18 +103,18 @@ class PromptTab:
         try:
             return self.session.paths.few_shot_prompt(thread_id, (query or "").strip() or None)
         except UserError as exc:
-            return f"⚠️ {exc.message}"
+            return f"{PROBLEM} {exc.message}"
 
     def try_it(self, thread_id: str, query: str) -> tuple[str, str]:
         prompt = self.build_prompt(thread_id, query)
-        if prompt.startswith("⚠️"):
+        if prompt.startswith(PROBLEM):
             return prompt, ""
         if self.session.chat_model is None:
             return prompt, f"Trying the prompt needs an LLM endpoint. {SETUP_HINT}"
         try:
             return prompt, self.session.paths.try_prompt(prompt, query)
         except (LLMUnavailable, UserError) as exc:
-            return prompt, f"⚠️ {exc}"
+            return prompt, f"{PROBLEM} {exc}"
 
     def measure(self, thread_id: str):
         from tools.advisor.baseline import render_baseline_markdown
@@ -121,9 +124,9 @@ class PromptTab:
         try:
             result = self.session.paths.measure_baseline(thread_id)
         except UserError as exc:
-            return [gr.skip()] * len(self.chat_outputs) + [f"⚠️ {exc.message}"]
+            return [gr.skip()] * len(self.chat_outputs) + [f"{PROBLEM} {exc.message}"]
         except Exception as exc:  # an LLM failure: say it plainly, nothing is lost
-            return [gr.skip()] * len(self.chat_outputs) + [f"⚠️ {describe_llm_error(exc)}"]
+            return [gr.skip()] * len(self.chat_outputs) + [f"{PROBLEM} {describe_llm_error(exc)}"]
         summary = {k: v for k, v in result.items() if k != "rows"}
         self.session.act(thread_id, Action.BASELINE, "Measure zero-shot vs few-shot", tab="Prompt", baseline=summary)
         return self.chat_outputs_fn(thread_id) + [render_baseline_markdown(result)]
