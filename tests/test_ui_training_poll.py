@@ -41,7 +41,7 @@ def test_a_tick_with_nothing_new_sends_gradios_skip_not_an_empty_dict(tmp_path):
     tab.runs = RunDesk()
     tab.session = SimpleNamespace(view=lambda thread_id: view,
                                   studio=SimpleNamespace(versions=lambda thread_id: [{"name": "v001-file"}]))
-    tab.chat_outputs, tab.chat_outputs_fn = [], lambda thread_id: []
+    tab.chat_outputs_fn = lambda thread_id: {}
     tab.panel = {name: name for name in ("progress", "loss", "log", "verdict", "evaluation", "improve", "plan",
                                          "dataset", "parent", "shown")}
     first = tab.poll("t", None)

@@ -51,11 +51,6 @@ def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
         """The advisor tab's outputs, for other tabs whose actions move the conversation on."""
         return advisor.view_outputs(session.view(thread_id))
 
-    def chat_in_order(thread_id: str) -> list:
-        """The same in advisor.outputs' order, for the tabs that still return positional outputs."""
-        shown = chat_by_component(thread_id)
-        return [shown[component] for component in advisor.outputs]
-
     def show_step(thread_id: str | None, tab: str) -> str:
         return render_stepper(session.view(thread_id).stage if thread_id else "interview", tab)
 
@@ -76,12 +71,12 @@ def build_app(settings: Settings, session: Session | None = None) -> gr.Blocks:
                 data = DataTab(session, chat_by_component)
                 data.build(thread, advisor.outputs)
             with gr.Tab(TABS["training"], id="training") as tab_panels["training"]:
-                training = TrainingTab(session, chat_in_order)
+                training = TrainingTab(session, chat_by_component)
                 training.build(thread, advisor.outputs)
             with gr.Tab(TABS["rag"], id="rag") as tab_panels["rag"]:
                 RetrievalTab(session).build(thread)
             with gr.Tab(TABS["icl"], id="icl") as tab_panels["icl"]:
-                PromptTab(session, chat_in_order).build(thread, advisor.outputs)
+                PromptTab(session, chat_by_component).build(thread, advisor.outputs)
         for name, panel in tab_panels.items():
             panel.select(lambda t, name=name: {tab: name, stepper: show_step(t, name)}, thread, [tab, stepper],
                          show_progress="hidden")

@@ -7,24 +7,22 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from agent.run_desk import RunDesk
 from agent.session import Action, Session
 from tools.errors import LLMUnavailable, UserError
 from tools.llm import SETUP_HINT, describe_llm_error
-
-PROBLEM = RunDesk.PROBLEM  # a word before a problem, readable without an emoji font
 
 
 class RetrievalTab:
     def __init__(self, session: Session):
         self.session = session
+        self.problem = session.runs.PROBLEM  # a word before a problem, readable without an emoji font
 
     def _index(self, thread_id: str):
         return self.session.paths.document_index(thread_id)
 
     def index_files(self, thread_id: str, uploads) -> str:
         if not uploads:
-            return f"{PROBLEM} Choose one or more documents (.txt, .md, .html, .json, .csv)."
+            return f"{self.problem} Choose one or more documents (.txt, .md, .html, .json, .csv)."
         docs = self.session.project_dir(thread_id) / "docs"
         docs.mkdir(parents=True, exist_ok=True)
         copies = []
@@ -36,21 +34,21 @@ class RetrievalTab:
         try:
             report = self._index(thread_id).add_documents(copies)
         except UserError as exc:
-            return f"{PROBLEM} {exc.message}"
+            return f"{self.problem} {exc.message}"
         lines = [f"Indexed {sum(report.indexed.values())} chunk(s) from {len(report.indexed)} file(s)."]
         lines += [f"- `{Path(f).name}`: {n} chunk(s)" for f, n in report.indexed.items()]
-        lines += [f"- {PROBLEM} skipped `{Path(f).name}`: {why}" for f, why in report.skipped.items()]
+        lines += [f"- {self.problem} skipped `{Path(f).name}`: {why}" for f, why in report.skipped.items()]
         return "\n".join(lines)
 
     def ask(self, thread_id: str, question: str):
         if not (question or "").strip():
-            return f"{PROBLEM} Type a question.", pd.DataFrame()
+            return f"{self.problem} Type a question.", pd.DataFrame()
         try:
             index = self._index(thread_id)
         except UserError as exc:  # e.g. an index built with another embedding model
-            return f"{PROBLEM} {exc.message}", pd.DataFrame()
+            return f"{self.problem} {exc.message}", pd.DataFrame()
         if index.count() == 0:
-            return f"{PROBLEM} Nothing is indexed yet: upload documents and press **Index**.", pd.DataFrame()
+            return f"{self.problem} Nothing is indexed yet: upload documents and press **Index**.", pd.DataFrame()
         answer = index.answer(question, chat_model=self.session.chat_model)
         text = answer.text + (f"\n\n_{answer.note}_" if answer.note else "")
         hits = pd.DataFrame([{"#": i, "source": h.label, "score": round(h.score, 3), "text": h.text[:300]}
@@ -59,11 +57,11 @@ class RetrievalTab:
 
     def use_for_samples(self, thread_id: str, k: float) -> str:
         if not thread_id:
-            return f"{PROBLEM} Open a conversation first."
+            return f"{self.problem} Open a conversation first."
         try:
             return self.session.paths.use_documents_for_samples(thread_id, int(k))
         except UserError as exc:
-            return f"{PROBLEM} {exc.message}"
+            return f"{self.problem} {exc.message}"
 
     def build(self, thread: gr.State) -> None:
         gr.Markdown("Upload the documents answers must come from; Tunesmith chunks and indexes them with a local "
@@ -97,42 +95,45 @@ class RetrievalTab:
 class PromptTab:
     def __init__(self, session: Session, chat_outputs_fn):
         self.session = session
+        self.problem = session.runs.PROBLEM
         self.chat_outputs_fn = chat_outputs_fn
 
     def build_prompt(self, thread_id: str, query: str) -> str:
         try:
             return self.session.paths.few_shot_prompt(thread_id, (query or "").strip() or None)
         except UserError as exc:
-            return f"{PROBLEM} {exc.message}"
+            return f"{self.problem} {exc.message}"
 
-    def try_it(self, thread_id: str, query: str) -> tuple[str, str]:
+    def try_it(self, thread_id: str, query: str) -> dict:
         prompt = self.build_prompt(thread_id, query)
-        if prompt.startswith(PROBLEM):
-            return prompt, ""
+        return {self.prompt: prompt, self.answer: self.answer_to(prompt, query)}
+
+    def answer_to(self, prompt: str, query: str) -> str:
+        if prompt.startswith(self.problem):
+            return ""
         if self.session.chat_model is None:
-            return prompt, f"Trying the prompt needs an LLM endpoint. {SETUP_HINT}"
+            return f"Trying the prompt needs an LLM endpoint. {SETUP_HINT}"
         try:
-            return prompt, self.session.paths.try_prompt(prompt, query)
+            return self.session.paths.try_prompt(prompt, query)
         except (LLMUnavailable, UserError) as exc:
-            return prompt, f"{PROBLEM} {exc}"
+            return f"{self.problem} {exc}"
 
     def measure(self, thread_id: str):
         from tools.advisor.baseline import render_baseline_markdown
 
         if self.session.chat_model is None:
-            return [gr.skip()] * len(self.chat_outputs) + [f"Measuring needs an LLM endpoint. {SETUP_HINT}"]
+            return {self.baseline: f"Measuring needs an LLM endpoint. {SETUP_HINT}"}
         try:
             result = self.session.paths.measure_baseline(thread_id)
         except UserError as exc:
-            return [gr.skip()] * len(self.chat_outputs) + [f"{PROBLEM} {exc.message}"]
+            return {self.baseline: f"{self.problem} {exc.message}"}
         except Exception as exc:  # an LLM failure: say it plainly, nothing is lost
-            return [gr.skip()] * len(self.chat_outputs) + [f"{PROBLEM} {describe_llm_error(exc)}"]
+            return {self.baseline: f"{self.problem} {describe_llm_error(exc)}"}
         summary = {k: v for k, v in result.items() if k != "rows"}
         self.session.act(thread_id, Action.BASELINE, "Measure zero-shot vs few-shot", tab="Prompt", baseline=summary)
-        return self.chat_outputs_fn(thread_id) + [render_baseline_markdown(result)]
+        return {**self.chat_outputs_fn(thread_id), self.baseline: render_baseline_markdown(result)}
 
     def build(self, thread: gr.State, chat_outputs: list) -> None:
-        self.chat_outputs = chat_outputs
         gr.Markdown("A few-shot prompt from your examples (the seeds and approved samples of the Data studio). With "
                     "many examples, the most relevant ones are retrieved for each input.")
         query = gr.Textbox(label="Try an input", elem_id="ts-icl-query")
@@ -143,6 +144,7 @@ class PromptTab:
         prompt = gr.Code(label="Prompt (copy it)", language="markdown", elem_id="ts-icl-prompt")
         answer = gr.Markdown(elem_id="ts-icl-answer")
         baseline = gr.Markdown(elem_id="ts-icl-baseline")
+        self.prompt, self.answer, self.baseline = prompt, answer, baseline
         show.click(self.build_prompt, [thread, query], prompt)
         try_button.click(self.try_it, [thread, query], [prompt, answer])
         measure.click(self.measure, thread, chat_outputs + [baseline])

@@ -97,10 +97,10 @@ class TrainingTab:
             choices = {k: _number(k, v, numbers[k]) if k in numbers else v
                        for k, v in choices.items() if str(v if v is not None else "").strip()}
         except ValueError as exc:
-            return self.chat_outputs_fn(thread_id) + [f"{self.runs.PROBLEM} {exc}"]
+            return {**self.chat_outputs_fn(thread_id), self.panel["plan"]: f"{self.runs.PROBLEM} {exc}"}
         view = self.session.act(thread_id, Action.PREPARE_TRAINING, "Check and propose", tab="Training",
                                 config=choices)
-        return self.chat_outputs_fn(thread_id) + [self.plan_markdown(view)]
+        return {**self.chat_outputs_fn(thread_id), self.panel["plan"]: self.plan_markdown(view)}
 
     @staticmethod
     def plan_markdown(view: ConversationView) -> str:
@@ -111,7 +111,7 @@ class TrainingTab:
 
     def approve(self, thread_id: str):
         view = self.session.act(thread_id, Action.APPROVE, "Start training", tab="Training")
-        return self.chat_outputs_fn(thread_id) + [last_reply_text(view)]
+        return {**self.chat_outputs_fn(thread_id), self.run_note: last_reply_text(view)}
 
     def suggest(self, task: str, gpu_gb: float | None) -> str:
         return self.runs.suggest_base_models(task, gpu_gb)
@@ -153,8 +153,9 @@ class TrainingTab:
     def example_poll(self):
         example = self.runs.example
         if example is None:
-            return gr.skip(), gr.skip()
-        return self.example_markdown(), loss_frame(self.runs.progress(str(example.run_dir)))
+            return gr.skip()
+        return {self.example_note: self.example_markdown(),
+                self.example_loss: loss_frame(self.runs.progress(str(example.run_dir)))}
 
     # --- progress -------------------------------------------------------------------------------------------
     def run_signature(self, view: ConversationView | None, versions: list[str] | None = None) -> dict:
@@ -179,7 +180,7 @@ class TrainingTab:
                   panel["verdict"]: evaluation_words(view.evaluation) if view and view.evaluation else "",
                   panel["improve"]: gr.update(visible=bool(view and view.can_improve))}
         if view and shown and shown.get("messages") != len(view.messages):
-            update |= dict(zip(self.chat_outputs, self.chat_outputs_fn(thread_id)))
+            update |= self.chat_outputs_fn(thread_id)
         if view and view.training_plan and shown.get("plan") != signature["plan"]:
             update |= {panel["plan"]: self.plan_markdown(view), **self.plan_choices(thread_id, view)}
         elif shown.get("versions") != versions:
@@ -201,11 +202,11 @@ class TrainingTab:
 
     def cancel(self, thread_id: str):
         view = self.session.act(thread_id, Action.CANCEL_RUN, "Cancel", tab="Training")
-        return self.chat_outputs_fn(thread_id) + [last_reply_text(view)]
+        return {**self.chat_outputs_fn(thread_id), self.run_note: last_reply_text(view)}
 
     def resume(self, thread_id: str):
         view = self.session.act(thread_id, Action.RESUME_RUN, "Resume", tab="Training")
-        return self.chat_outputs_fn(thread_id) + [last_reply_text(view)]
+        return {**self.chat_outputs_fn(thread_id), self.run_note: last_reply_text(view)}
 
     # --- after the run --------------------------------------------------------------------------------------
     @staticmethod
@@ -224,25 +225,25 @@ class TrainingTab:
         before = len(self.session.view(thread_id).messages) + 1  # + the event "You pressed Improve"
         view = self.session.act(thread_id, Action.IMPROVE, "Improve", tab="Training")
         said = "\n\n".join(m["content"] for m in view.messages[before:] if m["role"] == "assistant")
-        return {**dict(zip(self.chat_outputs, self.chat_outputs_fn(thread_id))), note: said,
+        return {**self.chat_outputs_fn(thread_id), note: said,
                 self.panel["improve"]: gr.update(visible=view.can_improve)}
 
-    def try_it(self, thread_id: str, prompt: str, history: list) -> tuple[list, str]:
+    def try_it(self, thread_id: str, prompt: str, history: list) -> dict:
         run_dir = self.run_dir(thread_id)
         if not run_dir or not (prompt or "").strip():
-            return history, prompt
+            return {self.tried: history, self.try_input: prompt}
         answer = self.runs.try_tuned(run_dir, prompt)
-        return history + [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}], ""
+        return {self.tried: history + [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
+                self.try_input: ""}
 
-    def export(self, thread_id: str, merge: bool):
+    def export(self, thread_id: str, merge: bool) -> dict:
         run_dir = self.run_dir(thread_id)
-        if not run_dir:
-            return f"{self.runs.PROBLEM} No finished run to export.", None
-        return self.runs.export(run_dir, merge)
+        note, files = (self.runs.export(run_dir, merge) if run_dir
+                       else (f"{self.runs.PROBLEM} No finished run to export.", None))
+        return {self.exported: note, self.export_files: files}
 
     # --- layout ---------------------------------------------------------------------------------------------
     def build(self, thread: gr.State, chat_outputs: list) -> None:
-        self.chat_outputs = chat_outputs
         base_model_parameter, *self.parameters = self.runs.parameters()
         with gr.Accordion("New here? Try an example: the built-in model learns a task on this machine in minutes",
                           open=False, elem_id="ts-example"):
@@ -309,6 +310,8 @@ class TrainingTab:
                 export_files = gr.File(label="Exported files", file_count="multiple", interactive=False)
         timer = gr.Timer(1.0)
 
+        self.example_note, self.example_loss, self.run_note = example_note, example_loss, run_note
+        self.tried, self.try_input, self.exported, self.export_files = tried, prompt, exported, export_files
         try_example.click(self.start_example, None, example_note)
         example_timer.tick(self.example_poll, None, [example_note, example_loss])
         suggest.click(self.suggest, [task, gpu], suggestions)
