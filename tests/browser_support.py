@@ -74,6 +74,13 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def fill_number(page, elem_id: str, value: str) -> None:
+    """Types a training setting into the Training tab (planned settings are text boxes) and commits it."""
+    field = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
+    field.fill(value)
+    field.press("Tab")  # commits the number to Gradio's state
+
+
 def settle(page) -> None:
     """Waits until no Gradio event runs (all status trackers hidden again); timer polls show none."""
     page.wait_for_function("() => !document.querySelector('[data-testid=status-tracker]:not(.hide)')")

@@ -9,7 +9,7 @@ from langchain_openai import ChatOpenAI
 
 from agent.nodes import AgentDeps
 from agent.session import Session, open_checkpointer
-from tests.browser_support import browser_page, needs_chromium, running_app, screenshot, settle
+from tests.browser_support import browser_page, fill_number, needs_chromium, running_app, screenshot, settle
 from tests.e2e_tickets import SEEDS, TicketLLM, all_texts
 from tools.generation.store import ReviewStore
 from tools.settings import Settings
@@ -43,12 +43,6 @@ def make_session(settings: Settings, stub: TicketLLM) -> Session:
 def chat_says(page, text: str, timeout: float = 30_000) -> None:
     """The advisor chat shows text (attached is enough: the chat is in the Advisor tab, hidden on others)."""
     page.locator("#ts-chat").get_by_text(text).last.wait_for(state="attached", timeout=timeout)
-
-
-def fill_number(page, elem_id: str, value: str) -> None:
-    field = page.locator(f"#{elem_id} input, #{elem_id} textarea").first  # planned settings are text boxes
-    field.fill(value)
-    field.press("Tab")  # commits the number to Gradio's state
 
 
 def review_batch(page, expect, number: int, rejects: dict[int, str]) -> None:
