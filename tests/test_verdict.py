@@ -70,6 +70,18 @@ def test_the_words_are_plain_and_escape_model_output():
     assert "<img" not in text and "&lt;img" in text and "Next:" in text and "{" not in text
 
 
+def test_a_retrieval_samples_example_quotes_its_question_not_a_passage():
+    from tools.dataset.passages import Passage, passages_block
+
+    passages = passages_block([Passage("warranty.md, chunk 1", "Every blender carries a two-year warranty.")])
+    wrong = Case(f"Is the jar covered?\n\n{passages}", passages, "No [1]", "Yes [1]", True, False, False)
+    verdict = judge([wrong], classify([wrong], rouge_l_f1), {**FACTS, "score": 0.0, "base_score": 0.0,
+                                                             "metric": "exact match"})
+    text = verdict_markdown({"verdict": verdict})
+    assert "e.g. “Is the jar covered?” → “Yes [1]”" in text
+    assert "two-year warranty" not in text
+
+
 def test_a_reworded_training_question_is_a_leak_and_a_new_value_is_not():
     from tools.training.evaluate import eval_leaks
 

@@ -145,7 +145,7 @@ def verdict_markdown(result: dict) -> str:
         lines += ["", "What went wrong:"]
         for item in verdict["classes"]:
             example = item["example"]
-            lines.append(f"- {item['label']}: {item['count']} — e.g. {_quote(example['prompt'].splitlines()[-1])} "
+            lines.append(f"- {item['label']}: {item['count']} — e.g. {_quote(_asked(example['prompt']))} "
                          f"→ {_quote(example['answer'])} (expected {_quote(example['reference'])})")
     if result.get("judge"):
         from tools.training.judge import judge_markdown
@@ -155,6 +155,13 @@ def verdict_markdown(result: dict) -> str:
         lines += ["", "Next:"]
         lines += [f"{n}. **{item['step']}** — {item['why']}." for n, item in enumerate(verdict["next_steps"], 1)]
     return "\n".join(lines)
+
+
+def _asked(prompt: str) -> str:
+    """The prompt's last line, what varies from row to row; a retrieval sample's question, not its passages."""
+    from tools.dataset.passages import without_passages
+
+    return (without_passages(prompt).splitlines() or [""])[-1]
 
 
 def _quote(text: str, limit: int = 80) -> str:
