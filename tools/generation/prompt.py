@@ -56,6 +56,18 @@ def _bullets(lines: Sequence[str]) -> str:
     return "\n".join(f"- {line}" for line in lines) if lines else EMPTY_SLOT
 
 
+def review_slots(examples: Sequence[AlpacaSample], notes: Sequence[str], rejected: Sequence[tuple[AlpacaSample, str]],
+                 avoid_texts: Sequence[str]) -> dict[str, str]:
+    """The slots every drafting request shares (ordinary and retrieval batches): the person's examples, the error
+    notes, recent rejections with their reasons and the questions already written."""
+    rejected_lines = [f"{sample_json(sample)}\n  reason: {reason}"
+                      for sample, reason in list(rejected)[-MAX_REJECTED_IN_PROMPT:]]
+    return {"examples": "\n".join(sample_json(sample) for sample in examples) or EMPTY_SLOT,
+            "notes": _bullets([note.strip() for note in notes if note.strip()]),
+            "rejected": _bullets(rejected_lines),
+            "avoid": _bullets([_shorten(text) for text in list(avoid_texts)[-MAX_AVOID_IN_PROMPT:]])}
+
+
 def corrections_text(corrections: Sequence[Correction]) -> str:
     """The newest corrections as what was wrong plus each corrected field before and after; how many more exist."""
     shown = list(corrections)[-MAX_CORRECTIONS_IN_PROMPT:]
@@ -90,18 +102,11 @@ def build_batch_prompt(
     (sample, reason) pairs; avoid_texts: questions already written (only the most recent few are shown);
     corrections: reviewers' edits, oldest first (the newest few are shown as before -> after pairs).
     """
-    rejected_lines = [
-        f"{sample_json(sample)}\n  reason: {reason}"
-        for sample, reason in list(rejected)[-MAX_REJECTED_IN_PROMPT:]
-    ]
     request = GENERATION_REQUEST.format(
         task=task.strip(),
         system=system.strip() or EMPTY_SLOT,
-        examples="\n".join(sample_json(sample) for sample in examples) or EMPTY_SLOT,
-        notes=_bullets([note.strip() for note in notes if note.strip()]),
         corrections=corrections_text(corrections),
-        rejected=_bullets(rejected_lines),
-        avoid=_bullets([_shorten(text) for text in list(avoid_texts)[-MAX_AVOID_IN_PROMPT:]]),
         count=count,
+        **review_slots(examples, notes, rejected, avoid_texts),
     )
     return [{"role": "system", "content": GENERATION_SYSTEM_PROMPT}, {"role": "user", "content": request}]

@@ -169,16 +169,10 @@ class RetrievalDrafter:
         self.made = 0
 
     def prompt(self, count: int, examples: list[AlpacaSample], avoid: list[str]) -> list[dict[str, str]]:
-        from prompts.generation import EMPTY_SLOT
-        from tools.generation.prompt import MAX_AVOID_IN_PROMPT, MAX_REJECTED_IN_PROMPT, sample_json
-        from tools.generation.prompt import _bullets as bullets  # the generation prompt's own list format
-        from tools.generation.prompt import _shorten as shorten
+        from tools.generation.prompt import review_slots
 
-        rejected = [f"{sample_json(s)}\n  reason: {why}" for s, why in self.rejected[-MAX_REJECTED_IN_PROMPT:]]
         request = RAFT_REQUEST.format(
-            task=self.task.strip(), examples="\n".join(sample_json(s) for s in examples) or EMPTY_SLOT,
-            notes=bullets([n.strip() for n in self.notes if n.strip()]), rejected=bullets(rejected),
-            avoid=bullets([shorten(text) for text in avoid[-MAX_AVOID_IN_PROMPT:]]),
+            task=self.task.strip(), **review_slots(examples, self.notes, self.rejected, avoid),
             passages="\n\n".join(f"[{n}] {hit.label}\n{hit.text}" for n, hit in enumerate(self.chunks, start=1)),
             count=count)
         return [{"role": "system", "content": RAFT_SYSTEM_PROMPT}, {"role": "user", "content": request}]
