@@ -7,6 +7,21 @@ GENERATION_SYSTEM_PROMPT = """\
 You write training data for fine-tuning a language model. You draft realistic, varied, correct samples in \
 the Alpaca format and answer with JSON only: no commentary before or after it."""
 
+# Blocks every drafting request carries (the ordinary batch here, the retrieval batch in prompts/raft.py).
+FEEDBACK_BLOCK = """\
+<feedback>
+Reviewers found these mistakes in earlier batches. Avoid every one of them:
+{notes}
+</feedback>
+"""
+
+REJECTED_BLOCK = """\
+<rejected>
+Samples reviewers rejected, with the reason. Do not write anything like them:
+{rejected}
+</rejected>
+"""
+
 GENERATION_REQUEST = """\
 <task>
 {task}
@@ -22,22 +37,14 @@ Seed examples written by the person. Match their format, tone and length, but do
 {examples}
 </examples>
 
-<feedback>
-Reviewers found these mistakes in earlier batches. Avoid every one of them:
-{notes}
-</feedback>
-
+""" + FEEDBACK_BLOCK + """
 <corrections>
 Samples reviewers corrected: what was wrong, then the draft (before) and the reviewer's version (after). Write new \
 samples the way the "after" versions are written:
 {corrections}
 </corrections>
 
-<rejected>
-Samples reviewers rejected, with the reason. Do not write anything like them:
-{rejected}
-</rejected>
-
+""" + REJECTED_BLOCK + """
 <already_written>
 Questions already in the dataset or in this batch. Write different ones:
 {avoid}

@@ -5,6 +5,8 @@ person's documents (tools.rag.raft).
 Slots in {braces} are filled at the call site; literal braces are doubled.
 """
 
+from prompts.generation import FEEDBACK_BLOCK, REJECTED_BLOCK
+
 # The first line of a retrieval sample's input: the numbered passages follow it. The model is tuned on it and asked
 # with it (evaluation, try-it), so base and tuned models read the same instruction.
 PASSAGES_HEADER = "Passages (answer only from them and cite the one you use as [n]; if none answers, say so):"
@@ -27,16 +29,8 @@ Examples written by the person. Write answers in their tone and length (not thei
 {examples}
 </examples>
 
-<feedback>
-Reviewers found these mistakes in earlier batches. Avoid every one of them:
-{notes}
-</feedback>
-
-<rejected>
-Samples reviewers rejected, with the reason. Do not write anything like them:
-{rejected}
-</rejected>
-
+""" + FEEDBACK_BLOCK + """
+""" + REJECTED_BLOCK + """
 <already_written>
 Questions already written. Write different ones:
 {avoid}
