@@ -303,7 +303,7 @@ def test_the_app_shows_metrics_and_every_example_side_by_side_with_model_text_es
                   {"prompt": "Q2\nline 2", "reference": "c", "base": "", "tuned": "c"}]}
     text = evaluation_tables(result)
     assert "| loss | 6.4 | 1.25 |" in text and "| rouge_l | 0 | 0.8125 |" in text
-    assert "| 1 | Q1 | a &#124; b | &lt;script&gt;x&lt;/script&gt; | a &#124; b |" in text
+    assert "| 1 | Q1 | a \\| b | &lt;script&gt;x&lt;/script&gt; | a \\| b |" in text
     assert "| 2 | Q2<br>line 2 | c | _(empty)_ | c |" in text
 
 

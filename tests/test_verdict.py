@@ -78,7 +78,7 @@ def test_a_retrieval_samples_example_quotes_its_question_not_a_passage():
     verdict = judge([wrong], classify([wrong], rouge_l_f1), {**FACTS, "score": 0.0, "base_score": 0.0,
                                                              "metric": "exact match"})
     text = verdict_markdown({"verdict": verdict})
-    assert "e.g. “Is the jar covered?” → “Yes [1]”" in text
+    assert "e.g. “Is the jar covered?” → “Yes \\[1\\]”" in text  # brackets escaped: Markdown shows [1]
     assert "two-year warranty" not in text
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from agent.session import NOTHING_SHOWN, Action, Decision, DecisionKind, ReviewPanel, Session
 from tools.errors import UserError
+from tools.shown_text import literal as shown
 from ui.charts import NO_VERSION, acceptance_chart, checks_chart, drops_chart, lengths_chart
 
 CHANGED_MEANWHILE = "was changed since you saw it"  # the store's DecisionConflict wording
@@ -61,11 +62,6 @@ def badge(status: str, text: str | None = None) -> str:
             f"{html.escape(text or status)}</span>")
 
 
-def shown(text: str) -> str:
-    """Text from a sample, a file, a model or the agent, for a Markdown box: tags such as <start_of_turn> shown as
-    written (Gradio would swallow them as HTML) and Markdown's own marks taken literally."""
-    escaped = html.escape(str(text), quote=False)
-    return "".join(f"\\{c}" if c in "\\`*_[]#|~" else c for c in escaped)
 
 
 def notice(text: str, ok: bool = True) -> str:

@@ -2,13 +2,13 @@
 resume, base-vs-tuned evaluation, a try-it chat with the tuned model, and export."""
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from agent.session import Action, ConversationView, Session, evaluation_words, metrics_table
+from tools.shown_text import table_cell
 
 BUILTIN_NAME = "gemma-3-270m"  # the built-in base model (tools.training.builtin), the default choice
 BASE_MODEL_LABEL = ("Base model: gemma-3-270m is built in (works offline; Gemma Terms of Use apply), or a local "
@@ -34,17 +34,13 @@ def _number(name: str, value, integer: bool) -> int | float:
     return number
 
 
-def _cell(text: str, limit: int = 400) -> str:
-    """Model output as one Markdown table cell: escaped (untrusted text), pipes kept, line breaks shown."""
-    text = html.escape(text if len(text) <= limit else text[:limit] + " …")
-    return text.replace("|", "&#124;").replace("\n", "<br>") or "_(empty)_"
 
 
 def evaluation_tables(result: dict) -> str:
     """The metrics side by side, then every example with its reference."""
     lines = [metrics_table(result), "", "| # | prompt | reference | base | tuned |", "|---|---|---|---|---|"]
     for number, example in enumerate(result["side_by_side"], 1):
-        cells = [_cell(example[key]) for key in ("prompt", "reference", "base", "tuned")]
+        cells = [table_cell(example[key]) for key in ("prompt", "reference", "base", "tuned")]
         lines.append(f"| {number} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -146,7 +142,8 @@ class TrainingTab:
             text += (f"\n\n**Exact match on 20 held-out rows: base {done['base_exact_match']:.0%} → tuned "
                      f"{done['tuned_exact_match']:.0%}** ({done['minutes_total']} minutes in all)\n\n"
                      "| input | base | tuned |\n|---|---|---|\n" + "\n".join(
-                         f"| {_cell(e['prompt'].splitlines()[-1])} | {_cell(e['base'], 80)} | {_cell(e['tuned'])} |"
+                         f"| {table_cell(e['prompt'].splitlines()[-1])} | {table_cell(e['base'], 80)} "
+                         f"| {table_cell(e['tuned'])} |"
                          for e in done["examples"]))
         return text
 

@@ -4,10 +4,11 @@ chat all show `verdict_markdown`.
 """
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from dataclasses import dataclass
+
+from tools.shown_text import quoted
 
 WORKS_SCORE, PARTLY_SCORE = 0.85, 0.4  # share of held-out answers right for "works" / "partly"
 MAX_NO_STOP_FOR_WORKS = 0.05  # a model that runs on past its answer is not finished, however right it starts
@@ -145,8 +146,8 @@ def verdict_markdown(result: dict) -> str:
         lines += ["", "What went wrong:"]
         for item in verdict["classes"]:
             example = item["example"]
-            lines.append(f"- {item['label']}: {item['count']} — e.g. {_quote(_asked(example['prompt']))} "
-                         f"→ {_quote(example['answer'])} (expected {_quote(example['reference'])})")
+            lines.append(f"- {item['label']}: {item['count']} — e.g. {quoted(_asked(example['prompt']))} "
+                         f"→ {quoted(example['answer'])} (expected {quoted(example['reference'])})")
     if result.get("judge"):
         from tools.training.judge import judge_markdown
 
@@ -164,8 +165,3 @@ def _asked(prompt: str) -> str:
     return (without_passages(prompt).splitlines() or [""])[-1]
 
 
-def _quote(text: str, limit: int = 80) -> str:
-    """Model output quoted on one line, escaped: it is untrusted text inside Markdown."""
-    text = " ".join(text.split())
-    text = text if len(text) <= limit else text[:limit] + "…"
-    return "“" + html.escape(text).replace("*", "\\*").replace("_", "\\_").replace("`", "\\`") + "”"
