@@ -7,7 +7,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # What the UI may take from tools: drawings, titles, wording and errors (no stores, models or training).
 UI_TOOLS_ALLOWED = {"tools.advisor.flow_diagram", "tools.advisor.recommend", "tools.advisor.baseline",
                     "tools.advisor.profile",  # the questions and their labels: wording, not behaviour
-                    "tools.errors", "tools.llm", "tools.settings"}
+                    "tools.errors", "tools.llm", "tools.settings",
+                    "tools.shown_text"}  # escaping untrusted text for Markdown: presentation
 
 
 def imports_of(path: Path) -> set[str]:

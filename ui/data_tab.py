@@ -1,6 +1,7 @@
 """The Data studio tab: seeds in; batches reviewed one sample at a time with keys (focus mode) or as a filtered list;
-conflicts resolved; error notes and the next request shown as they will be sent; every build a new dataset version
-with its drops, conflicts and health as pictures. Every action answers here, in the studio.
+conflicts resolved; error notes and the next request shown as they will be sent. Every action answers here, in the
+studio. Its two panels live in their own modules: the Hub import (ui/hub_panel.py) and the dataset versions with
+their build settings and health (ui/versions_panel.py); this module lays them out and wires them to the review.
 
 Layout and rendering only: every read and decision goes through the session's desk (session.studio), and every
 handler returns its outputs by component ({component: value}), never by position."""
@@ -8,20 +9,20 @@ from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
 
 import gradio as gr
-import pandas as pd
 
 from agent.session import NOTHING_SHOWN, Action, Decision, DecisionKind, ReviewPanel, Session
 from tools.errors import UserError
 from tools.shown_text import literal as shown
-from ui.charts import NO_VERSION, acceptance_chart, checks_chart, drops_chart, lengths_chart
+from ui.charts import acceptance_chart
+from ui.hub_panel import HubPanel
+from ui.notice import notice
+from ui.versions_panel import VersionsPanel, settings_of
 
 CHANGED_MEANWHILE = "was changed since you saw it"  # the store's DecisionConflict wording
 STATUS_COLOURS = {"pending": ("#fef9c3", "#854d0e"), "approved": ("#dcfce7", "#166534"),
                   "rejected": ("#fee2e2", "#991b1b"), "edited": ("#dbeafe", "#1e40af")}
-FILE_MODES = ("as its own dataset version", "import rows into the samples to review")
 # Keys of the focus mode (Argilla / Label Studio habits); typing in a box is left alone except Ctrl+Enter / Esc.
 KEYS_JS = """
 if (!window.tsFocusKeys) {
@@ -62,14 +63,6 @@ def badge(status: str, text: str | None = None) -> str:
             f"{html.escape(text or status)}</span>")
 
 
-
-
-def notice(text: str, ok: bool = True) -> str:
-    """An action's answer in the studio (escaped; the desk's words keep their bold): what happened, what next."""
-    text = html.escape(text, quote=False)
-    return text if ok else f"**Not done:** {text}"
-
-
 def trained_context(sample) -> str:
     """The fields that are trained on besides instruction/input/output, so the card shows all of them."""
     parts = []
@@ -107,17 +100,13 @@ def render_focus_line(panel: ReviewPanel) -> str:
             + trained_context(s.current) + "</div>")
 
 
-def settings_of(fmt: str, eval_fraction: float, system: str, include_seeds: bool) -> dict:
-    """The build controls as the desk takes them."""
-    return {"fmt": fmt, "eval_fraction": float(eval_fraction), "system": (system or "").strip(),
-            "include_seeds": bool(include_seeds)}
-
-
 class DataTab:
     def __init__(self, session: Session, chat_outputs_fn):
         self.session = session
         self.studio = session.studio  # the desk: the tab's only way to the project
         self.chat_outputs_fn = chat_outputs_fn  # the advisor tab's outputs by component, after the graph moved on
+        self.hub = HubPanel(self.studio)  # section 1's search and import of a public dataset
+        self.versions = VersionsPanel(self.studio)  # section 3: build settings, builds, versions and their health
 
     # --- seeds, task and notes ------------------------------------------------------------------------------
     def save_seeds(self, thread_id: str, task: str, system: str, target: float, upload, pasted: str) -> str:
@@ -200,7 +189,6 @@ class DataTab:
     def graph_action(self, thread_id: str, text: str, action: Action, status, settings: dict | None = None) -> dict:
         try:
             if settings is not None:
-                settings = settings_of(**settings)
                 self.studio.choose_build_settings(thread_id, settings)
         except UserError as exc:
             return {status: notice(exc.message, False)}
@@ -217,128 +205,11 @@ class DataTab:
             return {**self.chat_outputs_fn(thread_id), self.studio_status: notice(exc.message, False)}
         return {**self.chat_outputs_fn(thread_id), self.studio_status: notice(said)}
 
-    def remember_settings(self, thread_id: str | None, fmt: str, eval_fraction: float, system: str,
-                          include_seeds: bool) -> None:
-        """The person changed a build control: a build the journey starts by itself will use it."""
-        try:
-            self.studio.choose_build_settings(thread_id, settings_of(fmt, eval_fraction, system, include_seeds))
-        except UserError:
-            pass  # a half-typed value: the build itself says what is wrong
-
     # --- conflicts ------------------------------------------------------------------------------------------
     def conflicts_key(self, thread_id: str | None) -> str:
         """What the conflicts section shows, as a key: it re-renders only when this changes."""
         return json.dumps([[s.id, s.status, s.current.output] for c in self.studio.conflicts(thread_id)
                            for s in c.samples])
-
-    # --- public datasets ------------------------------------------------------------------------------------
-    def hub_search(self, words: str) -> dict:
-        try:
-            found = self.studio.search_hub(words or "")
-        except UserError as exc:
-            return {self.hub_found: gr.update(choices=[], value=None), self.hub_status: notice(exc.message, False)}
-        choices = [(f"{d['id']} ({d['downloads']} downloads)", d["id"]) for d in found]
-        said = (f"{len(found)} dataset(s) found: pick one to preview its rows." if found else
-                "Nothing found for these words; try others, or generate samples.")
-        return {self.hub_found: gr.update(choices=choices, value=None), self.hub_status: said}
-
-    def hub_preview(self, repo_id: str | None, file: str | None) -> dict:
-        if not repo_id:
-            return {self.hub_status: gr.skip()}  # (Gradio reads an empty dict as one value, not as no update)
-        try:
-            preview = self.studio.preview_hub(repo_id, file or None)
-        except UserError as exc:
-            return {self.hub_file: gr.update(choices=[], value=None), self.hub_rows: None,
-                    **{box: gr.update(choices=[]) for box in self.hub_mapping}, self.hub_status: notice(exc.message,
-                                                                                                      False)}
-        columns = [""] + preview.columns
-        mapping = {box: gr.update(choices=columns, value=preview.suggested_mapping.get(field, ""))
-                   for box, field in zip(self.hub_mapping, ("instruction", "input", "output"), strict=True)}
-        return {self.hub_file: gr.update(choices=preview.files, value=preview.file),
-                self.hub_rows: pd.DataFrame(preview.rows), **mapping,
-                self.hub_status: "Check which column is which, then import: the rows join the project as a batch to "
-                                 "review."}
-
-    def hub_import(self, thread_id: str, repo_id: str | None, file: str | None, instruction: str, inp: str,
-                   output: str) -> str:
-        if not repo_id or not file:
-            return notice("search and pick a dataset and a file first.", False)
-        try:
-            number, rows, twins, problems = self.studio.import_hub(
-                thread_id, repo_id, file, {"instruction": instruction, "input": inp, "output": output})
-        except UserError as exc:
-            return notice(exc.message, False)
-        text = (f"Imported {rows} row(s) of {shown(repo_id)} as batch {number}: review them like generated samples"
-                + (f"; {twins} repeat an earlier question" if twins else "") + ".")
-        if problems:
-            text += f"\n\n{len(problems)} row(s) not imported:\n" + "\n".join(f"- {shown(p)}" for p in problems[:20])
-        return text
-
-    # --- dataset versions -----------------------------------------------------------------------------------
-    def use_file(self, thread_id: str, upload, mode: str, fmt: str, eval_fraction: float, system: str,
-                 include_seeds: bool) -> dict:
-        """Builds the file as a version of its own, or imports its rows as a batch to review; never replaces work."""
-        if upload is None:
-            return {self.build_status: notice("choose a dataset file first.", False)}
-        path = upload if isinstance(upload, str) else upload.name
-        try:
-            if mode == FILE_MODES[1]:
-                number, rows, twins, problems = self.studio.import_for_review(thread_id, path)
-                text = (f"Imported {rows} row(s) as batch {number}: review them above like generated samples"
-                        + (f"; {twins} repeat an earlier question (marked 'duplicate of …')" if twins else "") + ".")
-                if problems:
-                    text += f"\n\n{len(problems)} row(s) could not be read:\n" + "\n".join(
-                        f"- {shown(p)}" for p in problems)
-                return {self.build_status: text, **self.show_dataset(thread_id)}
-            report = self.studio.build_from_file(thread_id, path,
-                                                 settings_of(fmt, eval_fraction, system, include_seeds))
-        except UserError as exc:
-            return {self.build_status: notice(exc.message, False), **self.show_dataset(thread_id)}
-        name = report["version"]["name"]
-        return {self.build_status: f"Built version **{name}** from {shown(Path(path).name)}; your reviewed samples "
-                                   "and earlier versions are unchanged.", **self.show_dataset(thread_id, name)}
-
-    def show_dataset(self, thread_id: str | None, name: str | None = None) -> dict:
-        """The versions table, the picker, and for the chosen version (the newest by default) its summary, dropped
-        rows, three charts and files."""
-        versions = self.studio.versions(thread_id)
-        table = pd.DataFrame([{"version": v["name"], "source": v["source"], "format": v["settings"]["fmt"],
-                               "eval fraction": v["settings"]["eval_fraction"], "went in": v["went_in"],
-                               "train": v["counts"]["train"], "eval": v["counts"]["eval"],
-                               "dropped": v["counts"]["dropped"], "created": v["created"]} for v in versions]
-                             or [{"version": "-"}])
-        chosen = next((v for v in versions if v["name"] == name), versions[0] if versions else None)
-        out = {self.versions: table,
-               self.version: gr.update(choices=[v["name"] for v in versions], value=chosen and chosen["name"])}
-        if chosen is None:
-            return {**out, self.dataset_report: "_No dataset version yet._",
-                    self.drops: pd.DataFrame([{"sample": "-"}]), **self.health_frames(None), self.downloads: None}
-        report = self.studio.version_report(chosen["path"])
-        return {**out, self.dataset_report: dataset_summary(report, chosen["went_in"]),
-                self.drops: self.drops_frame(report), **self.health_frames(report),
-                self.downloads: [str(p) for p in sorted(Path(chosen["path"]).iterdir()) if p.is_file()]}
-
-    def drops_frame(self, report: dict) -> pd.DataFrame:
-        """Every dropped row: the sample (batch and position for reviewed ones), why, and the twin kept."""
-        rows = [{"sample": self.studio.where(row["id"]), "reason": row["reason"],
-                 "kept instead": self.studio.where(row["kept"]) if row.get("kept") else "",
-                 "detail": row.get("detail", "")} for row in report.get("dropped_rows", [])]
-        return pd.DataFrame(rows or [{"sample": "-", "reason": "nothing dropped"}])
-
-    def health_frames(self, report: dict | None) -> dict:
-        """The version's three charts (lengths, drops, checks); report None: no version yet."""
-        if report is None:
-            return {self.lengths_plot: lengths_chart([], NO_VERSION), self.drops_plot: drops_chart([], NO_VERSION),
-                    self.checks_plot: checks_chart([], NO_VERSION)}
-        health = report["health"]
-        lengths = [(f"{b['from']}–{b['to']}", b["count"]) for b in health.get("length_histogram", [])]
-        checks = [("conflicting answers", health["conflicting_answers"]["count"]),
-                  ("refusal-like", health["refusals"]["count"]),
-                  ("possibly unsupported", health["unsupported"]["count"]),
-                  *((f"label {label}", n) for label, n in (health.get("labels") or {}).get("counts", {}).items())]
-        return {self.lengths_plot: lengths_chart(lengths, "no samples in this version"),
-                self.drops_plot: drops_chart(list(report["drops"].items()), "nothing dropped"),
-                self.checks_plot: checks_chart(checks, "no conflicts, refusals or unsupported answers found")}
 
     # --- a (re)opened conversation ----------------------------------------------------------------------------
     def refresh_all(self, thread_id: str | None, shown_for: str | None, task_now: str) -> dict:
@@ -346,7 +217,7 @@ class DataTab:
         panel = self.show_panel(self.studio.panel(thread_id))
         del panel[self.focus_message]
         return {**self.project_fields(thread_id, shown_for, task_now), self.chart: self.acceptance_frame(thread_id),
-                **self.show_dataset(thread_id), **panel}
+                **self.versions.show(thread_id), **panel}
 
     @property
     def refresh_inputs(self) -> list:
@@ -355,7 +226,7 @@ class DataTab:
     @property
     def refresh_outputs(self) -> list:
         return [self.task, self.system, self.target, self.seeds_status, self.notes, self.fields_for, self.chart,
-                *self.dataset_outputs, *self.focus_outputs]
+                *self.versions.outputs, *self.focus_outputs]
 
     # --- layout ---------------------------------------------------------------------------------------------
     def build(self, thread: gr.State, chat_outputs: list) -> None:
@@ -367,13 +238,12 @@ class DataTab:
                 self._build_seeds()
             with gr.Column(scale=3):
                 self._build_review(thread)
-        self._build_versions()
+        self.versions.build(self.system)
         self.focus_outputs = [self.position, self.focus_seen, self.focus_line, self.f_instruction, self.f_input,
                               self.f_output, self.f_reason, self.header, self.focus_message]
-        self.dataset_outputs = [self.versions, self.version, self.dataset_report, self.drops, self.lengths_plot,
-                                self.drops_plot, self.checks_plot, self.downloads]
         self._wire_seeds(thread)
         self._wire_review(thread)
+        self._wire_panels(thread)
         self.events = self._wire_journey(thread, chat_outputs)  # the actions that move the conversation on
 
     def _build_seeds(self) -> None:
@@ -396,19 +266,7 @@ class DataTab:
         with gr.Accordion("The next request, word for word", open=False):
             self.next_request = gr.Textbox(show_label=False, lines=12, interactive=False, elem_id="ts-next-request")
             self.show_request = gr.Button("Show the next request", size="sm", elem_id="ts-show-request")
-        with gr.Accordion("Public data first: look for an existing dataset on the Hugging Face Hub", open=False,
-                          elem_id="ts-hub"):
-            self.hub_words = gr.Textbox(label="Task words", placeholder="e.g. customer support tickets",
-                                        elem_id="ts-hub-words")
-            self.hub_search_button = gr.Button("Search", size="sm", elem_id="ts-hub-search")
-            self.hub_found = gr.Dropdown([], label="Dataset", elem_id="ts-hub-found")
-            self.hub_file = gr.Dropdown([], label="File", elem_id="ts-hub-file")
-            self.hub_rows = gr.Dataframe(label="First rows", interactive=False, elem_id="ts-hub-rows")
-            with gr.Row():
-                self.hub_mapping = [gr.Dropdown([], label=f"{field} column", elem_id=f"ts-hub-{field}")
-                                    for field in ("instruction", "input", "output")]
-            self.hub_import_button = gr.Button("Import these rows for review", size="sm", elem_id="ts-hub-import")
-            self.hub_status = gr.Markdown(elem_id="ts-hub-status")
+        self.hub.build()
         self.chart = acceptance_chart([], elem_id="ts-acceptance")
 
     def _build_review(self, thread: gr.State) -> None:
@@ -471,34 +329,6 @@ class DataTab:
             for conflict in found:
                 self._conflict_card(conflict, thread)
 
-    def _build_versions(self) -> None:
-        gr.Markdown("#### 3 · Build a dataset version (each build is new; none is ever overwritten)")
-        with gr.Row():
-            self.fmt = gr.Radio(["alpaca", "sharegpt", "openai"], value="alpaca", label="Export format",
-                                elem_id="ts-fmt")
-            self.eval_fraction = gr.Slider(0.0, 0.5, value=0.1, step=0.05, label="Eval fraction", elem_id="ts-eval")
-            self.include_seeds = gr.Checkbox(value=True, label="Include the seed examples", elem_id="ts-include-seeds")
-            self.build_button = gr.Button("Build from reviewed samples", variant="primary", elem_id="ts-build")
-        with gr.Row():
-            self.dataset_upload = gr.File(label="…or use a dataset file you already have",
-                                          file_types=[".json", ".jsonl", ".csv"], elem_id="ts-dataset-file")
-            self.file_mode = gr.Radio(list(FILE_MODES), value=FILE_MODES[0], label="Use the file",
-                                      elem_id="ts-file-mode")
-            self.build_upload = gr.Button("Use file", elem_id="ts-build-file")
-        self.build_status = gr.Markdown(elem_id="ts-build-status")
-        self.versions = gr.Dataframe(label="Dataset versions (newest first; training uses the newest unless you pick "
-                                           "another)", interactive=False, elem_id="ts-versions")
-        self.version = gr.Dropdown([], label="Show version", elem_id="ts-version")
-        self.dataset_report = gr.Markdown(elem_id="ts-dataset-report")
-        self.drops = gr.Dataframe(label="Dropped rows (every one, with its reason)", interactive=False,
-                                  elem_id="ts-drops")
-        with gr.Row():
-            self.lengths_plot = lengths_chart([], NO_VERSION, elem_id="ts-length-plot")
-            self.drops_plot = drops_chart([], NO_VERSION, elem_id="ts-drops-plot")
-            self.checks_plot = checks_chart([], NO_VERSION, elem_id="ts-checks-plot")
-        self.downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="ts-downloads")
-        self.build_controls = [self.fmt, self.eval_fraction, self.system, self.include_seeds]
-
     # --- wiring ---------------------------------------------------------------------------------------------
     def _wire_seeds(self, thread: gr.State) -> None:
         self.save.click(self.save_seeds, [thread, self.task, self.system, self.target, self.upload, self.pasted],
@@ -506,13 +336,6 @@ class DataTab:
         self.save_notes_button.click(self.save_notes, [thread, self.notes],
                                      [self.notes, self.notes_status, self.next_request])
         self.show_request.click(self.studio.next_request, thread, self.next_request)
-        hub_preview_outputs = [self.hub_file, self.hub_rows, *self.hub_mapping, self.hub_status]
-        self.hub_search_button.click(self.hub_search, self.hub_words, [self.hub_found, self.hub_status])
-        for box in (self.hub_found, self.hub_file):  # the person's pick only
-            box.input(self.hub_preview, [self.hub_found, self.hub_file], hub_preview_outputs)
-        self.hub_import_button.click(self.hub_import, [thread, self.hub_found, self.hub_file, *self.hub_mapping],
-                                     self.hub_status).then(self.focus_view, thread, self.focus_outputs).then(
-            lambda n: n + 1, self.refresh, self.refresh)
 
     def _wire_review(self, thread: gr.State) -> None:
         self.view.change(lambda mode: {self.focus_panel: gr.update(visible=mode == "focus"),
@@ -536,31 +359,35 @@ class DataTab:
                          [self.bulk_status, self.refresh, self.header])
         self.tag_filter.focus(self.tag_choices, thread, self.tag_filter)  # the batch's tags as they are now
 
+    def _wire_panels(self, thread: gr.State) -> None:
+        """The Hub and versions panels wire themselves; rows they bring in for review are shown in the review."""
+        self._show_new_samples(self.hub.wire(thread), thread)
+        self._show_new_samples(self.versions.wire(thread), thread).then(
+            self.conflicts_key, thread, self.conflicts_refresh)
+
+    def _show_new_samples(self, event, thread: gr.State):
+        """After an event that may add samples to review: the focus panel and the list drawn again."""
+        return event.then(self.focus_view, thread, self.focus_outputs).then(
+            lambda n: n + 1, self.refresh, self.refresh)
+
     def _wire_journey(self, thread: gr.State, chat_outputs: list) -> list:
-        for control in self.build_controls:  # the build a reached target starts uses what the person set here
-            control.change(self.remember_settings, [thread, *self.build_controls], None, show_progress="hidden")
+        controls, versions = self.versions.controls, self.versions
         events = []
         for button, handler, inputs in (
                 (self.generate, lambda t: self.graph_action(t, "Generate a batch", Action.GENERATE,
                                                             self.studio_status), [thread]),
-                (self.submit_button, self.submit, [thread, *self.build_controls])):
+                (self.submit_button, self.submit, [thread, *controls])):
             event = button.click(handler, inputs, [*chat_outputs, self.studio_status])
             events.append(event)
-            event = event.then(self.focus_view, thread, self.focus_outputs).then(
-                lambda n: n + 1, self.refresh, self.refresh)
+            event = self._show_new_samples(event, thread)
             event = event.then(self.acceptance_frame, thread, self.chart)
-            event = event.then(self.show_dataset, thread, self.dataset_outputs)  # the target reached builds one
+            event = event.then(versions.show, thread, versions.outputs)  # the target reached builds one
             event.then(lambda t: "\n".join(self.studio.notes(t)), thread, self.notes)
-        build = self.build_button.click(
-            lambda t, f, e, s, i: self.graph_action(t, "Build the dataset", Action.BUILD_DATASET, self.build_status,
-                                                    {"fmt": f, "eval_fraction": e, "system": s, "include_seeds": i}),
-            [thread, *self.build_controls], [*chat_outputs, self.build_status])
-        build.then(self.show_dataset, thread, self.dataset_outputs)
-        self.build_upload.click(self.use_file, [thread, self.dataset_upload, self.file_mode, *self.build_controls],
-                                [self.build_status, *self.dataset_outputs]).then(
-            self.focus_view, thread, self.focus_outputs).then(lambda n: n + 1, self.refresh, self.refresh).then(
-            self.conflicts_key, thread, self.conflicts_refresh)
-        self.version.input(self.show_dataset, [thread, self.version], self.dataset_outputs)
+        build = versions.build_button.click(
+            lambda t, *settings: self.graph_action(t, "Build the dataset", Action.BUILD_DATASET, versions.status,
+                                                   settings_of(*settings)),
+            [thread, *controls], [*chat_outputs, versions.status])
+        build.then(versions.show, thread, versions.outputs)
         return [*events, build]
 
     def _sample_card(self, s, editable: bool, thread: gr.State) -> None:
@@ -625,16 +452,3 @@ class DataTab:
         panel = self.studio.decide(thread_id, decision)
         return notice(panel.message, not panel.refused)
 
-
-def dataset_summary(report: dict, went_in: str) -> str:
-    """A version in a few lines: what went in, the format and split, what was kept and dropped, and warnings."""
-    version, health = report["version"], report["health"]
-    conflicts = health["conflicting_answers"]["count"]
-    lines = [f"**{version['name']}** ({report['format']}, eval fraction {version['settings']['eval_fraction']}; "
-             f"from {shown(went_in)}): **{report['kept']} kept** of {report['rows_read']} read → {report['train']} "
-             f"train / {report['eval']} eval; {report['dropped']} dropped (each listed below with its reason).",
-             f"- conflicting answers: {conflicts}" + (" — resolve them in *Conflicts* above, then build again"
-                                                       if conflicts else "")]
-    lines += [f"- dropped `{reason}`: {n}" for reason, n in report["drops"].items()]
-    lines += [f"- warning: {shown(w)}" for w in health.get("warnings", [])]
-    return "\n".join(lines)
