@@ -371,12 +371,12 @@ class DataTab:
             lambda n: n + 1, self.refresh, self.refresh)
 
     def _wire_journey(self, thread: gr.State, chat_outputs: list) -> list:
-        controls, versions = self.versions.controls, self.versions
+        versions = self.versions  # its build settings go with Submit and Build
         events = []
         for button, handler, inputs in (
                 (self.generate, lambda t: self.graph_action(t, "Generate a batch", Action.GENERATE,
                                                             self.studio_status), [thread]),
-                (self.submit_button, self.submit, [thread, *controls])):
+                (self.submit_button, self.submit, [thread, *versions.controls])):
             event = button.click(handler, inputs, [*chat_outputs, self.studio_status])
             events.append(event)
             event = self._show_new_samples(event, thread)
@@ -386,7 +386,7 @@ class DataTab:
         build = versions.build_button.click(
             lambda t, *settings: self.graph_action(t, "Build the dataset", Action.BUILD_DATASET, versions.status,
                                                    settings_of(*settings)),
-            [thread, *controls], [*chat_outputs, versions.status])
+            [thread, *versions.controls], [*chat_outputs, versions.status])
         build.then(versions.show, thread, versions.outputs)
         return [*events, build]
 
