@@ -139,8 +139,12 @@ class DataTab:
             notes = self.studio.save_notes(thread_id, text.splitlines())
         except UserError as exc:
             return {self.notes_status: notice(exc.message, False)}
-        return {self.notes: "\n".join(notes), self.next_request: self.studio.next_request(thread_id),
+        return {self.notes: "\n".join(notes), self.next_request: self.show_next_request(thread_id),
                 self.notes_status: f"Saved {len(notes)} note(s); the next request below carries exactly these."}
+
+    def show_next_request(self, thread_id: str | None) -> str:
+        """The next batch's request as the generator will receive it (from the documents on the hybrid path)."""
+        return self.studio.next_request(thread_id, self.session.view(thread_id).recommendation if thread_id else None)
 
     def acceptance_frame(self, thread_id: str | None) -> gr.BarPlot:
         return acceptance_chart(self.studio.acceptance(thread_id))
@@ -505,7 +509,7 @@ class DataTab:
                         self.seeds_status)
         self.save_notes_button.click(self.save_notes, [thread, self.notes],
                                      [self.notes, self.notes_status, self.next_request])
-        self.show_request.click(self.studio.next_request, thread, self.next_request)
+        self.show_request.click(self.show_next_request, thread, self.next_request)
         hub_preview_outputs = [self.hub_file, self.hub_rows, *self.hub_mapping, self.hub_status]
         self.hub_search_button.click(self.hub_search, self.hub_words, [self.hub_found, self.hub_status])
         for box in (self.hub_found, self.hub_file):  # the person's pick only
