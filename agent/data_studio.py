@@ -284,12 +284,21 @@ class DataStudio:
             return []
         return project_conflicts(self.store, thread_id)
 
-    def next_request(self, thread_id: str | None) -> str:
-        """The user message the next batch request would send (notes, rejected examples, questions to avoid)."""
+    def next_request(self, thread_id: str | None, recommendation: dict | None = None) -> str:
+        """The user message the next batch request would send (notes, corrections, rejected examples, questions to
+        avoid): a batch drafted from the conversation's documents when the next one will be (recommendation: the
+        conversation's, which says whether it is on the RAG + fine-tuning path)."""
         from tools.generation.rounds import next_batch_request
+        from tools.rag.raft import drafting_settings, next_retrieval_request
 
         if not self._has_project(thread_id):
             return "(save the task and seeds first)"
+        try:
+            documents = drafting_settings(self.workspace, thread_id, recommendation, choose=False)
+            if documents is not None:
+                return next_retrieval_request(self.store, thread_id, documents)
+        except UserError as exc:  # e.g. the index is gone: the next batch would be refused with the same words
+            return f"(the next batch cannot be drafted from the documents: {exc.message})"
         return next_batch_request(self.store, thread_id)
 
 

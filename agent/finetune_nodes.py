@@ -70,8 +70,7 @@ class FinetuneNodes:
     def _documents(self, state: AgentState, thread_id: str):
         from tools.rag.raft import drafting_settings
 
-        hybrid = (state.get("recommendation") or {}).get("approach") == "rag+fine-tune"
-        return drafting_settings(self.workspace, thread_id, hybrid) if self.workspace else None
+        return drafting_settings(self.workspace, thread_id, state.get("recommendation")) if self.workspace else None
 
     def review_batch(self, state: AgentState) -> dict:
         """Pauses until the person submits the batch; every decision is already saved by the app as it is made."""

@@ -15,6 +15,14 @@ Reviewers found these mistakes in earlier batches. Avoid every one of them:
 </feedback>
 """
 
+CORRECTIONS_BLOCK = """\
+<corrections>
+Samples reviewers corrected: what was wrong, then the draft (before) and the reviewer's version (after). Write new \
+samples the way the "after" versions are written:
+{corrections}
+</corrections>
+"""
+
 REJECTED_BLOCK = """\
 <rejected>
 Samples reviewers rejected, with the reason. Do not write anything like them:
@@ -38,12 +46,7 @@ Seed examples written by the person. Match their format, tone and length, but do
 </examples>
 
 """ + FEEDBACK_BLOCK + """
-<corrections>
-Samples reviewers corrected: what was wrong, then the draft (before) and the reviewer's version (after). Write new \
-samples the way the "after" versions are written:
-{corrections}
-</corrections>
-
+""" + CORRECTIONS_BLOCK + """
 """ + REJECTED_BLOCK + """
 <already_written>
 Questions already in the dataset or in this batch. Write different ones:

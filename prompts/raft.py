@@ -5,7 +5,7 @@ person's documents (tools.rag.raft).
 Slots in {braces} are filled at the call site; literal braces are doubled.
 """
 
-from prompts.generation import FEEDBACK_BLOCK, REJECTED_BLOCK
+from prompts.generation import CORRECTIONS_BLOCK, FEEDBACK_BLOCK, REJECTED_BLOCK
 
 # The first line of a retrieval sample's input: the numbered passages follow it. The model is tuned on it and asked
 # with it (evaluation, try-it), so base and tuned models read the same instruction.
@@ -30,6 +30,7 @@ Examples written by the person. Write answers in their tone and length (not thei
 </examples>
 
 """ + FEEDBACK_BLOCK + """
+""" + CORRECTIONS_BLOCK + """
 """ + REJECTED_BLOCK + """
 <already_written>
 Questions already written. Write different ones:

@@ -54,6 +54,7 @@ WRITTEN = [("Returns", f"{q}?", a) for q, a in [
     ("What do I need to make a warranty claim", "The serial number."),
     ("Where is the blender's serial number", "On the base."),
     ("Is a cracked jar repaired for free", "No, the jar is not covered.")]]
+EDITED_ANSWER = "You have 30 days from delivery to return an item, with its receipt [{n}]."
 SEEDS = [AlpacaSample(instruction="Can I pay by invoice?", output="Yes, for orders over 100 euros.")]
 TASK = "Answer customers' questions about our shop from its policy documents."
 
@@ -94,9 +95,10 @@ def policy_app(tmp_path):
             yield llm, settings, tid, paths, page
 
 
-def documents_to_dataset(page, expect, paths: list[str]) -> None:
+def documents_to_dataset(page, expect, paths: list[str]) -> tuple[str, str]:
     """Retrieval tab: the documents indexed and chosen for the samples; Data studio: a batch drafted from them,
-    its first card checked (passages shown as text, cited answer), all approved, the dataset built."""
+    its first card checked (passages shown as text, cited answer) and its answer edited, the rest approved, the
+    dataset built. Returns the first answer as drafted and as edited."""
     page.get_by_role("tab", name="Retrieval").click()
     page.locator("#ts-rag-use").click()  # nothing indexed yet: said, nothing saved
     expect(page.locator("#ts-rag-use-report")).to_contain_text("nothing is indexed yet")
@@ -122,6 +124,12 @@ def documents_to_dataset(page, expect, paths: list[str]) -> None:
     settle(page)
     screenshot(page, "raft-02-review-card-with-passages")
 
+    page.locator("body").press("e")  # the first answer reworded, its citation kept: taught as before -> after
+    page.keyboard.press("Control+a")
+    edited = EDITED_ANSWER.format(n=output.rsplit("[", 1)[1][0])
+    page.keyboard.type(edited)
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#ts-review-header")).to_contain_text("19 pending")
     page.locator("#ts-view").get_by_text("list", exact=True).click()
     page.locator("#ts-approve-all").click()
     expect(page.locator("#ts-review-header")).to_contain_text("0 pending")
@@ -131,6 +139,7 @@ def documents_to_dataset(page, expect, paths: list[str]) -> None:
         state="attached", timeout=90_000)
     settle(page)
     screenshot(page, "raft-03-dataset-built")
+    return output, edited
 
 
 def test_documents_to_a_reviewed_dataset_of_retrieval_samples(tmp_path):
@@ -138,7 +147,17 @@ def test_documents_to_a_reviewed_dataset_of_retrieval_samples(tmp_path):
 
     expect.set_options(timeout=30_000)
     with policy_app(tmp_path) as (llm, settings, tid, paths, page):
-        documents_to_dataset(page, expect, paths)
+        output, edited = documents_to_dataset(page, expect, paths)
+
+        # the next batch is drafted from the documents too: the panel shows that request, the edit in it
+        page.get_by_text("The next request, word for word").click()
+        page.locator("#ts-show-request").click()
+        shown = page.locator("#ts-next-request textarea")
+        expect(shown).to_have_value(re.compile(r"<passages>"))
+        expect(shown).to_have_value(re.compile(re.escape(f'output before: "{output}"\n  output after: "{edited}"')))
+        shown.evaluate("t => { t.scrollTop = t.scrollHeight * t.value.indexOf('<corrections>') / t.value.length; }")
+        settle(page)
+        screenshot(page, "raft-03b-next-request-with-the-correction")
 
     (prompt,) = [p for p in llm.user_prompts() if "<passages>" in p]  # one drafting call
     assert "Yes, for orders over 100 euros." in prompt and "<b>Claims</b>" in prompt  # style examples, passages

@@ -128,8 +128,12 @@ class DataTab:
             notes = self.studio.save_notes(thread_id, text.splitlines())
         except UserError as exc:
             return {self.notes_status: notice(exc.message, False)}
-        return {self.notes: "\n".join(notes), self.next_request: self.studio.next_request(thread_id),
+        return {self.notes: "\n".join(notes), self.next_request: self.show_next_request(thread_id),
                 self.notes_status: f"Saved {len(notes)} note(s); the next request below carries exactly these."}
+
+    def show_next_request(self, thread_id: str | None) -> str:
+        """The next batch's request as the generator will receive it (from the documents on the hybrid path)."""
+        return self.studio.next_request(thread_id, self.session.view(thread_id).recommendation if thread_id else None)
 
     def acceptance_frame(self, thread_id: str | None) -> gr.BarPlot:
         return acceptance_chart(self.studio.acceptance(thread_id))
@@ -335,7 +339,7 @@ class DataTab:
                         self.seeds_status)
         self.save_notes_button.click(self.save_notes, [thread, self.notes],
                                      [self.notes, self.notes_status, self.next_request])
-        self.show_request.click(self.studio.next_request, thread, self.next_request)
+        self.show_request.click(self.show_next_request, thread, self.next_request)
 
     def _wire_review(self, thread: gr.State) -> None:
         self.view.change(lambda mode: {self.focus_panel: gr.update(visible=mode == "focus"),

@@ -18,7 +18,7 @@ from tools.dataset.schema import AlpacaSample
 from tools.errors import BAD_CONTENT, LLMUnavailable, UserError
 from tools.generation.notes import Correction
 from tools.generation.parse import UnparseableReply, batch_response_format, items_from_reply
-from tools.generation.prompt import EXAMPLES_PER_PROMPT, build_batch_prompt, choose_seeds
+from tools.generation.prompt import EXAMPLES_PER_PROMPT, PromptBuilder, build_batch_prompt, choose_seeds
 from tools.llm import describe_llm_error
 from tools.redact import redact
 
@@ -29,8 +29,6 @@ DUPLICATE_THRESHOLD = 0.8
 # Failures that asking again cannot fix: bad request, key, permission, unknown model.
 _FATAL_STATUSES = {400, 401, 403, 404}
 _SAMPLE_FIELDS = ("instruction", "input", "output", "system", "history")
-# (count, the examples to show, questions to avoid) -> the chat messages of one call
-PromptBuilder = Callable[[int, list[AlpacaSample], list[str]], list[dict[str, str]]]
 
 
 @dataclass
@@ -152,9 +150,10 @@ def generate_batch(
 ) -> BatchResult:
     """Asks chat_model for n new samples until exactly n are valid and new, or max_attempts calls are spent.
 
-    build_prompt (count, examples, questions to avoid -> messages) and make_sample (a reply item -> sample;
-    TypeError/ValueError when invalid) draft another kind of sample with the same retries, validation and dedup
-    (tools.rag.raft: questions answered from passages).
+    build_prompt (count, the shared slots of every drafting request -> messages) and make_sample (a reply item ->
+    sample; TypeError/ValueError when invalid) draft another kind of sample with the same retries, validation, dedup
+    and review slots (examples, notes, corrections, rejections, questions to avoid; tools.rag.raft: questions
+    answered from passages).
 
     Each sample is validated as AlpacaSample; exact/near duplicates of seeds, existing_texts (accepted and
     pending questions, see dedup_text) and of each other are dropped. LLM failures are retried with
@@ -198,8 +197,7 @@ def generate_batch(
             break
         attempts += 1
         missing = n - len(accepted)
-        custom = build_prompt and build_prompt(missing, examples, [*existing_texts, *map(dedup_text, accepted)])
-        messages = custom or build_batch_prompt(
+        messages = build_batch_prompt(
             task,
             examples,
             missing,
@@ -208,6 +206,7 @@ def generate_batch(
             rejected,
             avoid_texts=[*existing_texts, *(dedup_text(sample) for sample in accepted)],
             corrections=corrections,
+            other_request=build_prompt,
         )
         log.info("batch attempt %d: asking for %d samples", attempts, missing)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from prompts.generation import (
     CORRECTION,
@@ -14,6 +14,7 @@ from prompts.generation import (
     GENERATION_SYSTEM_PROMPT,
     MORE_CORRECTIONS,
 )
+from tools.dataset.passages import without_passages
 from tools.dataset.schema import AlpacaSample
 from tools.generation.notes import Correction, case_label
 
@@ -23,6 +24,8 @@ MAX_AVOID_IN_PROMPT = 40
 AVOID_TEXT_CHARS = 160
 MAX_CORRECTIONS_IN_PROMPT = 8  # the newest edits, as before -> after pairs (the prompt stays small)
 CORRECTION_CHARS = 400  # each side of a corrected field: whole, unless very long
+# (count, the shared slots of review_slots) -> the chat messages of another kind of request (a retrieval batch's)
+PromptBuilder = Callable[[int, dict[str, str]], list[dict[str, str]]]
 
 
 def choose_seeds(
@@ -56,18 +59,6 @@ def _bullets(lines: Sequence[str]) -> str:
     return "\n".join(f"- {line}" for line in lines) if lines else EMPTY_SLOT
 
 
-def review_slots(examples: Sequence[AlpacaSample], notes: Sequence[str], rejected: Sequence[tuple[AlpacaSample, str]],
-                 avoid_texts: Sequence[str]) -> dict[str, str]:
-    """The slots every drafting request shares (ordinary and retrieval batches): the person's examples, the error
-    notes, recent rejections with their reasons and the questions already written."""
-    rejected_lines = [f"{sample_json(sample)}\n  reason: {reason}"
-                      for sample, reason in list(rejected)[-MAX_REJECTED_IN_PROMPT:]]
-    return {"examples": "\n".join(sample_json(sample) for sample in examples) or EMPTY_SLOT,
-            "notes": _bullets([note.strip() for note in notes if note.strip()]),
-            "rejected": _bullets(rejected_lines),
-            "avoid": _bullets([_shorten(text) for text in list(avoid_texts)[-MAX_AVOID_IN_PROMPT:]])}
-
-
 def corrections_text(corrections: Sequence[Correction]) -> str:
     """The newest corrections as what was wrong plus each corrected field before and after; how many more exist."""
     shown = list(corrections)[-MAX_CORRECTIONS_IN_PROMPT:]
@@ -86,6 +77,21 @@ def corrections_text(corrections: Sequence[Correction]) -> str:
     return "\n".join(blocks) or EMPTY_SLOT
 
 
+def review_slots(examples: Sequence[AlpacaSample], notes: Sequence[str], rejected: Sequence[tuple[AlpacaSample, str]],
+                 avoid_texts: Sequence[str], corrections: Sequence[Correction] = ()) -> dict[str, str]:
+    """The slots every drafting request shares (ordinary and retrieval batches): the person's examples, the error
+    notes, the reviewers' edits as before -> after corrections, recent rejections with their reasons and the
+    questions already written."""
+    rejected_lines = [f"{sample_json(sample)}\n  reason: {reason}"
+                      for sample, reason in list(rejected)[-MAX_REJECTED_IN_PROMPT:]]
+    return {"examples": "\n".join(sample_json(sample) for sample in examples) or EMPTY_SLOT,
+            "notes": _bullets([note.strip() for note in notes if note.strip()]),
+            "corrections": corrections_text(corrections),
+            "rejected": _bullets(rejected_lines),
+            # a question written as a retrieval sample is shown without its passages (the panel's text as the batch's)
+            "avoid": _bullets([_shorten(without_passages(text)) for text in list(avoid_texts)[-MAX_AVOID_IN_PROMPT:]])}
+
+
 def build_batch_prompt(
     task: str,
     examples: Sequence[AlpacaSample],
@@ -95,18 +101,17 @@ def build_batch_prompt(
     rejected: Sequence[tuple[AlpacaSample, str]] = (),
     avoid_texts: Sequence[str] = (),
     corrections: Sequence[Correction] = (),
+    other_request: PromptBuilder | None = None,
 ) -> list[dict[str, str]]:
     """Chat messages (OpenAI-style role/content dicts) asking for `count` new samples.
 
     examples: the seeds to show (see choose_seeds); notes: error notes from earlier reviews; rejected: recent
     (sample, reason) pairs; avoid_texts: questions already written (only the most recent few are shown);
     corrections: reviewers' edits, oldest first (the newest few are shown as before -> after pairs).
+    other_request: writes another kind of request (tools.rag.raft: a retrieval batch's) with the same shared slots.
     """
-    request = GENERATION_REQUEST.format(
-        task=task.strip(),
-        system=system.strip() or EMPTY_SLOT,
-        corrections=corrections_text(corrections),
-        count=count,
-        **review_slots(examples, notes, rejected, avoid_texts),
-    )
+    slots = review_slots(examples, notes, rejected, avoid_texts, corrections)
+    if other_request is not None:
+        return other_request(count, slots)
+    request = GENERATION_REQUEST.format(task=task.strip(), system=system.strip() or EMPTY_SLOT, count=count, **slots)
     return [{"role": "system", "content": GENERATION_SYSTEM_PROMPT}, {"role": "user", "content": request}]

@@ -8,7 +8,7 @@ from tools.errors import UserError
 from tools.generation.batch import DEFAULT_BATCH_SIZE, BatchResult, generate_batch
 from tools.generation.notes import corrections_from_reviews, notes_from_reviews
 from tools.generation.project_dataset import flag_twins
-from tools.generation.prompt import EXAMPLES_PER_PROMPT, build_batch_prompt, choose_seeds
+from tools.generation.prompt import EXAMPLES_PER_PROMPT, PromptBuilder, build_batch_prompt, choose_seeds
 from tools.generation.store import Batch, ReviewStore
 
 
@@ -47,14 +47,16 @@ def _round_inputs(store: ReviewStore, project_id: str) -> dict[str, Any]:
             "seed_usage": project.seed_usage, "rng_seed": len(batches)}
 
 
-def next_batch_request(store: ReviewStore, project_id: str, n: int = DEFAULT_BATCH_SIZE) -> str:
-    """The request the next batch will send (its first attempt), word for word, so the reviewer can read it."""
+def next_batch_request(store: ReviewStore, project_id: str, n: int = DEFAULT_BATCH_SIZE,
+                       build_prompt: PromptBuilder | None = None) -> str:
+    """The request the next batch will send (its first attempt), word for word, so the reviewer can read it;
+    build_prompt: the one the batch will be drafted with, if not the ordinary one (a retrieval batch's)."""
     inputs = _round_inputs(store, project_id)
     seeds = inputs["seeds"]
     chosen = choose_seeds(len(seeds), EXAMPLES_PER_PROMPT, inputs["seed_usage"], inputs["rng_seed"])
     messages = build_batch_prompt(inputs["task"], [seeds[i] for i in chosen], n, inputs["system"], inputs["notes"],
                                   inputs["rejected"], avoid_texts=inputs["existing_texts"],
-                                  corrections=inputs["corrections"])
+                                  corrections=inputs["corrections"], other_request=build_prompt)
     return messages[-1]["content"]
 
 

@@ -161,18 +161,16 @@ class RetrievalDrafter:
     """The prompt and the sample-maker that tools.generation.batch.generate_batch drafts retrieval samples with:
     the LLM names the chunk a question is about ("input": its number), and the passages are assembled here."""
 
-    def __init__(self, index: DocumentIndex, chunks: list[Hit], k: int, task: str, system: str = "",
-                 notes: list[str] | None = None, rejected: list[tuple[AlpacaSample, str]] | None = None):
+    def __init__(self, index: DocumentIndex, chunks: list[Hit], k: int, task: str, system: str = ""):
         self.index, self.chunks, self.k = index, chunks, k
         self.task, self.system = task, system
-        self.notes, self.rejected = notes or [], rejected or []
         self.made = 0
 
-    def prompt(self, count: int, examples: list[AlpacaSample], avoid: list[str]) -> list[dict[str, str]]:
-        from tools.generation.prompt import review_slots
-
+    def prompt(self, count: int, slots: dict[str, str]) -> list[dict[str, str]]:
+        """The request for count samples; slots: what every drafting request carries (tools.generation.prompt.
+        review_slots: examples, notes, corrections, rejections, questions already written)."""
         request = RAFT_REQUEST.format(
-            task=self.task.strip(), **review_slots(examples, self.notes, self.rejected, avoid),
+            task=self.task.strip(), **slots,
             passages="\n\n".join(f"[{n}] {hit.label}\n{hit.text}" for n, hit in enumerate(self.chunks, start=1)),
             count=count)
         return [{"role": "system", "content": RAFT_SYSTEM_PROMPT}, {"role": "user", "content": request}]
@@ -193,23 +191,34 @@ class RetrievalDrafter:
                                 self.system)
 
 
-def draft_retrieval_batch(store: Any, project_id: str, chat_model: Any, settings: RetrievalSettings, n: int = 20,
-                          **options: Any):
-    """The project's next batch drafted from its documents (tools.generation.rounds: same retries, notes,
-    dedup, storing and twin tags as any batch); returns (batch or None, BatchResult)."""
-    from tools.generation.rounds import generate_next_batch
-
+def next_drafter(store: Any, project_id: str, settings: RetrievalSettings, n: int) -> RetrievalDrafter:
+    """The drafter of the project's next batch: the next n chunks of its documents (see chunks_for_batch)."""
     index = settings.open_index()
     chunks = index.chunks()
     if not chunks:
         raise UserError(f"the index {settings.index_name!r} holds no passages; index your documents on the "
                         "Retrieval tab first")
     project = store.project(project_id)
-    drafter = RetrievalDrafter(index, chunks_for_batch(chunks, len(store.batches(project_id)), n), settings.k,
-                               project.task, project.system, store.notes(project_id),
-                               store.rejected_examples(project_id))
+    return RetrievalDrafter(index, chunks_for_batch(chunks, len(store.batches(project_id)), n), settings.k,
+                            project.task, project.system)
+
+
+def draft_retrieval_batch(store: Any, project_id: str, chat_model: Any, settings: RetrievalSettings, n: int = 20,
+                          **options: Any):
+    """The project's next batch drafted from its documents (tools.generation.rounds: same retries, notes,
+    corrections, dedup, storing and twin tags as any batch); returns (batch or None, BatchResult)."""
+    from tools.generation.rounds import generate_next_batch
+
+    drafter = next_drafter(store, project_id, settings, n)
     return generate_next_batch(store, project_id, chat_model, n=n, build_prompt=drafter.prompt,
                                make_sample=drafter.sample, **options)
+
+
+def next_retrieval_request(store: Any, project_id: str, settings: RetrievalSettings, n: int = 20) -> str:
+    """The request the project's next batch drafted from its documents will send, word for word."""
+    from tools.generation.rounds import next_batch_request
+
+    return next_batch_request(store, project_id, n, build_prompt=next_drafter(store, project_id, settings, n).prompt)
 
 
 # --- a conversation's documents (the Retrieval tab's index) --------------------------------------------------------
@@ -227,11 +236,16 @@ def use_documents(workspace: Any, thread_id: str, k: int = DEFAULT_K) -> Retriev
     return settings
 
 
-def drafting_settings(workspace: Any, thread_id: str, hybrid: bool) -> RetrievalSettings | None:
+def drafting_settings(workspace: Any, thread_id: str, recommendation: dict | None,
+                      choose: bool = True) -> RetrievalSettings | None:
     """How a conversation's next batch is drafted from its documents: the settings chosen on the Retrieval tab; on
-    the RAG + fine-tuning path (hybrid), the index's own as soon as documents are indexed; None: ordinary samples."""
-    if (settings := RetrievalSettings.load(workspace.project_dir(thread_id))) is not None or not hybrid:
+    the RAG + fine-tuning path (the recommendation's approach), the index's own as soon as documents are indexed,
+    kept as chosen unless choose is False (a read: the panel showing the next request); None: ordinary samples."""
+    settings = RetrievalSettings.load(workspace.project_dir(thread_id))
+    if settings is not None or (recommendation or {}).get("approach") != "rag+fine-tune":
         return settings
     if not workspace.rag_index_dir(thread_id).is_dir() or conversation_index(workspace, thread_id).count() == 0:
         return None
-    return use_documents(workspace, thread_id)
+    if choose:
+        return use_documents(workspace, thread_id)
+    return settings_for(conversation_index(workspace, thread_id), workspace.rag_index_dir(thread_id))
