@@ -5,7 +5,7 @@ Records per task: base and tuned exact match (ROUGE-L too), the share of tuned a
 minutes to train and in all, the plan's reason and the verdict, in bench/results.json["training_defaults_suite"].
 Target: every learnable task >= 85% exact, each <= 10 minutes on the 2-core CPU; the arithmetic task recognised.
 
-    python bench/bench_suite.py [--tasks extract-json,route-ticket] [--set '{"learning_rate": 5e-4}']
+    python bench/bench_suite.py [--tasks extract-json,route-ticket] [--seeds 42,1,2] [--set '{"learning_rate": 5e-4}']
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -53,7 +54,7 @@ def run_task(name: str, work: Path, settings: dict) -> dict:
         "task": name, "kind": json.loads((TASKS / name / "task.json").read_text())["kind"],
         "train_rows": len(json.loads((data / "train.json").read_text())), "held_out": result["samples"],
         "plan": {k: getattr(config, k) for k in ("learning_rate", "epochs", "batch_size", "grad_accum",
-                                                  "warmup_steps", "lora_r")},
+                                                  "warmup_steps", "lora_r", "lora_dropout")},
         "plan_note": config.plan_note, "task_fit": f"{fit.status}: {fit.message}",
         "base_exact": result["base"]["exact_match"], "tuned_exact": result["tuned"]["exact_match"],
         "base_rouge_l": result["base"]["rouge_l"], "tuned_rouge_l": result["tuned"]["rouge_l"],
@@ -68,6 +69,8 @@ def run_task(name: str, work: Path, settings: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", help="comma-separated task names (default: all)")
+    parser.add_argument("--seeds", default="42", help="comma-separated seeds: each task is trained once per seed "
+                                                      "and recorded as the mean, with each seed's figure")
     parser.add_argument("--set", default="{}", help="settings as JSON on top of the defaults (experiments only: "
                                                     "such a run is not recorded as the suite's result)")
     parser.add_argument("--keep", help="folder to keep the runs in (default: a temporary folder)")
@@ -75,16 +78,37 @@ def main() -> None:
     names = (args.tasks.split(",") if args.tasks
              else sorted(p.name for p in TASKS.iterdir() if (p / "task.json").is_file()))
     settings = json.loads(args.set)
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     work = Path(args.keep or tempfile.mkdtemp(prefix="tunesmith-suite-"))
     for name in names:
-        row = run_task(name, work, settings)
-        print(json.dumps(row), flush=True)
+        runs = []
+        for seed in seeds:  # the seed is not a setting a person plans: the runs measure the defaults' spread
+            runs.append(run_task(name, work / f"seed-{seed}", {**settings, "seed": seed}))
+            print(json.dumps(runs[-1]), flush=True)
+        row = over_seeds(runs, seeds)
         if not settings:  # recorded task by task: a long suite keeps what it measured if stopped
             record(row)
     if settings:
         print("experiment settings given: bench/results.json left as it is")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+
+
+AVERAGED = ("base_exact", "tuned_exact", "base_rouge_l", "tuned_rouge_l", "tuned_stop_rate", "minutes_to_train",
+            "minutes_total")
+
+
+def over_seeds(runs: list[dict], seeds: list[int]) -> dict:
+    """One task's runs as one row: the first run's description, the mean of each figure, and each seed's exact
+    match (a task at the edge of the target flips between runs)."""
+    if len(runs) == 1:
+        return {**runs[0], "seeds": seeds}
+    per_run = ("verdict", "headline", "classes", "next_step")  # each run's own words: kept per seed below
+    first = {key: value for key, value in runs[0].items() if key not in per_run}
+    return {**first, **{key: round(statistics.mean(run[key] for run in runs), 4) for key in AVERAGED},
+            "seeds": seeds, "tuned_exact_by_seed": [run["tuned_exact"] for run in runs],
+            "verdict_by_seed": [run["verdict"] for run in runs],
+            "next_step_by_seed": [run["next_step"] for run in runs]}
 
 
 def record(row: dict) -> None:
