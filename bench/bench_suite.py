@@ -78,6 +78,8 @@ def main() -> None:
     names = (args.tasks.split(",") if args.tasks
              else sorted(p.name for p in TASKS.iterdir() if (p / "task.json").is_file()))
     settings = json.loads(args.set)
+    if "seed" in settings:
+        raise SystemExit("give seeds with --seeds, not in --set")
     seeds = [int(seed) for seed in args.seeds.split(",")]
     work = Path(args.keep or tempfile.mkdtemp(prefix="tunesmith-suite-"))
     for name in names:
