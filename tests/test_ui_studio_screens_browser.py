@@ -48,6 +48,7 @@ def test_the_stepper_follows_the_tab_and_the_task_reaches_the_studio(tmp_path):
         settle(page)
         page.get_by_role("tab", name="Data studio").click()
         expect(page.locator("#ts-task textarea")).to_have_value("Route parcel e-mails to the right team.")
+        expect(page.locator(".ts-step-on")).to_have_text("3 · Build it")  # the tab's step, once the stepper redraws
         steps = page.locator(".ts-step")
         assert "ts-step-done" in steps.nth(0).get_attribute("class")  # the journey's passed step stays marked
         assert steps.nth(1).get_attribute("class") == "ts-step"  # the recommendation is where the journey is

@@ -68,7 +68,9 @@ class TrainConfig(BaseModel):
     packing: bool = Field(True, description=(
         "Put a batch's samples side by side in one row, each attending only to itself: no padding, and the "
         "output layer runs only where an answer token is predicted. Off: padded rows and the model's own loss."))
-    seed: int = Field(42, description="Random seed, so a run can be repeated with the same result.")
+    seed: int = Field(42, description=(
+        "Random seed for the data order and the adapters' start. Two runs with one seed start alike, but sums "
+        "spread over CPU threads round differently, so on a hundred rows their scores can differ by a few rows."))
     gradient_checkpointing: bool | None = Field(None, description=(
         "Recompute activations instead of storing them: much less memory, ~20-30% slower. Unset: on with a "
         "GPU, off on a CPU (memory is plentiful there and time is short)."))
