@@ -164,13 +164,15 @@ class DataTab:
         decision = Decision(kind, (seen.id,), reason=reason, edited=edited, seen=seen)
         return self.show_panel(self.studio.decide(thread_id, decision))
 
-    def header_html(self, thread_id: str | None) -> str:
-        return render_header(self.studio.panel(thread_id))
-
-    def decide_card(self, thread_id: str, decision: Decision) -> str:
-        """A list card's decision: '' when saved, else what went wrong."""
+    def decide_card(self, thread_id: str, decision: Decision, refresh: int, problem: gr.Markdown) -> dict:
+        """A list card's decision in one event (a chained step would be gone once the cards re-render): what went
+        wrong on the card, the header, and a redraw when it was saved or decided meanwhile elsewhere (the card then
+        shows that)."""
         panel = self.studio.decide(thread_id, decision)
-        return notice(panel.message, False) if panel.refused else ""
+        redraw = not panel.refused or CHANGED_MEANWHILE in panel.message
+        return {problem: notice(panel.message, False) if panel.refused else "",
+                self.header: render_header(panel), self.refresh: refresh + 1 if redraw else refresh,
+                self.conflicts_refresh: self.conflicts_key(thread_id)}
 
     def bulk(self, thread_id: str, kind: DecisionKind, reason: str, status: str, tag: str | None, text: str,
              refresh: int) -> dict:
@@ -415,21 +417,17 @@ class DataTab:
             tags_box = gr.Textbox(", ".join(s.tags), placeholder="tags, comma-separated (Enter saves)",
                                   show_label=False, elem_classes=["ts-tags"])
             problem = gr.Markdown()
-            # re-render when it was saved, or when it was decided meanwhile elsewhere (the card then shows that)
-            bump = lambda msg, n: n + 1 if not msg or CHANGED_MEANWHILE in msg else n  # noqa: E731
+            outputs = [problem, self.header, self.refresh, self.conflicts_refresh]  # one event per decision
             one = lambda kind, **given: Decision(kind, (s.id,), seen=s, **given)  # noqa: E731
-            for event in (
-                    approve.click(lambda t: self.decide_card(t, one(DecisionKind.APPROVE)), thread, problem),
-                    reject.click(lambda t, r: self.decide_card(t, one(DecisionKind.REJECT, reason=r)),
-                                 [thread, reason], problem),
-                    tags_box.submit(lambda t, text: self.decide_card(t, one(DecisionKind.TAG, tags=text)),
-                                    [thread, tags_box], problem),
-                    save.click(lambda t, i, x, o: self.decide_card(t, one(DecisionKind.EDIT, edited={
-                        **s.current.model_dump(), "instruction": i, "input": x, "output": o})),
-                        [thread, instruction, inp, output], problem)):
-                event = event.then(self.header_html, thread, self.header)
-                event.then(bump, [problem, self.refresh], self.refresh).then(
-                    self.conflicts_key, thread, self.conflicts_refresh)
+            decide = lambda t, decision, n: self.decide_card(t, decision, n, problem)  # noqa: E731
+            approve.click(lambda t, n: decide(t, one(DecisionKind.APPROVE), n), [thread, self.refresh], outputs)
+            reject.click(lambda t, r, n: decide(t, one(DecisionKind.REJECT, reason=r), n),
+                         [thread, reason, self.refresh], outputs)
+            tags_box.submit(lambda t, text, n: decide(t, one(DecisionKind.TAG, tags=text), n),
+                            [thread, tags_box, self.refresh], outputs)
+            save.click(lambda t, i, x, o, n: decide(t, one(DecisionKind.EDIT, edited={
+                **s.current.model_dump(), "instruction": i, "input": x, "output": o}), n),
+                [thread, instruction, inp, output, self.refresh], outputs)
 
     def _conflict_card(self, conflict, thread: gr.State) -> None:
         ids = [s.id for s in conflict.samples]
@@ -447,12 +445,13 @@ class DataTab:
                                 DecisionKind.KEEP_BOTH, None))
                 buttons.append((gr.Button(f"Merge into sample {ids[0]}", size="sm", elem_classes=["ts-merge"]),
                                 DecisionKind.MERGE, ids[0]))
-            for button, kind, keep in buttons:
+            for button, kind, keep in buttons:  # one event: a chained step would be gone once this card re-renders
                 button.click(lambda t, m, kind=kind, keep=keep: self.resolve(t, Decision(
-                    kind, tuple(ids), keep_id=keep, merged=m)), [thread, merged], self.studio_status).then(
-                    self.conflicts_key, thread, self.conflicts_refresh)
+                    kind, tuple(ids), keep_id=keep, merged=m)), [thread, merged],
+                    [self.studio_status, self.conflicts_refresh])
 
-    def resolve(self, thread_id: str, decision: Decision) -> str:
+    def resolve(self, thread_id: str, decision: Decision) -> dict:
         panel = self.studio.decide(thread_id, decision)
-        return notice(panel.message, not panel.refused)
+        return {self.studio_status: notice(panel.message, not panel.refused),
+                self.conflicts_refresh: self.conflicts_key(thread_id)}
 
