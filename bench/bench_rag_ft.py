@@ -12,7 +12,7 @@ Records answer exact match (citations aside), citation correctness (cites the pa
 and no-answer correctness in bench/results.json["rag_finetune"]. Target: tuned + RAG beats base + RAG on exact
 match and citations.
 
-    python bench/bench_rag_ft.py [--keep DIR]
+    python bench/bench_rag_ft.py [--keep DIR] [--set '{"lora_dropout": 0.05}']
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def build_rows(index) -> tuple[list, list]:
     return train, evaluation
 
 
-def run(work: Path) -> dict:
+def run(work: Path, settings: dict) -> dict:
     from tools.embeddings import EMBEDDING_MODEL
     from tools.rag.index import DocumentIndex
     from tools.rag.raft import RetrievalSettings
@@ -94,7 +94,7 @@ def run(work: Path) -> dict:
         (data / name).write_text(json.dumps([r.to_record() for r in rows], indent=1, ensure_ascii=False))
     RetrievalSettings(str(work / "index"), "rag-bench", EMBEDDING_MODEL, K, MAX_CHARS, OVERLAP).save(data)
     started = time.monotonic()
-    config = load_config(base_model=BUILTIN_NAME, data_dir=str(data), out_dir=str(work / "run"))  # the defaults
+    config = load_config(base_model=BUILTIN_NAME, data_dir=str(data), out_dir=str(work / "run"), **settings)
     process = start_training(config)
     if process.wait() != 0:
         raise SystemExit(f"training did not finish; see {process.log_path}")
@@ -123,10 +123,16 @@ def run(work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", help="folder to keep the index, data and run in (default: a temporary folder)")
+    parser.add_argument("--set", default="{}", help="settings as JSON on top of the defaults (experiments only: "
+                                                    "such a run is not recorded)")
     args = parser.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="tunesmith-rag-ft-"))
-    row = run(work)
+    settings = json.loads(args.set)
+    row = run(work, settings)
     print(json.dumps(row, indent=1), flush=True)
+    if settings:
+        print("experiment settings given: bench/results.json left as it is")
+        return
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     results[KEY] = {**row, "machine": f"{os.cpu_count()}-core CPU", "model": "gemma-3-270m (built in)",
                     "settings": "defaults only (the plan)", "measured": time.strftime("%Y-%m-%d %H:%M")}
