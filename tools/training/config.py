@@ -41,9 +41,8 @@ class TrainConfig(BaseModel):
         "(16 below 2,000 rows, 32 up to 20,000, then 64)."))
     lora_alpha: float | None = Field(None, description=(
         "Adapter scaling; the update is scaled by alpha/r. Empty: twice the rank."))
-    lora_dropout: float | None = Field(None, description=(
-        "Share of adapter inputs randomly dropped while training, against over-fitting. Empty: planned (0.2 "
-        "below 2,000 rows, 0.1 up to 20,000, then 0.05)."))
+    lora_dropout: float = Field(0.05, description=(
+        "Share of adapter inputs randomly dropped while training, against over-fitting (0-0.1)."))
     target_modules: str | list[str] = Field("all-linear", description=(
         "Which layers get adapters; 'all-linear' = attention and MLP projections."))
     learning_rate: float | None = Field(None, description=(
@@ -171,7 +170,7 @@ def _fill_planned(data: dict[str, Any]) -> None:
         plan = None  # unreadable data or no data_dir: validation says why; these stand in meanwhile
     planned = plan.settings() if plan else dict(FALLBACK_SETTINGS)
     if data["method"] not in LORA_METHODS:
-        planned.update(lora_r=None, lora_alpha=None, lora_dropout=None)  # nothing to plan: no LoRA adapters
+        planned.update(lora_r=None, lora_alpha=None)  # nothing to plan: no LoRA adapters
     if "grad_accum" in empty and data.get("batch_size") is not None and plan is not None:
         planned["grad_accum"] = max(1, (plan.batch_size * plan.grad_accum) // max(1, int(data["batch_size"])))
     if "lora_alpha" in empty and data.get("lora_r") is not None and planned["lora_alpha"] is not None:
@@ -185,7 +184,7 @@ def _fill_planned(data: dict[str, Any]) -> None:
 
 # What an empty setting becomes when the data cannot be read to plan (validation then reports the data).
 FALLBACK_SETTINGS = {"learning_rate": 2e-4, "epochs": 3.0, "batch_size": 4, "grad_accum": 4, "warmup_steps": 0,
-                     "lora_r": 16, "lora_alpha": 32.0, "lora_dropout": 0.05}
+                     "lora_r": 16, "lora_alpha": 32.0}
 
 
 def _value_problems(c: TrainConfig) -> list[str]:
@@ -195,8 +194,7 @@ def _value_problems(c: TrainConfig) -> list[str]:
         (c.lora_r is not None and c.lora_r < 1, f"lora_r={c.lora_r} must be at least 1; 8-64 is typical"),
         (c.lora_alpha is not None and c.lora_alpha <= 0,
          f"lora_alpha={c.lora_alpha} must be above 0; use about twice lora_r"),
-        (c.lora_dropout is not None and not 0 <= c.lora_dropout < 1,
-         f"lora_dropout={c.lora_dropout} must be in [0, 1); 0.05-0.2 is typical"),
+        (not 0 <= c.lora_dropout < 1, f"lora_dropout={c.lora_dropout} must be in [0, 1); 0.05 is typical"),
         (c.learning_rate <= 0, f"learning_rate={c.learning_rate} must be above 0; try 2e-4"),
         (c.learning_rate > 0.1, f"learning_rate={c.learning_rate} is far too high; try 2e-4"),
         (c.lr_scheduler not in LR_SCHEDULERS,

@@ -58,6 +58,6 @@ def example_dataset() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
 # a high LoRA learning rate suits a small model and a narrow task; short rows need no long sequences; batches of 8
 # because on a CPU the output layer's 262k x 640 weights are read once per batch whatever its size (memory-bound),
 # so bigger batches cost little more per step than small ones.
-EXAMPLE_TRAINING = {"method": "lora", "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "learning_rate": 1e-3,
-                    "batch_size": 8, "grad_accum": 1, "max_steps": 30, "max_seq_len": 128, "lr_scheduler": "cosine",
+EXAMPLE_TRAINING = {"method": "lora", "lora_r": 16, "lora_alpha": 32, "learning_rate": 1e-3, "batch_size": 8,
+                    "grad_accum": 1, "max_steps": 30, "max_seq_len": 128, "lr_scheduler": "cosine",
                     "warmup_steps": 3, "save_steps": 15, "logging_steps": 3}

@@ -1,14 +1,12 @@
-"""The training plan a person gets without touching a knob: learning rate, epochs, batch, warm-up and the
-adapter's rank and dropout derived from the base model (its size), the method and the data (rows, answer length),
-with the reason in one sentence.
+"""The training plan a person gets without touching a knob: learning rate, epochs, batch and warm-up derived from
+the base model (its size), the method and the data (rows, answer length), with the reason in one sentence.
 
 Grounded in the task suite in bench/tasks (six small tasks of the kinds people bring to a small model; `make bench`
 trains the built-in model on each with these defaults only and records the result in bench/results.json). What the
 suite taught: a small model with LoRA needs a larger step than the textbook 2e-4 (5e-4; at 1e-3 the house-style
 task memorised its training names and wrote garbage for an unseen one: 80% exact and 2 answers that did not stop,
 87% and all stopping at 5e-4), and a hundred rows need several passes (about 60 updates) before the answers take
-the trained format and end where they should; with so few rows the adapter needs dropout 0.2 (not the usual
-0.05) to copy an unseen name instead of keying on the training rows' own words.
+the trained format and end where they should.
 
 `data_warnings` reads the data for what no plan can fix (answers computed from numbers in the question, long
 reasoning) so the proposal says so before any training.
@@ -28,8 +26,7 @@ MIN_UPDATES = 60  # optimizer steps a small dataset gets at least: below this th
 MAX_EPOCHS = 8  # beyond this many passes a small model memorises rows instead of learning the task
 SMALL_DATA, MEDIUM_DATA = 200, 2000  # rows: effective batch 8 below, 16 up to MEDIUM_DATA, then 32
 BUILTIN_PARAMETERS = 268_000_000
-PLANNED_FIELDS = ("learning_rate", "epochs", "batch_size", "grad_accum", "warmup_steps", "lora_r", "lora_alpha",
-                  "lora_dropout")
+PLANNED_FIELDS = ("learning_rate", "epochs", "batch_size", "grad_accum", "warmup_steps", "lora_r", "lora_alpha")
 LORA_METHODS = ("lora", "qlora")  # the methods that have a rank to plan
 # a size in a model's name ("Qwen2.5-7B", "SmolLM-360M"); only B and M: "8k" in a name is a context length
 _SIZE_IN_NAME = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", re.IGNORECASE)
@@ -59,7 +56,6 @@ class TrainingPlan:
     why: str
     lora_r: int | None = None  # None for methods without LoRA adapters
     lora_alpha: float | None = None
-    lora_dropout: float | None = None
 
     def settings(self) -> dict:
         return {name: getattr(self, name) for name in PLANNED_FIELDS}
@@ -80,27 +76,18 @@ def plan_training(method: str, facts: DataFacts, parameters: int | None, gpu: bo
               if epochs > base_epochs else "")
            + f"; learning rate {rate:g} for {size_words} with {method}")
     rank = rank_for(rows) if method in LORA_METHODS else None
-    dropout = dropout_for(rows) if rank else None
     if rank:
-        why += f", rank {rank}, adapter dropout {dropout:g}"
+        why += f", rank {rank}"
     if facts.median_answer_words > 60:
         why += f"; answers are long (median {facts.median_answer_words:.0f} words), each row teaches many tokens"
     return TrainingPlan(rate, float(epochs), per_device, effective // per_device, max(2, updates // 20), updates,
-                        why + ".", rank, rank and 2.0 * rank, dropout)
+                        why + ".", rank, rank and 2.0 * rank)
 
 
 def rank_for(rows: int) -> int:
     """LoRA rank from the data: a few thousand rows fit in rank 16; more data can use more capacity (LoRA
     matches full fine-tuning until the data outgrows the adapter's capacity)."""
     return 16 if rows < MEDIUM_DATA else 32 if rows < 10 * MEDIUM_DATA else 64
-
-
-def dropout_for(rows: int) -> float:
-    """LoRA dropout from the data: the fewer the rows, the more of the adapter's inputs are dropped, so it learns
-    the task's rule instead of keying on the rows' own words. The suite (80-150 rows) measured it: at 0.05 the
-    house-style adapter wrote an invented name for an unseen team (held-out loss 0.072, 80% exact), at 0.2 it
-    copied it (0.020, 100%); larger data regularises itself and gets the common 0.1 and 0.05."""
-    return 0.2 if rows < MEDIUM_DATA else 0.1 if rows < 10 * MEDIUM_DATA else 0.05
 
 
 def learning_rate_for(method: str, parameters: int | None) -> tuple[float, str]:
