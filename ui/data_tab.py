@@ -454,4 +454,3 @@ class DataTab:
         panel = self.studio.decide(thread_id, decision)
         return {self.studio_status: notice(panel.message, not panel.refused),
                 self.conflicts_refresh: self.conflicts_key(thread_id)}
-

@@ -34,8 +34,6 @@ def _number(name: str, value, integer: bool) -> int | float:
     return number
 
 
-
-
 def evaluation_tables(result: dict) -> str:
     """The metrics side by side, then every example with its reference."""
     lines = [metrics_table(result), "", "| # | prompt | reference | base | tuned |", "|---|---|---|---|---|"]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prompts.raft import PASSAGES_HEADER
+from tools.dataset.schema import AlpacaSample
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,13 @@ def read_passages(text: str) -> list[Passage]:
         label, _, passage = body[start + len(f"\n\n[{n}] "):end].partition("\n")
         passages.append(Passage(label.strip(), passage.strip()))
     return passages
+
+
+def compared_question(sample: AlpacaSample) -> str:
+    """The text two samples are compared on (duplicates, twins, questions already written, a note's case): the
+    question, instruction + input, with a retrieval sample's passages left out, since questions about one passage
+    share them."""
+    return without_passages(sample.prompt_text())
 
 
 def without_passages(text: str) -> str:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from tools import llm
 from tools.dataset.dedup import NearDuplicateIndex
-from tools.dataset.passages import without_passages
+from tools.dataset.passages import compared_question
 from tools.dataset.schema import AlpacaSample
 from tools.errors import BAD_CONTENT, LLMUnavailable, UserError
 from tools.generation.notes import Correction
@@ -61,12 +61,6 @@ class BatchResult:
         data["samples"] = [sample.to_record() for sample in self.samples]
         data["message"] = self.message
         return data
-
-
-def dedup_text(sample: AlpacaSample) -> str:
-    """The text two samples are compared on: the question (instruction + input; a retrieval sample's passages
-    left out, since questions about one passage share them)."""
-    return without_passages(sample.prompt_text())
 
 
 def coerce_sample(item: Any, system: str = "") -> AlpacaSample:
@@ -156,7 +150,7 @@ def generate_batch(
     answered from passages).
 
     Each sample is validated as AlpacaSample; exact/near duplicates of seeds, existing_texts (accepted and
-    pending questions, see dedup_text) and of each other are dropped. LLM failures are retried with
+    pending questions, as compared_question gives them) and of each other are dropped. LLM failures are retried with
     exponential backoff (backoff_s, 2*backoff_s, ...); failures that persist end the batch as incomplete with
     a plain message, keeping what was already valid. A failed call is asked again only within deadline_s of the
     start (default tools.llm.LLM_DEADLINE_S): the client has already retried it, so an endpoint that does not
@@ -178,11 +172,10 @@ def generate_batch(
     seed_indices = choose_seeds(len(seed_samples), examples_per_prompt, seed_usage, rng_seed)
     examples = [seed_samples[i] for i in seed_indices]
     index = NearDuplicateIndex(DUPLICATE_THRESHOLD)
-    existing_texts = [without_passages(text) for text in existing_texts]
     for i, text in enumerate(existing_texts):
         index.add(f"existing:{i}", text)
     for i, seed in enumerate(seed_samples):
-        index.add(f"seed:{i}", dedup_text(seed))
+        index.add(f"seed:{i}", compared_question(seed))
 
     caller = _BatchCaller(chat_model)
     started = time.monotonic()
@@ -204,7 +197,7 @@ def generate_batch(
             system,
             notes,
             rejected,
-            avoid_texts=[*existing_texts, *(dedup_text(sample) for sample in accepted)],
+            avoid_texts=[*existing_texts, *(compared_question(sample) for sample in accepted)],
             corrections=corrections,
             other_request=build_prompt,
         )
@@ -239,7 +232,7 @@ def generate_batch(
                 dropped["invalid"] += 1
                 invalid.append(_describe_invalid(exc))
                 continue
-            earlier = index.add_if_new(f"batch:{len(accepted)}", dedup_text(sample))
+            earlier = index.add_if_new(f"batch:{len(accepted)}", compared_question(sample))
             if earlier is None:
                 accepted.append(sample)
             else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tools.dataset.dedup import canonical_text
-from tools.dataset.passages import without_passages
+from tools.dataset.passages import compared_question
 from tools.dataset.schema import AlpacaSample
 
 EDITED_FIELDS = ("instruction", "input", "output")
@@ -97,7 +97,7 @@ def contradicts(older: str, newer: str) -> bool:
 def case_label(sample: AlpacaSample) -> str:
     """The case a note came from, short: the instruction (and input) as the reviewer saw it; a retrieval sample's
     question without its passages (their header would crowd the question out)."""
-    text = " ".join(without_passages(sample.prompt_text()).split())
+    text = " ".join(compared_question(sample).split())
     return text if len(text) <= CASE_CHARS else text[: CASE_CHARS - 1].rstrip() + "…"
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from tools.dataset.dedup import NearDuplicateIndex
 from tools.dataset.meaning import MeaningIndex, meaning_pairs
+from tools.dataset.passages import compared_question
 from tools.dataset.row_keys import find_conflicts
 from tools.dataset.schema import RANK_APPROVED, RANK_EDITED, RANK_SEED, AlpacaSample, ReviewedRow
 from tools.dataset.versions import BuildSettings, build_version
 from tools.errors import BAD_CONTENT, UserError
-from tools.generation.batch import dedup_text
 from tools.generation.notes import RESOLUTION_REASON
 from tools.generation.store import ACCEPTED_STATUSES, Batch, ReviewStore, StoredSample
 
@@ -96,8 +96,9 @@ def flag_twins(store: ReviewStore, project_id: str, batch: Batch) -> int:
     """Tags each sample of a newly arrived batch whose question (instruction + input) repeats, nearly repeats or
     rewords (tools.dataset.meaning) a seed, a sample not rejected, or an earlier one of the same batch
     ("duplicate of 12", "duplicate of 12 reworded"); returns how many."""
-    earlier = [(f"seed {i}", dedup_text(seed)) for i, seed in enumerate(store.project(project_id).seeds, start=1)]
-    earlier += [(str(s.id), dedup_text(s.current))
+    seeds = store.project(project_id).seeds
+    earlier = [(f"seed {i}", compared_question(seed)) for i, seed in enumerate(seeds, start=1)]
+    earlier += [(str(s.id), compared_question(s.current))
                 for s in store.project_samples(project_id, ["pending", *ACCEPTED_STATUSES]) if s.batch_id != batch.id]
     words, meaning = NearDuplicateIndex(), MeaningIndex()
     for key, text in earlier:
@@ -105,7 +106,7 @@ def flag_twins(store: ReviewStore, project_id: str, batch: Batch) -> int:
         meaning.add(key, text)
     flagged = 0
     for s in store.batch_samples(batch.id):
-        text = dedup_text(s.current)
+        text = compared_question(s.current)
         twin = words.find(text)
         tag = DUPLICATE_TAG if twin is not None else REWORDED_TAG
         twin = twin if twin is not None else meaning.find(text)
@@ -152,7 +153,7 @@ def build_project_version(store: ReviewStore, project_id: str, root: Path | str,
     on."""
     project = store.project(project_id)
     rows = project_rows(store, project_id, settings.include_seeds)
-    twins = twins_of([dedup_text(row.sample) for row in rows], [dedup_text(sample) for sample in leave_out])
+    twins = twins_of([compared_question(row.sample) for row in rows], [compared_question(s) for s in leave_out])
     kept = [row for k, row in enumerate(rows) if k not in twins]
     if not kept:
         raise UserError("there are no accepted samples or seeds yet: review a batch (approve or edit samples) first")

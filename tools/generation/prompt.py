@@ -14,7 +14,6 @@ from prompts.generation import (
     GENERATION_SYSTEM_PROMPT,
     MORE_CORRECTIONS,
 )
-from tools.dataset.passages import without_passages
 from tools.dataset.schema import AlpacaSample
 from tools.generation.notes import Correction, case_label
 
@@ -88,8 +87,7 @@ def review_slots(examples: Sequence[AlpacaSample], notes: Sequence[str], rejecte
             "notes": _bullets([note.strip() for note in notes if note.strip()]),
             "corrections": corrections_text(corrections),
             "rejected": _bullets(rejected_lines),
-            # a question written as a retrieval sample is shown without its passages (the panel's text as the batch's)
-            "avoid": _bullets([_shorten(without_passages(text)) for text in list(avoid_texts)[-MAX_AVOID_IN_PROMPT:]])}
+            "avoid": _bullets([_shorten(text) for text in list(avoid_texts)[-MAX_AVOID_IN_PROMPT:]])}
 
 
 def build_batch_prompt(

@@ -20,6 +20,7 @@ from typing import Literal, Self
 
 from pydantic import ValidationError
 
+from tools.dataset.passages import compared_question
 from tools.dataset.schema import AlpacaSample
 from tools.errors import BAD_CONTENT, FAILED, UserError
 from tools.generation.decisions import DecisionKind
@@ -630,10 +631,9 @@ class ReviewStore:
         return [(s.original, s.reason) for s in rejected[-limit:]] if limit > 0 else []
 
     def existing_texts(self, project_id: str) -> list[str]:
-        """Questions of every sample not rejected (accepted, pending): new samples must differ from them."""
-        return [
-            s.current.prompt_text() for s in self.project_samples(project_id, ["pending", *ACCEPTED_STATUSES])
-        ]
+        """Questions of every sample not rejected (accepted, pending), as compared (tools.dataset.passages): new
+        samples must differ from them."""
+        return [compared_question(s.current) for s in self.project_samples(project_id, ["pending", *ACCEPTED_STATUSES])]
 
     def batch_stats(self, project_id: str) -> list[BatchStats]:
         """Per batch counts of each decision and the acceptance rate, in batch order."""

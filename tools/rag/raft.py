@@ -22,6 +22,7 @@ from prompts.raft import NO_ANSWER, RAFT_REQUEST, RAFT_SYSTEM_PROMPT
 from tools.dataset.passages import Passage, is_retrieval_input, passages_block
 from tools.dataset.schema import AlpacaSample
 from tools.errors import BAD_CONTENT, UserError
+from tools.rag.answer import number_sources
 from tools.rag.index import DocumentIndex, Hit
 
 SETTINGS_FILE = "retrieval.json"
@@ -169,10 +170,8 @@ class RetrievalDrafter:
     def prompt(self, count: int, slots: dict[str, str]) -> list[dict[str, str]]:
         """The request for count samples; slots: what every drafting request carries (tools.generation.prompt.
         review_slots: examples, notes, corrections, rejections, questions already written)."""
-        request = RAFT_REQUEST.format(
-            task=self.task.strip(), **slots,
-            passages="\n\n".join(f"[{n}] {hit.label}\n{hit.text}" for n, hit in enumerate(self.chunks, start=1)),
-            count=count)
+        request = RAFT_REQUEST.format(task=self.task.strip(), **slots, passages=number_sources(self.chunks),
+                                      count=count)
         return [{"role": "system", "content": RAFT_SYSTEM_PROMPT}, {"role": "user", "content": request}]
 
     def sample(self, item: Any) -> AlpacaSample:
@@ -229,9 +228,12 @@ def conversation_index(workspace: Any, thread_id: str) -> DocumentIndex:
     return DocumentIndex(workspace.rag_index_dir(thread_id), name=f"docs-{thread_id}")
 
 
-def use_documents(workspace: Any, thread_id: str, k: int = DEFAULT_K) -> RetrievalSettings:
-    """From now on the conversation's batches are drafted from its documents, k passages a question."""
-    settings = settings_for(conversation_index(workspace, thread_id), workspace.rag_index_dir(thread_id), k)
+def use_documents(workspace: Any, thread_id: str, k: int = DEFAULT_K,
+                  index: DocumentIndex | None = None) -> RetrievalSettings:
+    """From now on the conversation's batches are drafted from its documents, k passages a question (index: the
+    conversation's, when already open)."""
+    index = index or conversation_index(workspace, thread_id)
+    settings = settings_for(index, workspace.rag_index_dir(thread_id), k)
     settings.save(workspace.project_dir(thread_id))
     return settings
 
@@ -244,8 +246,11 @@ def drafting_settings(workspace: Any, thread_id: str, recommendation: dict | Non
     settings = RetrievalSettings.load(workspace.project_dir(thread_id))
     if settings is not None or (recommendation or {}).get("approach") != "rag+fine-tune":
         return settings
-    if not workspace.rag_index_dir(thread_id).is_dir() or conversation_index(workspace, thread_id).count() == 0:
+    if not workspace.rag_index_dir(thread_id).is_dir():
+        return None
+    index = conversation_index(workspace, thread_id)
+    if index.count() == 0:
         return None
     if choose:
-        return use_documents(workspace, thread_id)
-    return settings_for(conversation_index(workspace, thread_id), workspace.rag_index_dir(thread_id))
+        return use_documents(workspace, thread_id, index=index)
+    return settings_for(index, workspace.rag_index_dir(thread_id))

@@ -163,5 +163,3 @@ def _asked(prompt: str) -> str:
     from tools.dataset.passages import without_passages
 
     return (without_passages(prompt).splitlines() or [""])[-1]
-
-
