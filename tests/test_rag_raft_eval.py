@@ -86,10 +86,13 @@ def test_every_held_out_question_is_asked_with_the_passages_retrieved_now(retrie
     assert (retrieval["questions"], retrieval["answerable"], retrieval["unanswerable"]) == (4, 3, 1)
     assert retrieval["retrieved_the_answer"] == 1.0
     for name in ("base", "tuned"):
-        assert set(retrieval[name]) == {"exact_match", "rouge_l", "citation", "no_answer", "wrongly_declined"}
+        assert set(retrieval[name]) == {"exact_match", "rouge_l", "citation", "no_answer", "wrongly_declined",
+                                        "stop_rate"}
+        assert 0 <= retrieval[name]["stop_rate"] <= 1
     assert retrieval["examples"][0]["question"] == FACTS[0][0] and "tuned" in retrieval["examples"][0]
     report = format_report(result)
     assert "With retrieval" in report and "cites the right passage" in report
+    assert "answers that stopped by themselves" in report
     (data / "eval.json").write_text(json.dumps([r.to_record() for r in rows]), encoding="utf-8")
 
 
@@ -149,5 +152,6 @@ def test_the_app_shows_the_retrieval_table_under_the_metrics():
     assert "retrieval found the answering passage for 67%" in table
     assert "| cites the right passage | 0% | 67% |" in table and "| answer exact match | 10% | 100% |" in table
     assert "| says none answers, when none does | – | 100% |" in table
+    assert "stopped by themselves" not in table  # a run evaluated before the stop rate was measured: no row
     result["retrieval"] = {"error": "the document index 'docs-t1' is gone"}
     assert "not measured: the document index 'docs-t1' is gone" in metrics_table(result)

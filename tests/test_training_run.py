@@ -63,6 +63,10 @@ def launch_trainer():
             process.wait()
 
 
+# methods without LoRA refuse any LoRA setting changed from its default, so the tiny tests' dropout 0 is reset
+LORA_DEFAULT = {"lora_dropout": TrainConfig.model_fields["lora_dropout"].default}
+
+
 def tiny_config(base_model, data_dir, **fields) -> TrainConfig:
     settings = dict(max_steps=6, batch_size=2, grad_accum=1, max_seq_len=128, save_steps=3,
                     learning_rate=3e-3, lr_scheduler="constant", lora_dropout=0.0)
@@ -273,8 +277,7 @@ def test_auto_settings_pick_what_is_fast_on_a_cpu(base_model, data_dir):
     ("p_tuning", {"num_virtual_tokens": 4}, "adapter"),
 ])
 def test_other_methods_train_only_what_they_name(base_model, data_dir, method, fields, output):
-    lora_defaults = {"lora_dropout": 0.05}  # these methods refuse LoRA settings
-    metrics = train.main(tiny_config(base_model, data_dir, method=method, max_steps=3, **lora_defaults, **fields))
+    metrics = train.main(tiny_config(base_model, data_dir, method=method, max_steps=3, **LORA_DEFAULT, **fields))
     assert metrics["method"] == method and metrics["steps"] == 3
     assert (data_dir.parent / "run" / output).is_dir()
     if method == "freeze":  # one of the two layers plus the final norm
@@ -301,7 +304,7 @@ def test_a_new_round_continues_from_the_parent_adapter(base_model, data_dir, tmp
     assert result["previous_run"] == str(parent) and result["previous"]["loss"] > 0  # compared with round 1
     assert "previous = the run this round continued from" in format_report(result)
     with pytest.raises(UserError, match="parent_run continues a LoRA adapter"):
-        tiny_config(base_model, data_dir, method="full", lora_dropout=0.05, parent_run=parent)
+        tiny_config(base_model, data_dir, method="full", **LORA_DEFAULT, parent_run=parent)
 
 
 @pytest.mark.slow
@@ -310,7 +313,7 @@ def test_full_fine_tune_with_eval_set_saves_the_whole_model(base_model, data_dir
 
     (data_dir / "eval.json").write_text(json.dumps(SAMPLES[:2]))
     config = tiny_config(base_model, data_dir, method="full", max_steps=4, save_steps=2, learning_rate=1e-3,
-                         lora_dropout=0.05)  # the LoRA default: a full fine-tune refuses LoRA settings
+                         **LORA_DEFAULT)
     metrics = train.main(config)
     assert metrics["method"] == "full" and metrics["eval_loss"] > 0
     assert [e["step"] for e in events_of(config.out_dir, "eval")] == [2, 4]

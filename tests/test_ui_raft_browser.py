@@ -176,7 +176,7 @@ def test_documents_to_a_reviewed_dataset_of_retrieval_samples(tmp_path):
 RAFT_TRAINING = {"max_steps": "8"}
 # the rows of retrieval_markdown's table (the seeded split holds out one answerable and one unanswerable question)
 RETRIEVAL_ROWS = ("answer exact match", "answer ROUGE-L", "cites the right passage",
-                  "says none answers, when none does")
+                  "says none answers, when none does", "answers that stopped by themselves")
 
 
 @pytest.mark.realmodel

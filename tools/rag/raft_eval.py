@@ -113,9 +113,10 @@ def evaluate_with_retrieval(settings: RetrievalSettings, samples: list[AlpacaSam
     }
     answers = {}
     for name, bundle, use_adapter in models:
-        answers[name] = [a.text for a in generate_answers(bundle, [row for row, _ in asked], max_new_tokens,
-                                                          use_adapter)]
-        result[name] = score_with_retrieval(asked, answers[name], settings.k)
+        generated = generate_answers(bundle, [row for row, _ in asked], max_new_tokens, use_adapter)
+        answers[name] = [a.text for a in generated]
+        result[name] = {**score_with_retrieval(asked, answers[name], settings.k),
+                        "stop_rate": round(statistics.fmean(a.stopped for a in generated), 4) if generated else None}
     result["examples"] = [
         {"question": row.instruction, "passages": [p.label for p in read_passages(row.input)],
          "should_cite": n, "reference": row.output, **{name: answers[name][i] for name, _, _ in models}}
@@ -151,8 +152,9 @@ def retrieval_markdown(result: dict) -> str:
              "| metric | " + " | ".join(f"{name} + RAG" for name in columns) + " |", "|---|" + "---:|" * len(columns)]
     for metric, title in (("exact_match", "answer exact match"), ("rouge_l", "answer ROUGE-L"),
                           ("citation", "cites the right passage"), ("no_answer", "says none answers, when none does"),
-                          ("wrongly_declined", "declines a question a passage answers")):
-        values = [retrieval[name][metric] for name in columns]
+                          ("wrongly_declined", "declines a question a passage answers"),
+                          ("stop_rate", "answers that stopped by themselves")):
+        values = [retrieval[name].get(metric) for name in columns]  # runs evaluated before had no stop rate
         if any(v is not None for v in values):
             lines.append(f"| {title} | " + " | ".join("–" if v is None else f"{v:.0%}" for v in values) + " |")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ on a CPU the figure is the trainer process's peak resident memory (RSS).
     activations  per layer per token: 17 values per hidden unit (Korthikanti et al. 2022: 34·h bytes in 16-bit,
                  memory-efficient attention), 2 bytes each on a GPU, 4 on a CPU; with adapters, LoRA dropout's copy
                  of each targeted linear's input and its 1-byte mask (PEFT applies it per linear: q, k, v, o,
-                 gate, up, down; the estimate assumes dropout, as the default 0.05); with gradient checkpointing only
+                 gate, up, down; the estimate assumes dropout, as the default); with gradient checkpointing only
                  each layer's input is kept (1 value per hidden unit) plus one layer being recomputed. They scale
                  with the tokens of one step's batch. The logits, with their softmax and gradient: 8 bytes per
                  vocabulary entry on a GPU (16-bit logits upcast to fp32), 16 on a CPU (fp32 logits, log-softmax,
