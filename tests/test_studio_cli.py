@@ -393,3 +393,36 @@ def test_list_shows_terminal_and_app_projects(studio):
     assert "0/50" in rows["3fa2c1d9e0ab"] and "Review labeller" in rows["3fa2c1d9e0ab"]
     code, out, _ = studio("status", "3fa2c1d9e0ab")
     assert code == 0 and "no batches yet" in out and "next: tunesmith studio generate 3fa2c1d9e0ab" in out
+
+
+def test_generate_drafts_from_the_documents_the_app_chose_for_fine_tuning(studio):
+    """A conversation on the RAG + fine-tuning path: its project folder keeps the retrieval settings (the Retrieval
+    tab's choice), and `studio generate` drafts the batch from those documents as the app would, not plain samples."""
+    from test_rag_raft import DOCS, WRITTEN, reply_for
+    from test_rag_raft import SEEDS as RAG_SEEDS
+
+    from tools.dataset.passages import is_retrieval_input
+    from tools.rag.raft import chunks_for_batch, conversation_index, use_documents
+    from tools.settings import load_settings
+    from tools.workspace import Workspace
+
+    thread = "3fa2c1d9e0ab"
+    with studio.store() as store:
+        store.save_project(thread, "Answer guests' questions about our holiday homes", RAG_SEEDS)
+    workspace = Workspace.from_settings(load_settings())
+    folder = studio.workspace.parent / "docs"
+    folder.mkdir()
+    for name, text in DOCS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    index = conversation_index(workspace, thread)
+    index.add_documents([folder], max_chars=100, overlap=0)
+    use_documents(workspace, thread, k=3, index=index)  # what the Retrieval tab saves
+    studio.stub.script(reply_for(chunks_for_batch(index.chunks(), 0, 8), WRITTEN[:8])[0])
+    code, out, err = studio("generate", thread, "--n", "8")
+    assert code == 0, err
+    assert f"drafting 8 samples from the documents of index 'docs-{thread}' (3 passages a question)" in out
+    assert "<passages>" in studio.stub.user_prompts()[-1]  # the retrieval request, with its chunks
+    with studio.store() as store:
+        drafted = store.batch_samples(store.open_batch(thread).id)
+    assert len(drafted) == 8 and all(is_retrieval_input(s.current.input) for s in drafted)
+    assert drafted[0].current.instruction == WRITTEN[0][1]

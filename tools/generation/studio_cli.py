@@ -190,15 +190,19 @@ def run_generate(args: argparse.Namespace) -> int:
         project = find_project(store, args.project)
         busy = (f"another program is drafting a batch of project {project.id!r} right now; only one batch is "
                 f"open at a time: wait for it, then `tunesmith studio review {project.id}`")
-        with exclusive(Workspace.from_settings(settings).generation_lock(project.id), busy):
-            return _draft_batch(store, project, args, settings)
+        workspace = Workspace.from_settings(settings)
+        with exclusive(workspace.generation_lock(project.id), busy):
+            return _draft_batch(store, project, args, settings, workspace.project_dir(project.id))
 
 
-def _draft_batch(store: ReviewStore, project: Project, args: argparse.Namespace, settings: Settings) -> int:
-    """The next batch, drafted and stored within the announced time (the caller holds the generation lock)."""
+def _draft_batch(store: ReviewStore, project: Project, args: argparse.Namespace, settings: Settings,
+                 project_dir: Path) -> int:
+    """The next batch, drafted and stored within the announced time (the caller holds the generation lock); from
+    the project's documents when the app chose them for fine-tuning (RAG + fine-tuning), as the app drafts it."""
     from tools.generation.cli import generation_model
     from tools.generation.rounds import generate_next_batch
     from tools.llm import call_deadline_s, deadline_note
+    from tools.rag.raft import RetrievalSettings, draft_retrieval_batch
 
     open_batch = store.open_batch(project.id)
     if open_batch is not None:
@@ -207,10 +211,14 @@ def _draft_batch(store: ReviewStore, project: Project, args: argparse.Namespace,
             f"batch {open_batch.number} of project {project.id!r} is still open ({pending} pending); "
             f"review and submit it first: `tunesmith studio review {project.id}`"
         )
+    documents = RetrievalSettings.load(project_dir)
     chat_model = generation_model(args.model)
-    print(f"drafting {args.n} samples with {chat_model.model_name}; {deadline_note(settings)}", flush=True)
-    batch, result = generate_next_batch(store, project.id, chat_model, n=args.n, max_attempts=args.max_attempts,
-                                        deadline_s=call_deadline_s(settings))
+    source = (f" from the documents of index {documents.index_name!r} ({documents.k} passages a question)"
+              if documents else "")
+    print(f"drafting {args.n} samples{source} with {chat_model.model_name}; {deadline_note(settings)}", flush=True)
+    options = {"n": args.n, "max_attempts": args.max_attempts, "deadline_s": call_deadline_s(settings)}
+    batch, result = (draft_retrieval_batch(store, project.id, chat_model, documents, **options) if documents
+                     else generate_next_batch(store, project.id, chat_model, **options))
     if batch is not None:
         print(f"batch {batch.number}: {len(result.samples)} samples waiting for review")
     dropped = ", ".join(f"{reason} {count}" for reason, count in result.dropped.items())
