@@ -38,6 +38,16 @@ class PathsDesk:
                 "and an answer citing its passage as [n]. The model is then evaluated and tried with the same "
                 f"retrieval. Next, {step}.")
 
+    def use_plain_samples(self, thread_id: str) -> str:
+        """The conversation's batches are ordinary samples again; what that means, in words."""
+        from tools.rag.raft import use_plain_samples
+
+        use_plain_samples(self.workspace, thread_id)
+        return ("The next batches will be ordinary samples (a question and an answer, no passages). Samples "
+                "already drafted from the documents stay as they are, and runs trained on them are still evaluated "
+                "and tried with retrieval. To draft from the documents again, press **Draft the training samples "
+                "from these documents**.")
+
     def project_examples(self, thread_id: str):
         """(project, its seeds + accepted samples); UserError before the Data studio has a task and seeds."""
         project = self.store.get_project(thread_id) if thread_id else None

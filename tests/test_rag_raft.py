@@ -216,6 +216,27 @@ def test_on_the_hybrid_path_batches_are_drafted_from_the_indexed_documents(tmp_p
     assert len(samples) == 20 and all(s.current.input.startswith(PASSAGES_HEADER) for s in samples)
     assert json.loads((settings.workspace / "projects" / tid / "retrieval.json").read_text())["k"] == 3
 
+    # the person goes back to ordinary samples (Retrieval tab), then to the documents again
+    from tools.rag.raft import RetrievalSettings, drafting_settings
+    from tools.workspace import Workspace
+
+    workspace, recommendation = Workspace(settings.workspace), session.view(tid).recommendation
+    assert "ordinary samples" in session.paths.use_plain_samples(tid)
+    assert drafting_settings(workspace, tid, recommendation) is None  # documents indexed, hybrid path: still plain
+    assert RetrievalSettings.load(workspace.project_dir(tid)).k == 3  # kept: batch 1's runs are asked with it
+    for sample in samples:
+        store.approve(sample.id)
+    session.send(tid, {"text": "Submit batch", "action": "submit"})
+    openai_stub.script(batch_of_plain_samples := {"samples": [{"instruction": f"Is pet {i} allowed at the loft?",
+                                                               "output": "Small dogs only."} for i in range(20)]})
+    view = session.send(tid, {"text": "Generate a batch", "action": "generate"})
+    assert "drafted from your documents" not in view.messages[-1]["content"]
+    assert "<passages>" not in openai_stub.user_prompts()[-1]  # the ordinary request
+    drafted = store.batch_samples(store.open_batch(tid).id)
+    assert [s.current.instruction for s in drafted] == [r["instruction"] for r in batch_of_plain_samples["samples"]]
+    assert session.paths.use_documents_for_samples(tid, 3).startswith("Training samples will be drafted from")
+    assert drafting_settings(workspace, tid, recommendation).k == 3
+
 
 def test_an_improvement_round_leaves_out_the_held_out_question_not_every_row_sharing_its_passages(tmp_path):
     from tools.dataset.versions import BuildSettings

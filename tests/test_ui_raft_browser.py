@@ -159,6 +159,14 @@ def test_documents_to_a_reviewed_dataset_of_retrieval_samples(tmp_path):
         settle(page)
         screenshot(page, "raft-03b-next-request-with-the-correction")
 
+        page.get_by_role("tab", name="Retrieval").click()  # back to ordinary samples: the next request says so
+        page.locator("#ts-rag-plain").click()
+        expect(page.locator("#ts-rag-use-report")).to_contain_text("The next batches will be ordinary samples")
+        page.get_by_role("tab", name="Data studio").click()
+        page.locator("#ts-show-request").click()
+        expect(shown).to_have_value(re.compile(r"<task>"))
+        expect(shown).not_to_have_value(re.compile(r"<passages>"))
+
     (prompt,) = [p for p in llm.user_prompts() if "<passages>" in p]  # one drafting call
     assert "Yes, for orders over 100 euros." in prompt and "<b>Claims</b>" in prompt  # style examples, passages
     dataset = settings.workspace / "projects" / tid / "datasets" / "v001-reviewed"

@@ -63,6 +63,11 @@ class RetrievalTab:
         except UserError as exc:
             return f"{self.problem} {exc.message}"
 
+    def use_plain_samples(self, thread_id: str) -> str:
+        if not thread_id:
+            return f"{self.problem} Open a conversation first."
+        return self.session.paths.use_plain_samples(thread_id)
+
     def build(self, thread: gr.State) -> None:
         gr.Markdown("Upload the documents answers must come from; Tunesmith chunks and indexes them with a local "
                     "embedding model. Ask questions to see the answer, its citations and the retrieved passages.")
@@ -81,13 +86,15 @@ class RetrievalTab:
         gr.Markdown("#### RAG + fine-tuning\nTrain a model to answer from these documents in your style: the "
                     "Data studio's batches are then drafted from them, each sample holding a question, the passages "
                     "retrieved for it and an answer citing the one that answers (on the RAG + fine-tuning path this "
-                    "happens as soon as documents are indexed).")
+                    "happens as soon as documents are indexed; **Draft ordinary samples instead** goes back).")
         with gr.Row():
             k = gr.Slider(1, 8, value=3, step=1, label="Passages a question (k)", elem_id="ts-rag-k")
             use = gr.Button("Draft the training samples from these documents", elem_id="ts-rag-use")
+            plain = gr.Button("Draft ordinary samples instead", elem_id="ts-rag-plain")
         use_report = gr.Markdown(elem_id="ts-rag-use-report")
         index.click(self.index_files, [thread, uploads], report)
         use.click(self.use_for_samples, [thread, k], use_report)
+        plain.click(self.use_plain_samples, thread, use_report)
         ask.click(self.ask, [thread, question], [answer, hits])
         question.submit(self.ask, [thread, question], [answer, hits])
 

@@ -22,6 +22,7 @@ from tools.output_files import add_force_option
 if TYPE_CHECKING:
     from tools.generation.store import Project, ReviewStore
     from tools.settings import Settings
+    from tools.workspace import Workspace
 
 FORMAT_CHOICES = ("alpaca", "sharegpt", "openai")
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -192,17 +193,17 @@ def run_generate(args: argparse.Namespace) -> int:
                 f"open at a time: wait for it, then `tunesmith studio review {project.id}`")
         workspace = Workspace.from_settings(settings)
         with exclusive(workspace.generation_lock(project.id), busy):
-            return _draft_batch(store, project, args, settings, workspace.project_dir(project.id))
+            return _draft_batch(store, project, args, settings, workspace)
 
 
 def _draft_batch(store: ReviewStore, project: Project, args: argparse.Namespace, settings: Settings,
-                 project_dir: Path) -> int:
+                 workspace: Workspace) -> int:
     """The next batch, drafted and stored within the announced time (the caller holds the generation lock); from
-    the project's documents when the app chose them for fine-tuning (RAG + fine-tuning), as the app drafts it."""
+    the project's documents when they were chosen for fine-tuning in the app (RAG + fine-tuning), as the app does."""
     from tools.generation.cli import generation_model
     from tools.generation.rounds import generate_next_batch
     from tools.llm import call_deadline_s, deadline_note
-    from tools.rag.raft import RetrievalSettings, draft_retrieval_batch
+    from tools.rag.raft import draft_retrieval_batch, drafting_settings
 
     open_batch = store.open_batch(project.id)
     if open_batch is not None:
@@ -211,7 +212,7 @@ def _draft_batch(store: ReviewStore, project: Project, args: argparse.Namespace,
             f"batch {open_batch.number} of project {project.id!r} is still open ({pending} pending); "
             f"review and submit it first: `tunesmith studio review {project.id}`"
         )
-    documents = RetrievalSettings.load(project_dir)
+    documents = drafting_settings(workspace, project.id, recommendation=None, choose=False)
     chat_model = generation_model(args.model)
     source = (f" from the documents of index {documents.index_name!r} ({documents.k} passages a question)"
               if documents else "")

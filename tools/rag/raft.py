@@ -26,6 +26,9 @@ from tools.rag.answer import number_sources
 from tools.rag.index import DocumentIndex, Hit
 
 SETTINGS_FILE = "retrieval.json"
+# beside SETTINGS_FILE: the person chose ordinary samples again (the settings stay: earlier runs are evaluated,
+# tried and exported with them)
+PLAIN_SAMPLES_FILE = "retrieval.off"
 DEFAULT_K = 3  # three chunks of the default 1,200 characters, with the question, fit max_seq_len 1,024
 NO_ANSWER_EVERY = 5  # one sample in five has no passage that answers it (RAFT's share without the oracle)
 _CITATIONS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
@@ -235,14 +238,26 @@ def use_documents(workspace: Any, thread_id: str, k: int = DEFAULT_K,
     index = index or conversation_index(workspace, thread_id)
     settings = settings_for(index, workspace.rag_index_dir(thread_id), k)
     settings.save(workspace.project_dir(thread_id))
+    (workspace.project_dir(thread_id) / PLAIN_SAMPLES_FILE).unlink(missing_ok=True)
     return settings
+
+
+def use_plain_samples(workspace: Any, thread_id: str) -> None:
+    """From now on the conversation's batches are ordinary samples again, on any path, until documents are chosen
+    again (use_documents); samples already drafted from the documents stay as they are."""
+    folder = workspace.project_dir(thread_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PLAIN_SAMPLES_FILE).write_text("ordinary samples chosen on the Retrieval tab\n", encoding="utf-8")
 
 
 def drafting_settings(workspace: Any, thread_id: str, recommendation: dict | None,
                       choose: bool = True) -> RetrievalSettings | None:
     """How a conversation's next batch is drafted from its documents: the settings chosen on the Retrieval tab; on
     the RAG + fine-tuning path (the recommendation's approach), the index's own as soon as documents are indexed,
-    kept as chosen unless choose is False (a read: the panel showing the next request); None: ordinary samples."""
+    kept as chosen unless choose is False (a read: the panel showing the next request); None: ordinary samples,
+    also whenever the person chose them again (use_plain_samples)."""
+    if (workspace.project_dir(thread_id) / PLAIN_SAMPLES_FILE).is_file():
+        return None
     settings = RetrievalSettings.load(workspace.project_dir(thread_id))
     if settings is not None or (recommendation or {}).get("approach") != "rag+fine-tune":
         return settings
