@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     new.set_defaults(func=run_new)
 
-    generate = commands.add_parser("generate", help="draft the next batch with the generation model")
+    generate = commands.add_parser("generate", help="draft the next batch with the generation model (from the "
+                                   "project's documents where they were chosen for fine-tuning in the app)")
     _project_argument(generate)
     add_batch_options(generate)
     generate.set_defaults(func=run_generate)
