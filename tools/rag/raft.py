@@ -256,9 +256,10 @@ def drafting_settings(workspace: Any, thread_id: str, recommendation: dict | Non
     the RAG + fine-tuning path (the recommendation's approach), the index's own as soon as documents are indexed,
     kept as chosen unless choose is False (a read: the panel showing the next request); None: ordinary samples,
     also whenever the person chose them again (use_plain_samples)."""
-    if (workspace.project_dir(thread_id) / PLAIN_SAMPLES_FILE).is_file():
+    folder = workspace.project_dir(thread_id)
+    if (folder / PLAIN_SAMPLES_FILE).is_file():
         return None
-    settings = RetrievalSettings.load(workspace.project_dir(thread_id))
+    settings = RetrievalSettings.load(folder)
     if settings is not None or (recommendation or {}).get("approach") != "rag+fine-tune":
         return settings
     if not workspace.rag_index_dir(thread_id).is_dir():
