@@ -250,3 +250,16 @@ def test_an_improvement_round_leaves_out_the_held_out_question_not_every_row_sha
         report = build_project_version(store, "t1", tmp_path / "versions",
                                        BuildSettings(eval_fraction=0.0, include_seeds=False), leave_out=rows[:1])
     assert report["train"] == 5
+
+
+def test_a_project_folder_that_cannot_be_written_is_a_message_not_a_raw_error(tmp_path):
+    from tools.rag.raft import use_plain_samples
+    from tools.workspace import Workspace
+
+    workspace = Workspace(tmp_path / "ws")
+    folder = workspace.project_dir("t1")
+    folder.parent.mkdir(parents=True)
+    folder.write_text("a file where the project folder should be", encoding="utf-8")  # refused even as root
+    with pytest.raises(UserError, match="could not record the choice of ordinary samples .* press the button"):
+        use_plain_samples(workspace, "t1")
+    assert folder.read_text(encoding="utf-8").startswith("a file where")

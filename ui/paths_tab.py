@@ -66,7 +66,10 @@ class RetrievalTab:
     def use_plain_samples(self, thread_id: str) -> str:
         if not thread_id:
             return f"{self.problem} Open a conversation first."
-        return self.session.paths.use_plain_samples(thread_id)
+        try:
+            return self.session.paths.use_plain_samples(thread_id)
+        except UserError as exc:
+            return f"{self.problem} {exc.message}"
 
     def build(self, thread: gr.State) -> None:
         gr.Markdown("Upload the documents answers must come from; Tunesmith chunks and indexes them with a local "

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -237,8 +239,10 @@ def use_documents(workspace: Any, thread_id: str, k: int = DEFAULT_K,
     conversation's, when already open)."""
     index = index or conversation_index(workspace, thread_id)
     settings = settings_for(index, workspace.rag_index_dir(thread_id), k)
-    settings.save(workspace.project_dir(thread_id))
-    (workspace.project_dir(thread_id) / PLAIN_SAMPLES_FILE).unlink(missing_ok=True)
+    folder = workspace.project_dir(thread_id)
+    with _recording_choice(folder, "drafting from the documents"):
+        settings.save(folder)
+        (folder / PLAIN_SAMPLES_FILE).unlink(missing_ok=True)
     return settings
 
 
@@ -246,8 +250,19 @@ def use_plain_samples(workspace: Any, thread_id: str) -> None:
     """From now on the conversation's batches are ordinary samples again, on any path, until documents are chosen
     again (use_documents); samples already drafted from the documents stay as they are."""
     folder = workspace.project_dir(thread_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / PLAIN_SAMPLES_FILE).write_text("ordinary samples chosen on the Retrieval tab\n", encoding="utf-8")
+    with _recording_choice(folder, "ordinary samples"):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / PLAIN_SAMPLES_FILE).write_text("ordinary samples chosen on the Retrieval tab\n", encoding="utf-8")
+
+
+@contextmanager
+def _recording_choice(folder: Path, choice: str) -> Iterator[None]:
+    """A disk that refuses the file (full, read-only) becomes a message: the choice was not recorded."""
+    try:
+        yield
+    except OSError as exc:
+        raise UserError(f"could not record the choice of {choice} in {folder}: {exc.strerror or exc}; free some "
+                        "disk space or make the folder writable, then press the button again") from exc
 
 
 def drafting_settings(workspace: Any, thread_id: str, recommendation: dict | None,
