@@ -92,8 +92,9 @@ class ImproveNodes:
                                       + SETUP_HINT + " Nothing was changed.")], "stay": True}
         result, run_dir = state["evaluation"], state["run_dir"]
         failing = failing_cases(result)
-        labels = {c["kind"]: c["label"] for c in (result.get("verdict") or {}).get("classes") or []}
-        notes = notes_from_evaluation(failing, labels)
+        verdict = result.get("verdict") or {}
+        labels = {c["kind"]: c["label"] for c in verdict.get("classes") or []}
+        notes = notes_from_evaluation(failing, labels, verdict.get("shared") or [])
         self.store.set_notes(thread_id, replace_evaluation_notes(self.store.notes(thread_id), notes))
         name = Path(run_dir).name
         continues = (f"training then continues from `{name}`" if has_adapter(run_dir) else

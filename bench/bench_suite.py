@@ -61,6 +61,8 @@ def run_task(name: str, work: Path, settings: dict) -> dict:
         "tuned_stop_rate": result["tuned"]["stop_rate"], "verdict": verdict["level"],
         "headline": verdict["headline"], "classes": {c["kind"]: c["count"] for c in verdict["classes"]},
         "next_step": verdict["next_steps"][0]["step"] if verdict["next_steps"] else None,
+        "misses_share": [f"{' '.join(item['words'])}: {item['misses']} of {item['questions']} wrong, in "
+                         f"{item['in_training']} training rows" for item in verdict["shared"]],
         "minutes_to_train": round((trained - started) / 60, 2),
         "minutes_total": round((time.monotonic() - started) / 60, 2),
     }
@@ -105,12 +107,13 @@ def over_seeds(runs: list[dict], seeds: list[int]) -> dict:
     match (a task at the edge of the target flips between runs)."""
     if len(runs) == 1:
         return {**runs[0], "seeds": seeds}
-    per_run = ("verdict", "headline", "classes", "next_step")  # each run's own words: kept per seed below
+    per_run = ("verdict", "headline", "classes", "next_step", "misses_share")  # each run's own words: per seed
     first = {key: value for key, value in runs[0].items() if key not in per_run}
     return {**first, **{key: round(statistics.mean(run[key] for run in runs), 4) for key in AVERAGED},
             "seeds": seeds, "tuned_exact_by_seed": [run["tuned_exact"] for run in runs],
             "verdict_by_seed": [run["verdict"] for run in runs],
-            "next_step_by_seed": [run["next_step"] for run in runs]}
+            "next_step_by_seed": [run["next_step"] for run in runs],
+            "misses_share_by_seed": [run["misses_share"] for run in runs]}
 
 
 def record(row: dict) -> None:

@@ -1,9 +1,11 @@
 """Runs the real evaluation process (`tools.training.evaluation_job`: which rows a round is scored on, its progress
-file) with `evaluate_run` replaced by a scripted one: no models, eval.json as tools/training/evaluate.py writes it.
+file) with `evaluate_run` replaced by a scripted one: no models, scripted answers judged by the real verdict, eval.json
+as tools/training/evaluate.py writes it.
 
 Round 1 (no parent_run) gets the odd-numbered held-out rows wrong with one memorised answer; a later round gets
 only the last row wrong. Both read the rows from the eval file the job chose."""
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -11,13 +13,18 @@ import tools.training.evaluate as evaluate
 from tools.training import evaluation_job
 from tools.training.preflight import read_dataset_split
 
-MEMORISED = '{"customer": "Ada Park", "product": "espresso machine"}'
+OTHER_PRIORITY = {"low": "high", "medium": "low", "high": "medium"}
+
+
+def wrong_priority(ticket: str) -> str:
+    """The right ticket with the wrong priority: right format, wrong content."""
+    return re.sub(r'"priority": "(\w+)"', lambda m: f'"priority": "{OTHER_PRIORITY[m.group(1)]}"', ticket)
 
 
 def answers_for(samples: list, round_number: int) -> list[str]:
     if round_number == 1:
-        return [s.output if i % 2 == 0 else MEMORISED for i, s in enumerate(samples)]
-    return [s.output if i < len(samples) - 1 else MEMORISED for i, s in enumerate(samples)]
+        return [s.output if i % 2 == 0 else wrong_priority(s.output) for i, s in enumerate(samples)]
+    return [s.output if i < len(samples) - 1 else wrong_priority(s.output) for i, s in enumerate(samples)]
 
 
 def scripted_evaluate_run(run_dir, eval_path=None, max_samples: int = 50) -> dict:
@@ -26,11 +33,10 @@ def scripted_evaluate_run(run_dir, eval_path=None, max_samples: int = 50) -> dic
     samples = read_dataset_split(eval_file).samples[:max_samples]
     parent = evaluate.parent_run_of(run_dir)
     tuned = answers_for(samples, 2 if parent else 1)
-    cases = [{"index": i, "instruction": s.instruction, "input": s.input, "prompt": s.prompt_text(),
-              "reference": s.output, "answer": a, "stopped": True, "correct": a == s.output,
-              "kinds": [] if a == s.output else ["wrong_content"]} for i, (s, a) in enumerate(zip(samples, tuned))]
+    base = [evaluate.Answer("Hello", True)] * len(samples)
+    _, facts = evaluate.training_facts(run_dir)
+    cases, verdict = evaluate.verdict_of(samples, [evaluate.Answer(a, True) for a in tuned], base, True, [], facts)
     right = sum(c["correct"] for c in cases) / len(cases)
-    wrong = [c for c in cases if not c["correct"]]
 
     def scores(share: float) -> dict:
         return {"loss": round(2.5 - 2 * share, 4), "perplexity": 3.0, "rouge_l": share, "exact_match": share,
@@ -40,17 +46,7 @@ def scripted_evaluate_run(run_dir, eval_path=None, max_samples: int = 50) -> dic
               "base": scores(0.0), "tuned": scores(right), "max_new_tokens": 64, "leaks": [], "cases": cases,
               "side_by_side": [{"prompt": c["prompt"], "reference": c["reference"], "base": "Hello",
                                 "tuned": c["answer"]} for c in cases],
-              "verdict": {"level": "works" if not wrong else "partly",
-                          "headline": f"{'Works' if not wrong else 'Partly works'}: exact match {right:.0%} on "
-                                      f"{len(cases)} held-out rows (base model 0%); 100% of the answers stopped by "
-                                      "themselves.",
-                          "classes": [{"kind": "wrong_content", "label": "right format, wrong content",
-                                       "count": len(wrong), "example": {k: wrong[0][k] for k in
-                                                                        ("prompt", "reference", "answer")}}]
-                          if wrong else [],
-                          "next_steps": [{"step": "Add rows like the ones it failed on (press Improve)",
-                                          "why": f"{len(wrong)} answers have the right format but wrong content"}]
-                          if wrong else []}}
+              "verdict": verdict}  # the real verdict of these answers
     if parent is not None:
         previous = answers_for(samples, 1)
         result["previous_run"] = str(parent)

@@ -139,3 +139,14 @@ def test_a_new_evaluation_replaces_the_old_ones_notes_and_keeps_the_persons():
     mine = ["Avoid: vague answers", "Use metric units only."]
     new = notes_from_evaluation([failing_case(5, "no_stop")])
     assert replace_evaluation_notes([mine[0], *old, mine[1]], new) == [*mine, *new]
+
+
+def test_what_the_misses_share_comes_first_and_asks_for_inputs_with_it():
+    from tools.generation.notes import notes_from_evaluation
+
+    shared = [{"words": ["onboarding"], "questions": 6, "misses": 6, "in_training": 0}]
+    notes = notes_from_evaluation([failing_case(0, "wrong_content")], {}, shared)
+    assert notes[0] == ("Held-out mistakes share “onboarding”: 6 of the 6 questions with it were answered wrong; no "
+                        "training question has it. Write new samples whose inputs contain it, and others like these, "
+                        "with their correct answers")
+    assert len(notes) == 2 and notes[1].startswith("Held-out mistake (")

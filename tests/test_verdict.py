@@ -93,3 +93,40 @@ def test_a_reworded_training_question_is_a_leak_and_a_new_value_is_not():
     leaks = eval_leaks(train, held_out)
     assert [(leak["eval_index"], leak["train_index"]) for leak in leaks] == [(0, 0)]
     assert leaks[0]["train_prompt"].endswith("1 1/2 cups rice")
+
+
+def test_the_verdict_names_what_the_misses_share_such_as_a_name_no_training_row_has():
+    teams = ["billing", "mobile", "growth", "platform", "onboarding"]
+    samples = [AlpacaSample(instruction="Rewrite in house style.", input=f"The {team} team fixed the {thing} bug.",
+                            output=f"{team.capitalize()}: fixed the {thing}.")
+               for team in teams for thing in ("login timeout", "lost draft")]
+    answers = [Answer(f"Kon: fixed the {s.output.split('the ')[1]}" if "onboarding" in s.input else s.output, True)
+               for s in samples]
+    train_words = {"team": 100, "fixed": 40, "the": 100, "bug": 40, "billing": 5}
+    _, verdict = verdict_of(samples, answers, [Answer("no", True)] * len(samples), True, [],
+                            {**FACTS, "train_word_rows": train_words})
+    assert [(item["words"], item["misses"], item["questions"], item["in_training"]) for item in verdict["shared"]] \
+        == [(["onboarding"], 2, 2, 0)]  # "team", in every question, sets nothing apart
+    text = verdict_markdown({"verdict": verdict})
+    assert "What the misses share:\n- “onboarding”: 2 of the 2 questions with it were answered wrong; no training " \
+           "question has it." in text
+    assert "most misses are about “onboarding”" in text
+
+    everything_wrong = [Answer("no", True)] * len(samples)
+    _, verdict = verdict_of(samples, everything_wrong, everything_wrong, True, [], FACTS)
+    assert verdict["shared"] == [] and "What the misses share" not in verdict_markdown({"verdict": verdict})
+
+
+def test_a_long_answer_wrong_only_at_its_end_is_shown_where_it_differs():
+    reference = '{"customer": "Hiro Sato", "product": "standing desk", "order_id": "A1259", "category": ' \
+                '"damaged", "priority": "high"}'
+    wrong = reference.replace('"high"', '"medium"')
+    cases = [case(wrong, reference)]
+    verdict = judge(cases, classify(cases, rouge_l_f1), {**FACTS, "score": 0.0, "base_score": 0.0,
+                                                        "metric": "exact match"})
+    text = verdict_markdown({"verdict": verdict})
+    assert '→ “…"priority": "medium"}” (expected “…"priority": "high"}”)' in text
+    short = [case("Quelm.", "Orrin.")]
+    text = verdict_markdown({"verdict": judge(short, classify(short, rouge_l_f1), {
+        **FACTS, "score": 0.0, "base_score": 0.0, "metric": "exact match"})})
+    assert "→ “Quelm.” (expected “Orrin.”)" in text

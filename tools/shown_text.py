@@ -18,7 +18,10 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def quoted(text: str, limit: int = 80) -> str:
+QUOTE_CHARS = 80  # what a quote shows of a text
+
+
+def quoted(text: str, limit: int = QUOTE_CHARS) -> str:
     """The text on one line, cut at limit characters, in quotes."""
     return "“" + literal(_cut(" ".join(text.split()), limit)) + "”"
 

@@ -314,11 +314,18 @@ def _quoted(text: str, limit: int = HELD_OUT_CHARS) -> str:
     return '"' + (text if len(text) <= limit else text[: limit - 1].rstrip() + "…") + '"'
 
 
-def notes_from_evaluation(cases: Sequence[dict], labels: dict[str, str] | None = None) -> list[str]:
+def notes_from_evaluation(cases: Sequence[dict], labels: dict[str, str] | None = None,
+                          shared: Sequence[dict] = ()) -> list[str]:
     """Failing evaluation cases as error notes for the next batch, like a reviewer's reject reason: the failure
     named (labels: error kind -> words), the correct answer, what the model said, scoped to the case. At most
-    MAX_EVALUATION_NOTES, taken in turn from each failure kind so every kind is represented."""
+    MAX_EVALUATION_NOTES, taken in turn from each failure kind so every kind is represented. First, what the
+    misses share (the verdict's "shared": question words nearly every question holding them got wrong)."""
     labels = labels or {}
+    from tools.training.verdict import shared_sentence
+
+    common = [f"{EVALUATION_NOTE}s share {shared_sentence(item)}. Write new samples whose inputs contain "
+              f"{'it' if len(item['words']) == 1 else 'them'}, and others like these, with their correct answers"
+              for item in shared]
     by_kind: dict[str, list[dict]] = {}
     for case in cases:
         by_kind.setdefault(next(iter(case.get("kinds") or []), ""), []).append(case)
@@ -337,7 +344,7 @@ def notes_from_evaluation(cases: Sequence[dict], labels: dict[str, str] | None =
             f"answered {_quoted(case['answer'], WRONG_ANSWER_CHARS)}. Write new samples with inputs of this kind "
             "and their correct answers, never this held-out input or a reworded copy of it",
             [_quoted(question)[1:-1]]))
-    return clean_notes(notes)
+    return clean_notes([*common, *notes])
 
 
 def replace_evaluation_notes(existing: Sequence[str], new: Iterable[str]) -> list[str]:

@@ -10,6 +10,7 @@ import json
 import math
 import re
 import statistics
+from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,12 @@ def training_facts(run_dir: Path) -> tuple[list[AlpacaSample], dict]:
     data_dir = run_data_dir(run_dir)
     train_path = split_file(data_dir, "train") if data_dir else None
     train = read_dataset_split(train_path).samples if train_path else []
+    from tools.training.verdict import question_words
+
     words, computed, _ = answer_shape([(s.prompt_text(), s.output) for s in train[:5000]])
-    return train, {"computed_share": computed, "long_answers": words >= LONG_ANSWER_WORDS, "rows": len(train)}
+    word_rows = Counter(word for s in train[:5000] for word in question_words(s.prompt_text()))
+    return train, {"computed_share": computed, "long_answers": words >= LONG_ANSWER_WORDS, "rows": len(train),
+                   "train_word_rows": word_rows}
 
 
 def eval_leaks(train: list[AlpacaSample], samples: list[AlpacaSample]) -> list[dict]:

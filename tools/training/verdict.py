@@ -4,16 +4,21 @@ chat all show `verdict_markdown`.
 """
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
 
-from tools.shown_text import quoted
+from tools.shown_text import QUOTE_CHARS, quoted
 
 WORKS_SCORE, PARTLY_SCORE = 0.85, 0.4  # share of held-out answers right for "works" / "partly"
 MAX_NO_STOP_FOR_WORKS = 0.05  # a model that runs on past its answer is not finished, however right it starts
 COLLAPSE_MIN = 3  # the same answer to this many different questions (with different references) is a collapse
 ECHO_SIMILARITY = 0.8  # an answer this close to the question's own text repeats the prompt
+# a question word is what misses share when this many questions with it were wrong, at least this share of them,
+# and it is in at most this share of all questions (a word in most of them sets nothing apart)
+SHARED_MIN_MISSES, SHARED_MISS_SHARE, SHARED_MAX_QUESTIONS, SHARED_MAX_SHOWN = 2, 0.8, 0.5, 3
+_WORD = re.compile(r"[^\W\d_]{3,}")  # a word of three or more letters, in any script
 
 KIND_LABELS = {
     "wrong_content": "right format, wrong content",
@@ -24,6 +29,7 @@ KIND_LABELS = {
     "near_twin": "near-twin of a training row (left out of the score)",
 }
 LEVEL_WORDS = {"works": "Works", "partly": "Partly works", "not_yet": "Does not work yet"}
+DIFFERENCE_CONTEXT = 24  # characters kept before the first difference of an answer and its reference
 _SHAPE_RUNS = re.compile(r"([a9])\1+")
 
 
@@ -97,11 +103,52 @@ def judge(cases: list[Case], kinds: list[list[str]], facts: dict) -> dict:
     if not scored:
         level, headline = "not_yet", (f"No honest score: all {len(cases)} held-out rows have a near-twin in "
                                       "training, so right answers may be remembered rather than learned.")
+    shared = shared_by_misses(scored, facts.get("train_word_rows", {}))
     return {"level": level, "headline": headline, "score": score, "stop_rate": round(1 - no_stop, 4),
-            "classes": classes, "next_steps": next_steps(level, counts, no_stop, facts)}
+            "classes": classes, "shared": shared, "next_steps": next_steps(level, counts, no_stop, facts, shared)}
 
 
-def next_steps(level: str, counts: Counter, no_stop: float, facts: dict) -> list[dict]:
+def question_words(prompt: str) -> set[str]:
+    """The words of a question (a retrieval sample's passages left out), lower-cased."""
+    from tools.dataset.passages import without_passages
+
+    return set(_WORD.findall(without_passages(prompt).lower()))
+
+
+def shared_by_misses(cases: list[Case], train_word_rows: dict[str, int]) -> list[dict]:
+    """What the wrong answers have in common: question words (grouped when they mark the same questions) that
+    nearly every question holding them got wrong, e.g. a name no training row has; most misses first.
+    train_word_rows: how many training questions hold each word."""
+    if all(not c.correct for c in cases):
+        return []  # nothing was right, so no word sets the misses apart
+    rows_by_word: dict[str, list[int]] = {}
+    for i, c in enumerate(cases):
+        for word in question_words(c.prompt):
+            rows_by_word.setdefault(word, []).append(i)
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for word, rows in rows_by_word.items():
+        misses = sum(not cases[i].correct for i in rows)
+        if (misses >= SHARED_MIN_MISSES and misses / len(rows) >= SHARED_MISS_SHARE
+                and len(rows) <= SHARED_MAX_QUESTIONS * len(cases)):
+            groups.setdefault(tuple(rows), []).append(word)
+    found = [{"words": sorted(words, key=cases[rows[0]].prompt.lower().find), "questions": len(rows),
+              "misses": sum(not cases[i].correct for i in rows),
+              "in_training": min(train_word_rows.get(word, 0) for word in words)}
+             for rows, words in groups.items()]
+    return sorted(found, key=lambda item: (-item["misses"], item["in_training"]))[:SHARED_MAX_SHOWN]
+
+
+def shared_sentence(item: dict) -> str:
+    """One thing the misses share, in words."""
+    it = "it" if len(item["words"]) == 1 else "them"
+    known = item["in_training"]
+    seen = (f"no training question has {it}" if known == 0
+            else f"{known} training question{'s have' if known > 1 else ' has'} {it}")
+    return (f"{', '.join(quoted(word) for word in item['words'])}: {item['misses']} of the {item['questions']} "
+            f"questions with {it} were answered wrong; {seen}")
+
+
+def next_steps(level: str, counts: Counter, no_stop: float, facts: dict, shared: list[dict]) -> list[dict]:
     """What to do next, each with the evidence that calls for it, most useful first."""
     steps = []
     if facts.get("computed_share", 0) >= 0.5 and level != "works":
@@ -117,9 +164,11 @@ def next_steps(level: str, counts: Counter, no_stop: float, facts: dict) -> list
                       "why": f"{counts['collapse']} answers repeat one memorised answer for different inputs: "
                              "the training rows are too alike"})
     if counts["wrong_content"] and not facts.get("computed_share", 0) >= 0.5:
+        about = (f"; most misses are about {' and '.join(quoted(' '.join(item['words'])) for item in shared[:2])}"
+                 if shared else "")
         steps.append({"step": "Add rows like the ones it failed on (press Improve)",
                       "why": f"{counts['wrong_content']} answers have the right format but wrong content: more "
-                             "examples of those inputs teach the content"})
+                             f"examples of those inputs teach the content{about}"})
     if counts["repeats_prompt"]:
         steps.append({"step": "Add rows whose answers differ clearly from the question",
                       "why": f"{counts['repeats_prompt']} answers repeat the question instead of answering it"})
@@ -146,8 +195,12 @@ def verdict_markdown(result: dict) -> str:
         lines += ["", "What went wrong:"]
         for item in verdict["classes"]:
             example = item["example"]
+            answer, reference = where_they_differ(example["answer"], example["reference"])
             lines.append(f"- {item['label']}: {item['count']} — e.g. {quoted(_asked(example['prompt']))} "
-                         f"→ {quoted(example['answer'])} (expected {quoted(example['reference'])})")
+                         f"→ {quoted(answer)} (expected {quoted(reference)})")
+    if verdict.get("shared"):
+        lines += ["", "What the misses share:"]
+        lines += [f"- {shared_sentence(item)}." for item in verdict["shared"]]
     if result.get("judge"):
         from tools.training.judge import judge_markdown
 
@@ -156,6 +209,19 @@ def verdict_markdown(result: dict) -> str:
         lines += ["", "Next:"]
         lines += [f"{n}. **{item['step']}** — {item['why']}." for n, item in enumerate(verdict["next_steps"], 1)]
     return "\n".join(lines)
+
+
+def where_they_differ(answer: str, reference: str, shown: int = QUOTE_CHARS) -> tuple[str, str]:
+    """Both texts from a little before their first difference when it lies beyond what a quote shows: a long
+    answer wrong only in its last field would otherwise be shown cut exactly like the reference."""
+    answer, reference = " ".join(answer.split()), " ".join(reference.split())
+    same = len(os.path.commonprefix([answer, reference]))
+    if same < shown - DIFFERENCE_CONTEXT:
+        return answer, reference
+    start = same - DIFFERENCE_CONTEXT
+    space = answer.find(" ", start, same)
+    start = space + 1 if space >= 0 else start
+    return "…" + answer[start:], "…" + reference[start:]
 
 
 def _asked(prompt: str) -> str:
