@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_twins.py
 	$(PY) bench/bench_memory.py
 	$(PY) bench/bench_suite.py
+	$(PY) bench/bench_improve.py
 	$(PY) bench/bench_rag_ft.py
 	$(PY) bench/bench_review_browser.py
 

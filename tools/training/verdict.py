@@ -17,7 +17,7 @@ COLLAPSE_MIN = 3  # the same answer to this many different questions (with diffe
 ECHO_SIMILARITY = 0.8  # an answer this close to the question's own text repeats the prompt
 # a question word is what misses share when this many questions with it were wrong, at least this share of them,
 # and it is in at most this share of all questions (a word in most of them sets nothing apart)
-SHARED_MIN_MISSES, SHARED_MISS_SHARE, SHARED_MAX_QUESTIONS, SHARED_MAX_SHOWN = 2, 0.8, 0.5, 3
+SHARED_MIN_MISSES, SHARED_MISS_SHARE, SHARED_MAX_QUESTIONS, SHARED_MAX_SHOWN = 2, 0.6, 0.5, 3
 _WORD = re.compile(r"[^\W\d_]{3,}")  # a word of three or more letters, in any script
 
 KIND_LABELS = {

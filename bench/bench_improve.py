@@ -1,0 +1,117 @@
+"""One Improve round on the built-in model, end to end on real training: a suite task trained with the defaults,
+its verdict, the next batch written as the verdict's notes ask, training continued from the run, and previous vs
+now on the same held-out rows.
+
+House-style is the task where the defaults only partly work: the held-out rows about the "onboarding" team come out
+as an invented "Kon…" name (the base model cannot write its capital even with examples in its prompt). The verdict
+names what the misses share; the next batch then holds new rows containing those words: up to 20, as many as the
+task's own row maker makes from the held-out side's teams and things, never a held-out row itself. The row maker
+stands in for the LLM that drafts the batch and the person who reviews it. Near-twins of held-out rows are found
+and left out of the score by the evaluation, as in the app.
+
+Records bench/results.json["improve_round"].
+
+    python bench/bench_improve.py [--task house-style] [--seed 1]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+RESULTS = ROOT / "bench" / "results.json"
+KEY = "improve_round"
+BATCH = 20  # one review batch
+
+
+def next_batch(task: str, shared: list[dict], held_out: list[dict], seed: int) -> list[dict]:
+    """Up to BATCH new rows whose input holds a word the misses share, from the held-out side's row maker; never a
+    held-out input."""
+    from tasks.make_tasks import TASKS
+
+    words = [word for item in shared for word in item["words"]]
+    maker = TASKS[task][1](random.Random(seed), 1)
+    taken = {row["input"] for row in held_out}
+    rng, rows = random.Random(seed), []
+    for _ in range(10_000):
+        row = maker(rng)
+        if row["input"] not in taken and any(word in row["input"].lower() for word in words):
+            taken.add(row["input"])
+            rows.append(row)
+            if len(rows) == BATCH:
+                break
+    return rows
+
+
+def main() -> None:
+    from bench_suite import TASKS as TASK_DIR
+    from bench_suite import run_task
+
+    from agent.improve_nodes import round_change
+    from tools.training.builtin import BUILTIN_NAME
+    from tools.training.config import load_config
+    from tools.training.evaluate import evaluate_run
+    from tools.training.inference import clear_cache
+    from tools.training.launch import start_training
+    from tools.training.run_folder import read_run
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="house-style")
+    parser.add_argument("--seed", type=int, default=1, help="default 1: a seed at which round 1 misses (at 42 it "
+                        "may get every row, and then there is nothing to improve)")
+    parser.add_argument("--keep", help="folder to keep the runs in (default: a temporary folder)")
+    args = parser.parse_args()
+    work = Path(args.keep or tempfile.mkdtemp(prefix="tunesmith-improve-"))
+    started = time.monotonic()
+    first = run_task(args.task, work, {"seed": args.seed})
+    first_run = work / args.task / "run"
+    first_eval = json.loads((first_run / "eval.json").read_text())
+    shared = first_eval["verdict"]["shared"]
+    row = {"task": args.task, "seed": args.seed,
+           "round_1": {k: first[k] for k in ("tuned_exact", "verdict", "headline", "misses_share")}}
+    if not shared:
+        row["round_2"] = None
+        row["note"] = "round 1 left nothing shared by its misses, so no batch was drafted for them"
+    else:
+        held_out = json.loads((TASK_DIR / args.task / "eval.json").read_text())
+        batch = next_batch(args.task, shared, held_out, args.seed)
+        data = work / "round-2" / "data"
+        data.mkdir(parents=True)
+        train = json.loads((TASK_DIR / args.task / "train.json").read_text())
+        (data / "train.json").write_text(json.dumps(train + batch, indent=1))
+        config = load_config(base_model=BUILTIN_NAME, data_dir=str(data), out_dir=str(work / "round-2" / "run"),
+                             parent_run=str(first_run), seed=args.seed)
+        trained_from = time.monotonic()
+        start_training(config).wait()
+        if read_run(config.out_dir).status != "done":
+            raise SystemExit(f"round 2 did not finish; see {config.out_dir}")
+        minutes_to_train = round((time.monotonic() - trained_from) / 60, 2)
+        second = evaluate_run(config.out_dir, max_samples=30)
+        clear_cache()
+        change = round_change(second, first_eval)
+        row["batch"] = {"rows": len(batch), "words": [w for item in shared for w in item["words"]],
+                        "example": batch[0]}
+        row["round_2"] = {"plan_note": config.plan_note, "previous_exact": second["previous"]["exact_match"],
+                          "tuned_exact": second["tuned"]["exact_match"], "verdict": second["verdict"]["level"],
+                          "headline": second["verdict"]["headline"], "held_out_near_twins": len(second["leaks"]),
+                          "fixed": len(change["fixed"]), "broken": len(change["broken"]),
+                          "stop_rate": second["tuned"]["stop_rate"], "minutes_to_train": minutes_to_train}
+    row["minutes_total"] = round((time.monotonic() - started) / 60, 2)
+    print(json.dumps(row, indent=1))
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results[KEY] = {**row, "measured": time.strftime("%Y-%m-%d %H:%M")}
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
