@@ -6,8 +6,9 @@ House-style is the task where the defaults only partly work: the held-out rows a
 as an invented "Kon…" name (the base model cannot write its capital even with examples in its prompt). The verdict
 names what the misses share; the next batch then holds new rows containing those words: up to 20, as many as the
 task's own row maker makes from the held-out side's teams and things, never a held-out row itself. The row maker
-stands in for the LLM that drafts the batch and the person who reviews it. Near-twins of held-out rows are found
-and left out of the score by the evaluation, as in the app.
+stands in for the LLM that drafts the batch and the person who reviews it. As in the app, a batch row that asks a
+held-out question again in other words (a twin in words or in meaning) is left out of round 2's data, and the
+evaluation leaves out of the score any held-out row with a near-twin in training.
 
 Records bench/results.json["improve_round"].
 
@@ -56,6 +57,9 @@ def main() -> None:
     from bench_suite import run_task
 
     from agent.improve_nodes import round_change
+    from tools.dataset.passages import compared_question
+    from tools.dataset.schema import AlpacaSample
+    from tools.generation.project_dataset import twins_of
     from tools.training.builtin import BUILTIN_NAME
     from tools.training.config import load_config
     from tools.training.evaluate import evaluate_run
@@ -82,7 +86,10 @@ def main() -> None:
         row["note"] = "round 1 left nothing shared by its misses, so no batch was drafted for them"
     else:
         held_out = json.loads((TASK_DIR / args.task / "eval.json").read_text())
-        batch = next_batch(args.task, shared, held_out, args.seed)
+        drafted = next_batch(args.task, shared, held_out, args.seed)
+        twins = twins_of([compared_question(AlpacaSample(**r)) for r in drafted],
+                         [compared_question(AlpacaSample(**r)) for r in held_out])
+        batch = [r for k, r in enumerate(drafted) if k not in twins]
         data = work / "round-2" / "data"
         data.mkdir(parents=True)
         train = json.loads((TASK_DIR / args.task / "train.json").read_text())
@@ -97,7 +104,8 @@ def main() -> None:
         second = evaluate_run(config.out_dir, max_samples=30)
         clear_cache()
         change = round_change(second, first_eval)
-        row["batch"] = {"rows": len(batch), "words": [w for item in shared for w in item["words"]],
+        row["batch"] = {"drafted": len(drafted), "left_out_as_held_out_twins": len(twins), "rows": len(batch),
+                        "words": [w for item in shared for w in item["words"]],
                         "example": batch[0]}
         row["round_2"] = {"plan_note": config.plan_note, "previous_exact": second["previous"]["exact_match"],
                           "tuned_exact": second["tuned"]["exact_match"], "verdict": second["verdict"]["level"],
