@@ -263,3 +263,18 @@ def test_a_project_folder_that_cannot_be_written_is_a_message_not_a_raw_error(tm
     with pytest.raises(UserError, match="could not record the choice of ordinary samples .* press the button"):
         use_plain_samples(workspace, "t1")
     assert folder.read_text(encoding="utf-8").startswith("a file where")
+
+
+def test_try_its_citation_check_says_where_the_answers_words_are():
+    from tools.rag.raft import citation_check, passages_holding
+
+    passages = ["Check-in at the Harbour Loft starts at 3 pm.", "Harbour Loft sleeps up to four guests.",
+                "The Old Mill serves breakfast from 7:30."]
+    assert passages_holding("four guests [2]", passages) == [2]
+    assert citation_check("four guests [2]", passages) == "Check: the passage it cites holds the answer's words."
+    assert citation_check("Four guests [1].", passages) == ("Check: the answer's words are in [2], not in [1], "
+                                                            "which it cites.")
+    assert citation_check("four guests", passages) == "Check: it cites no passage; its words are in [2]."
+    assert citation_check("six guests and a dog [2]", passages).startswith("Check: no passage holds most")
+    assert citation_check(NO_ANSWER, passages) == ""
+    assert passages_holding("[3]", passages) == []  # nothing but a citation: no words to look for

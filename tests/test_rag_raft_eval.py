@@ -117,6 +117,9 @@ def test_try_it_and_export_use_the_runs_index(retrieval_run, tmp_path):
     run, _, _ = retrieval_run
     answer, note = try_run(run, "When does breakfast start at the Old Mill?", max_new_tokens=4)
     assert note.startswith("Asked with 2 passages from `stays`: [1] mill.md, chunk")
+    from tools.rag.raft import says_no_answer
+
+    assert "Check: " in note or says_no_answer(answer)  # the citation checked against the passages asked with
     written = export_run(run, tmp_path / "export", merge=False)
     exported = json.loads(Path(written["retrieval.json"]).read_text())
     assert (exported["index_name"], exported["k"], exported["max_chars"], exported["overlap"]) == ("stays", 2, 100, 0)

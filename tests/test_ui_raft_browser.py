@@ -219,6 +219,15 @@ def test_retrieval_samples_train_the_builtin_model_and_are_evaluated_with_retrie
         settle(page)
         screenshot(page, "raft-05-trained-and-evaluated-with-retrieval")
 
+        # try-it asks with the passages the index retrieves, and checks the answer's citation against them
+        page.locator("#ts-try-input textarea").fill("How long does standard shipping take?")
+        page.locator("#ts-try-input textarea").press("Enter")
+        chat = page.locator("#ts-try-chat")
+        expect(chat).to_contain_text("Asked with 3 passages from", timeout=120_000)
+        expect(chat).to_contain_text(re.compile(r"Check: |passages do not answer"))
+        settle(page)
+        screenshot(page, "raft-06-try-it-with-retrieval")
+
     result = json.loads((settings.workspace / "projects" / tid / "runs" / "run-1" / "eval.json").read_text())
     retrieval = result["retrieval"]
     assert retrieval["questions"] >= 1 and retrieval["k"] == 3 and retrieval["embedding_model"] == "all-MiniLM-L6-v2"

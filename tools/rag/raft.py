@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -24,7 +24,7 @@ from prompts.raft import NO_ANSWER, RAFT_REQUEST, RAFT_SYSTEM_PROMPT
 from tools.dataset.passages import Passage, is_retrieval_input, passages_block
 from tools.dataset.schema import AlpacaSample
 from tools.errors import BAD_CONTENT, UserError
-from tools.rag.answer import number_sources
+from tools.rag.answer import cited_numbers, number_sources
 from tools.rag.index import DocumentIndex, Hit
 
 SETTINGS_FILE = "retrieval.json"
@@ -33,6 +33,8 @@ SETTINGS_FILE = "retrieval.json"
 PLAIN_SAMPLES_FILE = "retrieval.off"
 DEFAULT_K = 3  # three chunks of the default 1,200 characters, with the question, fit max_seq_len 1,024
 NO_ANSWER_EVERY = 5  # one sample in five has no passage that answers it (RAFT's share without the oracle)
+HOLDS_SHARE = 0.6  # a passage holds an answer when it has this share of the answer's words
+_ANSWER_WORD = re.compile(r"\d+|[^\W\d_]{3,}")  # numbers, and words of three or more letters
 _CITATIONS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 # how a model says it cannot answer: our own NO_ANSWER and the usual phrasings of a base model
 _NO_ANSWER = re.compile(r"\b(do(es)? not (answer|say|mention|contain|cover)|don't (know|answer|say)|do not know|"
@@ -111,6 +113,36 @@ def cite(answer: str, n: int) -> str:
 
 def says_no_answer(text: str) -> bool:
     return bool(_NO_ANSWER.search(" ".join(text.lower().replace("’", "'").split())))
+
+
+def passages_holding(answer: str, passages: Sequence[str]) -> list[int]:
+    """The passages (numbered from 1) that hold the most of the answer's words, citations aside, when that is at
+    least HOLDS_SHARE of them; [] when none does or the answer has no words to look for."""
+    words = set(_ANSWER_WORD.findall(strip_citations(answer).lower()))
+    if not words:
+        return []
+    shares = [len(words & set(_ANSWER_WORD.findall(text.lower()))) / len(words) for text in passages]
+    best = max(shares, default=0.0)
+    return [n for n, share in enumerate(shares, start=1) if share == best] if best >= HOLDS_SHARE else []
+
+
+def citation_check(answer: str, passages: Sequence[str]) -> str:
+    """Try-it's check of an answer against the passages it was asked with: whether the passage it cites holds its
+    words (a small model may answer from one passage and cite another); '' when it says none answers."""
+    if says_no_answer(answer):
+        return ""
+    holding = passages_holding(answer, passages)
+    if not holding:
+        return ("Check: no passage holds most of the answer's words, so it may not come from your documents; "
+                "compare it with them.")
+    where = ", ".join(f"[{n}]" for n in holding)
+    cited = cited_numbers(answer, len(passages))
+    if not cited:
+        return f"Check: it cites no passage; its words are in {where}."
+    if set(cited) <= set(holding):
+        return "Check: the passage it cites holds the answer's words."
+    wrong = ", ".join(f"[{n}]" for n in cited if n not in holding)
+    return f"Check: the answer's words are in {where}, not in {wrong}, which it cites."
 
 
 # --- the passages: ours, not the LLM's ------------------------------------------------------------------------

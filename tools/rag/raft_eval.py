@@ -160,21 +160,21 @@ def retrieval_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def ask_with_retrieval(run_dir: str | Path, question: str) -> tuple[str | list[dict[str, str]], str]:
+def ask_with_retrieval(run_dir: str | Path, question: str) -> tuple[str | list[dict[str, str]], str, list[str]]:
     """Try-it for a run trained on retrieval samples: the question with the passages the index retrieves for it,
-    and a note naming them; (the question, '') for any other run."""
+    a note naming them, and their texts; (the question, '', []) for any other run."""
     from tools.training.template import sample_messages
 
     settings = run_retrieval_settings(run_dir)
     if settings is None:
-        return question, ""
+        return question, "", []
     hits = settings.open_index().search(question, settings.k)
     if not hits:
         raise UserError(f"the index {settings.index_name!r} is empty; index your documents on the Retrieval tab")
     asked = AlpacaSample(instruction=question, input=retrieval_input(hits), output="-")
     names = "; ".join(f"[{n}] {hit.label}" for n, hit in enumerate(hits, start=1))
     note = f"Asked with {len(hits)} passages from `{settings.index_name}`: {names}"
-    return sample_messages(asked, with_answer=False), note
+    return sample_messages(asked, with_answer=False), note, [hit.text for hit in hits]
 
 
 def export_retrieval_settings(run_dir: str | Path, folder: Path) -> Path | None:

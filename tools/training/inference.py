@@ -241,17 +241,22 @@ def try_run(run_dir: str | Path, prompt: str | list[dict[str, str]], max_new_tok
         raise UserError(f"max_new_tokens={max_new_tokens} must be between 1 and 8192 (or left out: the run's "
                         "longest training answer and half again)")
     bundle = load_tuned(run_dir, base_only=base_only)
-    passages = ""
+    asked_with, passages = "", []
     if isinstance(prompt, str):  # a run trained on retrieval samples is asked with retrieved passages
         from tools.rag.raft_eval import ask_with_retrieval
 
-        prompt, passages = ask_with_retrieval(run_dir, prompt)
+        prompt, asked_with, passages = ask_with_retrieval(run_dir, prompt)
     cap = max_new_tokens or answer_cap(run_dir, bundle.tokenizer)
     answer = chat(bundle, prompt, max_new_tokens=cap, temperature=temperature)
     note = "" if answer.stopped else (
         f"(cut at {cap} tokens: the model did not end its answer by itself, a sign it needs more training on "
         "answers like this one)")
-    return answer.text, " ".join(part for part in (passages, note) if part)
+    check = ""
+    if passages:
+        from tools.rag.raft import citation_check
+
+        check = citation_check(answer.text, passages)
+    return answer.text, " ".join(part for part in (asked_with, check, note) if part)
 
 
 def answer_cap(run_dir: str | Path, tokenizer: Any, floor: int = 32, ceiling: int = 512) -> int:
