@@ -110,7 +110,7 @@ def test_the_verdict_names_what_the_misses_share_such_as_a_name_no_training_row_
     text = verdict_markdown({"verdict": verdict})
     assert "What the misses share:\n- “onboarding”: 2 of the 2 questions with it were answered wrong; no training " \
            "question has it." in text
-    assert "most misses are about “onboarding”" in text
+    assert "the misses share “onboarding”" in text
 
     everything_wrong = [Answer("no", True)] * len(samples)
     _, verdict = verdict_of(samples, everything_wrong, everything_wrong, True, [], FACTS)

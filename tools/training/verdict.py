@@ -116,8 +116,8 @@ def question_words(prompt: str) -> set[str]:
 
 
 def shared_by_misses(cases: list[Case], train_word_rows: dict[str, int]) -> list[dict]:
-    """What the wrong answers have in common: question words (grouped when they mark the same questions) that
-    nearly every question holding them got wrong, e.g. a name no training row has; most misses first.
+    """What the wrong answers have in common: question words (grouped when they mark the same questions) that most
+    questions holding them got wrong, e.g. a name no training row has; most misses first.
     train_word_rows: how many training questions hold each word."""
     if all(not c.correct for c in cases):
         return []  # nothing was right, so no word sets the misses apart
@@ -164,7 +164,7 @@ def next_steps(level: str, counts: Counter, no_stop: float, facts: dict, shared:
                       "why": f"{counts['collapse']} answers repeat one memorised answer for different inputs: "
                              "the training rows are too alike"})
     if counts["wrong_content"] and not facts.get("computed_share", 0) >= 0.5:
-        about = (f"; most misses are about {' and '.join(quoted(' '.join(item['words'])) for item in shared[:2])}"
+        about = (f"; the misses share {' and '.join(quoted(' '.join(item['words'])) for item in shared[:2])}"
                  if shared else "")
         steps.append({"step": "Add rows like the ones it failed on (press Improve)",
                       "why": f"{counts['wrong_content']} answers have the right format but wrong content: more "
