@@ -173,7 +173,7 @@ def ask_with_retrieval(run_dir: str | Path, question: str) -> tuple[str | list[d
         raise UserError(f"the index {settings.index_name!r} is empty; index your documents on the Retrieval tab")
     asked = AlpacaSample(instruction=question, input=retrieval_input(hits), output="-")
     names = "; ".join(f"[{n}] {hit.label}" for n, hit in enumerate(hits, start=1))
-    note = f"Asked with {len(hits)} passages from `{settings.index_name}`: {names}"
+    note = f"Asked with {len(hits)} passages from `{settings.index_name}`: {names}."
     return sample_messages(asked, with_answer=False), note, [hit.text for hit in hits]
 
 
