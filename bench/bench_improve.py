@@ -12,7 +12,7 @@ evaluation leaves out of the score any held-out row with a near-twin in training
 
 Records bench/results.json["improve_round"].
 
-    python bench/bench_improve.py [--task house-style] [--seed 1]
+    python bench/bench_improve.py [--task house-style] [--seeds 1,3]
 """
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ def next_batch(task: str, shared: list[dict], held_out: list[dict], seed: int) -
     return rows
 
 
-def main() -> None:
+def improve_once(task: str, seed: int, work: Path) -> dict:
+    """Round 1 with the defaults, then (when its misses share something) the batch and round 2."""
     from bench_suite import TASKS as TASK_DIR
     from bench_suite import run_task
 
@@ -67,55 +68,62 @@ def main() -> None:
     from tools.training.launch import start_training
     from tools.training.run_folder import read_run
 
+    started = time.monotonic()
+    first = run_task(task, work, {"seed": seed})
+    first_run = work / task / "run"
+    first_eval = json.loads((first_run / "eval.json").read_text())
+    shared = first_eval["verdict"]["shared"]
+    row = {"task": task, "seed": seed,
+           "round_1": {k: first[k] for k in ("tuned_exact", "verdict", "headline", "misses_share")}}
+    if not shared:
+        return {**row, "round_2": None, "minutes_total": round((time.monotonic() - started) / 60, 2),
+                "note": "round 1 left nothing shared by its misses, so no batch was drafted for them"}
+    held_out = json.loads((TASK_DIR / task / "eval.json").read_text())
+    drafted = next_batch(task, shared, held_out, seed)
+    twins = twins_of([compared_question(AlpacaSample(**r)) for r in drafted],
+                     [compared_question(AlpacaSample(**r)) for r in held_out])
+    batch = [r for k, r in enumerate(drafted) if k not in twins]
+    data = work / "round-2" / "data"
+    data.mkdir(parents=True)
+    train = json.loads((TASK_DIR / task / "train.json").read_text())
+    (data / "train.json").write_text(json.dumps(train + batch, indent=1))
+    config = load_config(base_model=BUILTIN_NAME, data_dir=str(data), out_dir=str(work / "round-2" / "run"),
+                         parent_run=str(first_run), seed=seed)
+    trained_from = time.monotonic()
+    start_training(config).wait()
+    if read_run(config.out_dir).status != "done":
+        raise SystemExit(f"round 2 did not finish; see {config.out_dir}")
+    minutes_to_train = round((time.monotonic() - trained_from) / 60, 2)
+    second = evaluate_run(config.out_dir, max_samples=30)
+    clear_cache()
+    change = round_change(second, first_eval)
+    row["batch"] = {"drafted": len(drafted), "left_out_as_held_out_twins": len(twins), "rows": len(batch),
+                    "words": [w for item in shared for w in item["words"]], "example": batch[0]}
+    row["round_2"] = {"plan_note": config.plan_note, "previous_exact": second["previous"]["exact_match"],
+                      "tuned_exact": second["tuned"]["exact_match"], "verdict": second["verdict"]["level"],
+                      "headline": second["verdict"]["headline"], "held_out_near_twins": len(second["leaks"]),
+                      "fixed": len(change["fixed"]), "broken": len(change["broken"]),
+                      "stop_rate": second["tuned"]["stop_rate"], "minutes_to_train": minutes_to_train}
+    return {**row, "minutes_total": round((time.monotonic() - started) / 60, 2)}
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="house-style")
-    parser.add_argument("--seed", type=int, default=1, help="default 1: a seed at which round 1 misses (at 42 it "
-                        "may get every row, and then there is nothing to improve)")
+    parser.add_argument("--seeds", default="1", help="comma-separated; default 1: a seed at which round 1 misses "
+                        "(at 42 it may get every row, and then there is nothing to improve)")
     parser.add_argument("--keep", help="folder to keep the runs in (default: a temporary folder)")
     args = parser.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="tunesmith-improve-"))
-    started = time.monotonic()
-    first = run_task(args.task, work, {"seed": args.seed})
-    first_run = work / args.task / "run"
-    first_eval = json.loads((first_run / "eval.json").read_text())
-    shared = first_eval["verdict"]["shared"]
-    row = {"task": args.task, "seed": args.seed,
-           "round_1": {k: first[k] for k in ("tuned_exact", "verdict", "headline", "misses_share")}}
-    if not shared:
-        row["round_2"] = None
-        row["note"] = "round 1 left nothing shared by its misses, so no batch was drafted for them"
-    else:
-        held_out = json.loads((TASK_DIR / args.task / "eval.json").read_text())
-        drafted = next_batch(args.task, shared, held_out, args.seed)
-        twins = twins_of([compared_question(AlpacaSample(**r)) for r in drafted],
-                         [compared_question(AlpacaSample(**r)) for r in held_out])
-        batch = [r for k, r in enumerate(drafted) if k not in twins]
-        data = work / "round-2" / "data"
-        data.mkdir(parents=True)
-        train = json.loads((TASK_DIR / args.task / "train.json").read_text())
-        (data / "train.json").write_text(json.dumps(train + batch, indent=1))
-        config = load_config(base_model=BUILTIN_NAME, data_dir=str(data), out_dir=str(work / "round-2" / "run"),
-                             parent_run=str(first_run), seed=args.seed)
-        trained_from = time.monotonic()
-        start_training(config).wait()
-        if read_run(config.out_dir).status != "done":
-            raise SystemExit(f"round 2 did not finish; see {config.out_dir}")
-        minutes_to_train = round((time.monotonic() - trained_from) / 60, 2)
-        second = evaluate_run(config.out_dir, max_samples=30)
-        clear_cache()
-        change = round_change(second, first_eval)
-        row["batch"] = {"drafted": len(drafted), "left_out_as_held_out_twins": len(twins), "rows": len(batch),
-                        "words": [w for item in shared for w in item["words"]],
-                        "example": batch[0]}
-        row["round_2"] = {"plan_note": config.plan_note, "previous_exact": second["previous"]["exact_match"],
-                          "tuned_exact": second["tuned"]["exact_match"], "verdict": second["verdict"]["level"],
-                          "headline": second["verdict"]["headline"], "held_out_near_twins": len(second["leaks"]),
-                          "fixed": len(change["fixed"]), "broken": len(change["broken"]),
-                          "stop_rate": second["tuned"]["stop_rate"], "minutes_to_train": minutes_to_train}
-    row["minutes_total"] = round((time.monotonic() - started) / 60, 2)
-    print(json.dumps(row, indent=1))
+    runs = []
+    for seed in [int(seed) for seed in args.seeds.split(",")]:
+        runs.append(improve_once(args.task, seed, work / f"seed-{seed}"))
+        print(json.dumps(runs[-1], indent=1), flush=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results[KEY] = {**row, "measured": time.strftime("%Y-%m-%d %H:%M")}
+    measured = time.strftime("%Y-%m-%d %H:%M")
+    kept = {(run["task"], run["seed"]): run for run in results.get(KEY, {}).get("runs", [])}  # other seeds stay
+    kept.update({(run["task"], run["seed"]): {**run, "measured": measured} for run in runs})
+    results[KEY] = {"runs": [kept[key] for key in sorted(kept)]}
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
