@@ -42,11 +42,11 @@ def test_training_path_in_the_graph(tmp_path):
                "max_seq_len": 128, "save_steps": 20}
     view = session.send(tid, {"text": "Check and propose", "action": "prepare_training", "config": choices})
     plan = view.messages[-1]["content"]
-    assert plan.startswith("**Preflight** — GO") and "`lora_r` = `16` — Adapter rank" in plan
+    assert plan.startswith("**Preflight** — GO") and "`lora_r` = `8` — Adapter rank" in plan
     assert [q["label"] for q in view.quick_replies] == ["Start training", "Change settings"]
 
-    view = session.send(tid, "Why rank 16?")
-    assert view.messages[-1]["content"] == "Answer: Why rank 16?"
+    view = session.send(tid, "Why rank 8?")
+    assert view.messages[-1]["content"] == "Answer: Why rank 8?"
     assert [q["label"] for q in view.quick_replies] == ["Start training", "Change settings"]
 
     view = session.send(tid, {"text": "Start training", "action": "approve"})

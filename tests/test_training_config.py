@@ -28,7 +28,7 @@ def test_defaults_follow_the_contract(data_dir, monkeypatch):
     assert (make(data_dir).method, make(data_dir).gradient_checkpointing) == ("lora", False)  # no GPU here
     monkeypatch.setattr(config_module, "has_gpu", lambda: True)
     config = make(data_dir)
-    expected = dict(method="qlora", lora_r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
+    expected = dict(method="qlora", lora_r=8, lora_alpha=16, lora_dropout=0.05, target_modules="all-linear",
                     lr_scheduler="cosine", max_steps=-1, max_seq_len=1024, packing=True, seed=42,
                     gradient_checkpointing=True, save_steps=50, logging_steps=1, double_quant=True,
                     compute_dtype="auto")

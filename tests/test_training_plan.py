@@ -49,9 +49,10 @@ def test_big_data_on_a_7b_model_on_a_gpu_takes_a_smaller_rate_bigger_batches_few
 
 
 def test_the_rank_grows_with_the_data_and_only_methods_with_lora_get_one(tmp_path):
-    ranks = [plan_training("lora", DataFacts(rows, 5, 0.0), 268_000_000, gpu=False) for rows in (100, 5000, 50000)]
-    assert [(p.lora_r, p.lora_alpha) for p in ranks] == [(16, 32.0), (32, 64.0), (64, 128.0)]
-    assert "rank 32" in ranks[1].why
+    ranks = [plan_training("lora", DataFacts(rows, 5, 0.0), 268_000_000, gpu=False)
+             for rows in (100, 500, 5000, 50000)]
+    assert [(p.lora_r, p.lora_alpha) for p in ranks] == [(8, 16.0), (16, 32.0), (32, 64.0), (64, 128.0)]
+    assert "rank 32" in ranks[2].why
     assert plan_training("full", DataFacts(100, 5, 0.0), 268_000_000, gpu=False).lora_r is None
     data = rows_file(tmp_path / "data", label_rows(100))
     own = TrainConfig(base_model="gemma-3-270m", data_dir=data, out_dir=tmp_path / "run", method="lora", lora_r=8)

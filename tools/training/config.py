@@ -38,7 +38,7 @@ class TrainConfig(BaseModel):
             "small data (tens of examples)."))
     lora_r: int | None = Field(None, description=(
         "Adapter rank: how much the adapters can learn. 8-64 is typical; higher = more memory. Empty: planned "
-        "(16 below 2,000 rows, 32 up to 20,000, then 64)."))
+        "(8 below 200 rows, 16 below 2,000, 32 up to 20,000, then 64)."))
     lora_alpha: float | None = Field(None, description=(
         "Adapter scaling; the update is scaled by alpha/r. Empty: twice the rank."))
     lora_dropout: float = Field(0.05, description=(
