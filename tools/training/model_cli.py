@@ -13,6 +13,8 @@ from pathlib import Path
 from tools.flags import output_path, positive_float, positive_int
 from tools.training.methods import METHODS
 
+UNPLANNED_RANK = 16  # the rank estimated without data to plan from (a medium dataset's)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds estimate, preflight, chat, evaluate, export and models to the `tunesmith` parser."""
@@ -29,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--answer-len", type=positive_int,
                    help="answer tokens per row: Tunesmith computes logits only there (default: every position)")
     p.add_argument("--batch-size", type=positive_int, default=1)
-    p.add_argument("--lora-r", type=positive_int, default=16)
+    p.add_argument("--lora-r", type=positive_int, help="default: planned from --data's rows as training plans it "
+                   "(8 below 200, 16 below 2,000, ...); 16 without --data")
     p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None,
                    help="default: on with a GPU, off on a CPU (as training does)")
     p.add_argument("--device", choices=("auto", "gpu", "cpu"), default="auto",
@@ -99,7 +102,8 @@ def handle_estimate(args: argparse.Namespace) -> int:
         workload = synthetic_workload(args.batch_size, args.seq_len, args.answer_len)
         estimate = estimate_training_memory(
             parse_params(args.params), ESTIMATED_AS.get(method, method), seq_len=args.seq_len,
-            batch_size=args.batch_size, lora_r=args.lora_r, gradient_checkpointing=checkpointing, gpu_gb=memory_gb,
+            batch_size=args.batch_size, lora_r=args.lora_r or UNPLANNED_RANK, gradient_checkpointing=checkpointing,
+            gpu_gb=memory_gb,
             device=device, tokens=workload.tokens, logit_tokens=workload.logit_tokens)
     if args.json:
         print(json.dumps({**estimate.to_dict(), "workload": workload.source}, indent=2))
@@ -148,14 +152,18 @@ def _estimate_base_model(args: argparse.Namespace, method: str, checkpointing: b
         train = split_file(Path(args.data), "train")
         if train is None:
             raise UserError(f"no train.json (or .jsonl/.csv) in {args.data}; export the dataset there first")
+        from tools.training.plan import rank_for
         from tools.training.train import packs_batches
 
-        workload = measure_workload(load_tokenizer(source), survey_split(train).length_sample, args.batch_size,
+        survey = survey_split(train)
+        workload = measure_workload(load_tokenizer(source), survey.length_sample, args.batch_size,
                                     args.seq_len, packs_batches(method))
+        rank = args.lora_r or rank_for(survey.count)  # the rank training would plan for these rows
     else:
         workload = synthetic_workload(args.batch_size, args.seq_len, args.answer_len)
+        rank = args.lora_r or UNPLANNED_RANK
     estimate, _ = estimate_for_model(model_config, method, workload, batch_size=args.batch_size,
-                                     seq_len=args.seq_len, lora_r=args.lora_r,
+                                     seq_len=args.seq_len, lora_r=rank,
                                      gradient_checkpointing=checkpointing, device=device, device_gb=memory_gb)
     return estimate, workload
 
