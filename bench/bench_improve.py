@@ -33,12 +33,16 @@ KEY = "improve_round"
 BATCH = 20  # one review batch
 
 
+def shared_words(shared: list[dict]) -> list[str]:
+    return [word for item in shared for word in item["words"]]
+
+
 def next_batch(task: str, shared: list[dict], held_out: list[dict], seed: int) -> list[dict]:
     """Up to BATCH new rows whose input holds a word the misses share, from the held-out side's row maker; never a
     held-out input."""
     from tasks.make_tasks import TASKS
 
-    words = [word for item in shared for word in item["words"]]
+    words = shared_words(shared)
     maker = TASKS[task][1](random.Random(seed), 1)
     taken = {row["input"] for row in held_out}
     rng, rows = random.Random(seed), []
@@ -98,7 +102,7 @@ def improve_once(task: str, seed: int, work: Path) -> dict:
     clear_cache()
     change = round_change(second, first_eval)
     row["batch"] = {"drafted": len(drafted), "left_out_as_held_out_twins": len(twins), "rows": len(batch),
-                    "words": [w for item in shared for w in item["words"]], "example": batch[0]}
+                    "words": shared_words(shared), "example": batch[0]}
     row["round_2"] = {"plan_note": config.plan_note, "previous_exact": second["previous"]["exact_match"],
                       "tuned_exact": second["tuned"]["exact_match"], "verdict": second["verdict"]["level"],
                       "headline": second["verdict"]["headline"], "held_out_near_twins": len(second["leaks"]),

@@ -2,8 +2,8 @@
 file) with `evaluate_run` replaced by a scripted one: no models, scripted answers judged by the real verdict, eval.json
 as tools/training/evaluate.py writes it.
 
-Round 1 (no parent_run) gets the odd-numbered held-out rows wrong with one memorised answer; a later round gets
-only the last row wrong. Both read the rows from the eval file the job chose."""
+Round 1 (no parent_run) gets the odd-numbered held-out rows wrong (the right ticket with another priority); a later
+round gets only the last row wrong. Both read the rows from the eval file the job chose."""
 import json
 import re
 import sys

@@ -121,8 +121,9 @@ def training_facts(run_dir: Path) -> tuple[list[AlpacaSample], dict]:
     train = read_dataset_split(train_path).samples if train_path else []
     from tools.training.verdict import question_words
 
-    words, computed, _ = answer_shape([(s.prompt_text(), s.output) for s in train[:5000]])
-    word_rows = Counter(word for s in train[:5000] for word in question_words(s.prompt_text()))
+    read = [(s.prompt_text(), s.output) for s in train[:5000]]
+    words, computed, _ = answer_shape(read)
+    word_rows = Counter(word for prompt, _ in read for word in question_words(prompt))
     return train, {"computed_share": computed, "long_answers": words >= LONG_ANSWER_WORDS, "rows": len(train),
                    "train_word_rows": word_rows}
 
